@@ -1,0 +1,95 @@
+"""asyncpg pool and plain-SQL migrations, one schema per service."""
+
+import importlib.resources
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from hhc_chassis.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def connection_settings(settings: ServiceSettings) -> dict[str, str]:
+    return {"search_path": settings.schema, "application_name": f"hhc-{settings.service_name}"}
+
+
+async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        server_settings=connection_settings(settings),
+        init=_init_connection,
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(settings: ServiceSettings) -> asyncpg.Connection:
+    """A dedicated connection outside the pool (for LISTEN and session advisory locks)."""
+    return await asyncpg.connect(
+        settings.database_url, server_settings=connection_settings(settings)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSet:
+    """SQL files named ``NNNN_description.sql`` in a package's ``migrations`` folder."""
+
+    name: str
+    package: str
+
+    def files(self) -> list[tuple[str, str]]:
+        folder = importlib.resources.files(self.package) / "migrations"
+        scripts = sorted(
+            (entry.name, entry.read_text(encoding="utf-8"))
+            for entry in folder.iterdir()
+            if entry.name.endswith(".sql")
+        )
+        return [(f"{self.name}/{file_name}", sql) for file_name, sql in scripts]
+
+
+CHASSIS_MIGRATIONS = MigrationSet(name="chassis", package="hhc_chassis")
+
+
+async def migrate(settings: ServiceSettings, sets: Sequence[MigrationSet]) -> list[str]:
+    """Apply what is not applied yet, in one transaction, serialised across replicas."""
+    schema = settings.schema
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"hhc-migrate:{schema}"
+            )
+            await connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await connection.execute(f'SET LOCAL search_path TO "{schema}"')
+            await connection.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       name text PRIMARY KEY,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            applied = {row["name"] for row in await connection.fetch("SELECT name FROM schema_migrations")}
+            newly_applied = []
+            for migration_set in (CHASSIS_MIGRATIONS, *sets):
+                for name, sql in migration_set.files():
+                    if name in applied:
+                        continue
+                    await connection.execute(sql)
+                    await connection.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                    newly_applied.append(name)
+    finally:
+        await connection.close()
+    if newly_applied:
+        log.info("applied migrations", extra={"schema": schema, "migrations": newly_applied})
+    return newly_applied

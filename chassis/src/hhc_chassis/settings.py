@@ -1,0 +1,54 @@
+"""Configuration from environment variables: one settings object per service."""
+
+import re
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Each service subclasses it to set its own defaults.
+
+    Variable names are the field names in upper case (``DATABASE_URL``,
+    ``KAFKA_BOOTSTRAP_SERVERS``, ``HTTP_PORT`` ...).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    db_schema: str = Field(default="", description="Schema owned by the service; its name if empty")
+    db_pool_size: int = Field(default=10, ge=1)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    consumer_group: str = Field(default="", description="Kafka consumer group; hhc-<service> if empty")
+    http_host: str = "0.0.0.0"
+    http_port: int = 8000
+    log_level: str = "INFO"
+
+    relay_batch_size: int = Field(default=200, ge=1)
+    relay_idle_poll_seconds: float = Field(
+        default=2.0, gt=0, description="Fallback poll when no NOTIFY arrives"
+    )
+    retry_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts before a failing message is dead-lettered"
+    )
+    retry_base_delay_seconds: float = Field(default=0.2, gt=0)
+    retry_max_delay_seconds: float = Field(default=30.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("db_schema")
+    @classmethod
+    def _schema_is_identifier(cls, value: str) -> str:
+        if value and not _SQL_IDENTIFIER.match(value):
+            raise ValueError("DB_SCHEMA must be a lower-case SQL identifier")
+        return value
+
+    @property
+    def schema(self) -> str:
+        return self.db_schema or self.service_name
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"hhc-{self.service_name}"

@@ -1,0 +1,20 @@
+"""Contracts shared by every service and by subscribers outside the case system.
+
+Nothing here does I/O: an envelope, the topic catalogue and one pydantic model
+per event type. Services depend on this package and on nothing of each other.
+"""
+
+from hhc_contracts.envelope import Envelope, EventHeaders
+from hhc_contracts.registry import EVENT_TYPES, EventSpec, event_spec, model_for
+from hhc_contracts.topics import Topic, dead_letter_topic
+
+__all__ = [
+    "EVENT_TYPES",
+    "Envelope",
+    "EventHeaders",
+    "EventSpec",
+    "Topic",
+    "dead_letter_topic",
+    "event_spec",
+    "model_for",
+]

@@ -1,0 +1,73 @@
+"""Which event type lives on which topic, with which model and version."""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from hhc_contracts import v1
+from hhc_contracts.topics import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    event_type: str
+    version: int
+    topic: Topic
+    model: type[BaseModel]
+    producer: str
+
+
+EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
+    (spec.event_type, spec.version): spec
+    for spec in (
+        EventSpec("intake.report-received", 1, Topic.INTAKE_CASES, v1.ReportReceived, "intake"),
+        EventSpec("risk.risk-assessed", 1, Topic.RISK_ASSESSMENTS, v1.RiskAssessed, "risk"),
+        EventSpec("risk.action-required", 1, Topic.RISK_ACTIONS, v1.ActionRequired, "risk"),
+        EventSpec("risk.action-completed", 1, Topic.RISK_ACTIONS, v1.ActionCompleted, "risk"),
+        EventSpec("risk.action-overdue", 1, Topic.RISK_ACTIONS, v1.ActionOverdue, "risk"),
+        EventSpec(
+            "risk.safeguarding-alert-raised",
+            1,
+            Topic.RISK_SAFEGUARDING,
+            v1.SafeguardingAlertRaised,
+            "risk",
+        ),
+        EventSpec("referrals.referral-made", 1, Topic.REFERRALS, v1.ReferralMade, "referrals"),
+        EventSpec(
+            "referrals.referral-withheld", 1, Topic.REFERRALS, v1.ReferralWithheld, "referrals"
+        ),
+        EventSpec(
+            "enforcement.case-opened",
+            1,
+            Topic.ENFORCEMENT_CASES,
+            v1.EnforcementCaseOpened,
+            "enforcement",
+        ),
+        EventSpec(
+            "enforcement.action-taken",
+            1,
+            Topic.ENFORCEMENT_CASES,
+            v1.EnforcementActionTaken,
+            "enforcement",
+        ),
+        EventSpec(
+            "reporting.monthly-report-published",
+            1,
+            Topic.REPORTING_MONTHLY,
+            v1.MonthlyReportPublished,
+            "reporting",
+        ),
+    )
+}
+
+_BY_MODEL: dict[type[BaseModel], EventSpec] = {spec.model: spec for spec in EVENT_TYPES.values()}
+
+
+def event_spec(model: type[BaseModel]) -> EventSpec:
+    """The spec of a payload model; a model that is not registered is a programming error."""
+    return _BY_MODEL[model]
+
+
+def model_for(event_type: str, version: int) -> type[BaseModel] | None:
+    spec = EVENT_TYPES.get((event_type, version))
+    return spec.model if spec else None

@@ -1,0 +1,30 @@
+"""The topic catalogue: one topic per owning service and aggregate, keyed by case id.
+
+Names follow ``hhc.<service>.<aggregate>.v<major>``; dead letters of a topic go
+to ``<topic>.dlq``.
+"""
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    INTAKE_CASES = "hhc.intake.cases.v1"
+    RISK_ASSESSMENTS = "hhc.risk.assessments.v1"
+    RISK_ACTIONS = "hhc.risk.actions.v1"
+    RISK_SAFEGUARDING = "hhc.risk.safeguarding-alerts.v1"
+    REFERRALS = "hhc.referrals.referrals.v1"
+    ENFORCEMENT_CASES = "hhc.enforcement.cases.v1"
+    REPORTING_MONTHLY = "hhc.reporting.monthly-reports.v1"
+
+
+DEAD_LETTER_SUFFIX = ".dlq"
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}{DEAD_LETTER_SUFFIX}"
+
+
+def all_topics() -> list[str]:
+    """Every topic the system uses, dead-letter topics included, for provisioning."""
+    names = [topic.value for topic in Topic]
+    return names + [dead_letter_topic(name) for name in names]

@@ -1,0 +1,200 @@
+"""Version 1 payloads of every event in the flow (design.md, "Shape").
+
+Rules for evolving them (style.md, "Schema evolution"): within v1 only add
+optional fields with defaults; consumers ignore unknown fields; anything else is
+a v2 published side by side. Personal data always sits in a ``personal``
+sub-object so that it can be minimised, encrypted or dropped by consumers that
+must not keep it (reporting keeps none).
+"""
+
+from datetime import date
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from hhc_contracts.vocabulary import (
+    ActionKind,
+    AppliesTo,
+    Channel,
+    Classification,
+    ConsentState,
+    EnforcementRoute,
+    Executor,
+    IncidentCategory,
+    Partner,
+    PerceivedMotivation,
+    PerpetratorKind,
+    ReferralBasis,
+    ReporterRole,
+    RiskLevel,
+    Track,
+)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, use_enum_values=False)
+
+
+class ReportPersonalData(Payload):
+    """Who and what, in the reporter's words: personal data (policy 3.5)."""
+
+    survivor_name: str | None = None
+    survivor_phone: str | None = None
+    survivor_email: str | None = None
+    survivor_tenancy_reference: str | None = None
+    reporter_name: str | None = None
+    reporter_contact: str | None = None
+    description: str | None = None
+    location: str | None = None
+
+
+class ReportReceived(Payload):
+    """intake.report-received: a report was accepted and a case opened or joined."""
+
+    case_id: UUID
+    report_id: UUID
+    reference: str = Field(description="Human-readable case reference, e.g. HHC-2026-000123.")
+    further_report: bool = Field(
+        default=False, description="True when the report joined an already open case."
+    )
+    channel: Channel
+    reporter_role: ReporterRole
+    survivor_is_customer: bool
+    survivor_is_staff: bool = False
+    perpetrator_kinds: list[PerpetratorKind]
+    categories: list[IncidentCategory] = Field(min_length=1)
+    perceived_motivation: list[PerceivedMotivation] = Field(default_factory=list)
+    classification: Classification
+    track: Track
+    track_clauses: list[str] = Field(default_factory=list)
+    immediate_danger: bool
+    vulnerable_adult: bool = False
+    children_in_household: bool = False
+    female_staff_requested: bool = False
+    capacity_concern: bool = False
+    consent_to_share: ConsentState
+    incident_occurred_at: AwareDatetime | None = None
+    received_at: AwareDatetime
+    personal: ReportPersonalData = Field(default_factory=ReportPersonalData)
+
+
+class RiskAssessed(Payload):
+    """risk.risk-assessed: a case was given a risk level (policy 3.3)."""
+
+    assessment_id: UUID
+    case_id: UUID
+    risk_level: RiskLevel
+    basis: str = Field(description="'report' for the automatic first assessment, 'visit' etc.")
+    reasons: list[str] = Field(default_factory=list)
+    assessed_at: AwareDatetime
+    review_due_at: AwareDatetime | None = None
+
+
+class ActionRequired(Payload):
+    """risk.action-required: an action of the playbook is due (policy 3.3.1, 3.3.2)."""
+
+    action_id: UUID
+    case_id: UUID
+    kind: ActionKind
+    applies_to: AppliesTo
+    clause: str
+    carried_out_by: Executor
+    partner: Partner | None = None
+    due_at: AwareDatetime
+    required_at: AwareDatetime
+    immediate_danger: bool = Field(
+        description="Whether the survivor is in immediate danger (3.5.2 override applies)."
+    )
+    consent_to_share: ConsentState
+
+
+class ActionOutcomePersonalData(Payload):
+    notes: str | None = None
+
+
+class ActionCompleted(Payload):
+    """risk.action-completed: staff completed an action."""
+
+    action_id: UUID
+    case_id: UUID
+    kind: ActionKind
+    completed_at: AwareDatetime
+    outcome: str = Field(description="Short outcome code, e.g. 'done', 'declined'.")
+    first_response: bool = Field(
+        description="True for the first response to the request for support (policy 5.2)."
+    )
+    personal: ActionOutcomePersonalData = Field(default_factory=ActionOutcomePersonalData)
+
+
+class ActionOverdue(Payload):
+    """risk.action-overdue: a deadline passed with the action not completed."""
+
+    action_id: UUID
+    case_id: UUID
+    kind: ActionKind
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
+    escalated_to: str = "manager"
+
+
+class SafeguardingAlertRaised(Payload):
+    """risk.safeguarding-alert-raised: Social Services made aware (policy 3.3.1)."""
+
+    alert_id: UUID
+    case_id: UUID
+    partner: Partner
+    raised_at: AwareDatetime
+    clause: str = "3.3.1"
+
+
+class ReferralMade(Payload):
+    """referrals.referral-made: information went to a partner (policy 3.5.2, 3.6)."""
+
+    referral_id: UUID
+    case_id: UUID
+    action_id: UUID | None = None
+    partner: Partner
+    basis: ReferralBasis
+    made_at: AwareDatetime
+
+
+class ReferralWithheld(Payload):
+    """referrals.referral-withheld: a referral was not made, and why (policy 3.5.2)."""
+
+    referral_id: UUID
+    case_id: UUID
+    action_id: UUID | None = None
+    partner: Partner
+    reason: str
+    withheld_at: AwareDatetime
+
+
+class EnforcementCaseOpened(Payload):
+    """enforcement.case-opened: action against an alleged perpetrator began (2.5, 2.6, 3.2.5)."""
+
+    enforcement_case_id: UUID
+    case_id: UUID
+    perpetrator_kind: PerpetratorKind
+    route: EnforcementRoute
+    opened_at: AwareDatetime
+
+
+class EnforcementActionTaken(Payload):
+    """enforcement.action-taken: a step of enforcement was taken (policy 2.6, 3.3.1, 4.2)."""
+
+    enforcement_case_id: UUID
+    case_id: UUID
+    action: str = Field(description="Step taken, e.g. 'ex_parte_injunction_requested'.")
+    action_id: UUID | None = Field(default=None, description="Risk action that asked for it.")
+    taken_at: AwareDatetime
+
+
+class MonthlyReportPublished(Payload):
+    """reporting.monthly-report-published: the month's figures for the EMT (policy 5.2)."""
+
+    month: date = Field(description="First day of the month reported on.")
+    reports_received: int
+    cases_responded: int
+    median_seconds_to_first_response: float | None
+    p90_seconds_to_first_response: float | None
+    published_at: AwareDatetime

@@ -1,0 +1,169 @@
+"""Shared vocabulary of the policy, as used in event payloads.
+
+Values are stable wire strings: add members freely, never rename or remove one
+within a major version.
+"""
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """How a report reached the landlord (policy 3.2.1, 3.2.6)."""
+
+    IN_PERSON = "in_person"
+    TELEPHONE = "telephone"
+    TEXT_MESSAGE = "text_message"
+    MY_ACCOUNT = "my_account"
+    OFFICE_VISIT = "office_visit"
+    EMAIL = "email"
+    LETTER = "letter"
+    WEB_FORM = "web_form"
+    PARTNER_AGENCY = "partner_agency"
+    HOUSING_SYSTEM = "housing_system"
+
+
+class ReporterRole(StrEnum):
+    """Who made the report (policy 3.2.2 - 3.2.5)."""
+
+    SURVIVOR = "survivor"
+    WITNESS = "witness"
+    THIRD_PARTY = "third_party"
+    ANONYMOUS = "anonymous"
+    STAFF_OBSERVER = "staff_observer"
+    PARTNER_AGENCY = "partner_agency"
+
+
+class PerpetratorKind(StrEnum):
+    """Who the alleged perpetrator is (policy 1.3, 2.6, 3.2.5)."""
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    ACTING_FOR_LANDLORD = "acting_for_landlord"
+    NOT_CUSTOMER = "not_customer"
+    UNKNOWN = "unknown"
+
+
+class IncidentCategory(StrEnum):
+    """The forms harassment and hate incidents take (policy 3.1)."""
+
+    VERBAL_ABUSE = "verbal_abuse"
+    BULLYING_OR_INTIMIDATION = "bullying_or_intimidation"
+    PHYSICAL_ATTACK = "physical_attack"
+    THREATS_OF_VIOLENCE = "threats_of_violence"
+    HOAX_CALLS_ABUSIVE_MESSAGES_HATE_MAIL = "hoax_calls_abusive_messages_hate_mail"
+    ONLINE_ABUSE = "online_abuse"
+    DISCRIMINATORY_LITERATURE = "discriminatory_literature"
+    DAMAGE_TO_PROPERTY = "damage_to_property"
+    GRAFFITI = "graffiti"
+    ARSON = "arson"
+    MALICIOUS_COMPLAINTS = "malicious_complaints"
+
+
+class PerceivedMotivation(StrEnum):
+    """Hostility or prejudice the survivor perceives (policy 3.1.3)."""
+
+    DISABILITY = "disability"
+    RACE = "race"
+    RELIGION = "religion"
+    TRANSGENDER_IDENTITY = "transgender_identity"
+    SEXUAL_ORIENTATION = "sexual_orientation"
+    GENDER = "gender"
+    AGE = "age"
+
+
+class Classification(StrEnum):
+    """Derived from the report, never typed in (policy 3.1, 3.1.3)."""
+
+    HARASSMENT = "harassment"
+    HATE_INCIDENT = "hate_incident"
+    HATE_CRIME = "hate_crime"
+
+
+class ConsentState(StrEnum):
+    """Consent to share information with partners (policy 3.5.2)."""
+
+    GIVEN = "given"
+    REFUSED = "refused"
+    NOT_ASKED = "not_asked"
+
+
+class Track(StrEnum):
+    """The route a case takes (design.md, routing rules; policy 3.1, 3.2, 4.3, 1.2)."""
+
+    CUSTOMER_CASE = "customer_case"
+    HATE_CRIME_REPORTING_CENTRE = "hate_crime_reporting_centre"
+    PERPETRATOR_INVESTIGATION = "perpetrator_investigation"
+    STAFF_GRIEVANCE = "staff_grievance"
+    THIRD_PARTY_DISCREET_CONTACT = "third_party_discreet_contact"
+    ANONYMOUS_VALIDITY_CHECK = "anonymous_validity_check"
+    ONLINE_ADVICE_ONLY = "online_advice_only"
+
+
+class RiskLevel(StrEnum):
+    STANDARD = "standard"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class AppliesTo(StrEnum):
+    """Whom a playbook action is for (policy 3.3.1)."""
+
+    ALL_REPORTEES = "all_reportees"
+    CUSTOMERS_ONLY = "customers_only"
+
+
+class Executor(StrEnum):
+    """Which part of the organisation carries an action out."""
+
+    REFERRALS = "referrals"
+    ENFORCEMENT = "enforcement"
+    LANDLORD = "landlord"
+
+
+class ActionKind(StrEnum):
+    """Actions of the immediate-danger playbook (3.3.1) and secondary actions (3.3.2)."""
+
+    INFORM_EMERGENCY_SERVICES = "inform_emergency_services"
+    VISIT_WITH_RISK_ASSESSMENT = "visit_with_risk_assessment"
+    SAFEGUARDING_ALERT = "safeguarding_alert"
+    HOUSING_OPTIONS_REFERRAL = "housing_options_referral"
+    FEMALE_ONLY_STAFF = "female_only_staff"
+    TARGET_HARDENING = "target_hardening"
+    EX_PARTE_INJUNCTION = "ex_parte_injunction"
+    FIRE_AUTHORITY_REFERRAL = "fire_authority_referral"
+    REHOUSING_EVIDENCE = "rehousing_evidence"
+    REHOUSING_ADVICE = "rehousing_advice"
+    SUPPORT_AND_ADVOCACY_REFERRAL = "support_and_advocacy_referral"
+    PERPETRATOR_ENFORCEMENT = "perpetrator_enforcement"
+    INDEPENDENT_LIVING_REFERRAL = "independent_living_referral"
+    CAPACITY_ASSESSMENT_REQUEST = "capacity_assessment_request"
+
+
+class Partner(StrEnum):
+    """External agencies the landlord refers to (policy 3.2.6, 3.3, 3.6)."""
+
+    EMERGENCY_SERVICES = "emergency_services"
+    POLICE = "police"
+    ADULT_SOCIAL_SERVICES = "adult_social_services"
+    CHILDRENS_SOCIAL_SERVICES = "childrens_social_services"
+    HOUSING_OPTIONS = "housing_options"
+    FIRE_AUTHORITY = "fire_authority"
+    STOP_HATE_UK = "stop_hate_uk"
+    SURVIVOR_SUPPORT = "survivor_support"
+    ANTHONY_WALKER_FOUNDATION = "anthony_walker_foundation"
+    INDEPENDENT_LIVING_SERVICE = "independent_living_service"
+    CAPACITY_PRACTITIONER = "capacity_practitioner"
+
+
+class ReferralBasis(StrEnum):
+    """Why sharing was lawful (policy 3.5.2)."""
+
+    CONSENT = "consent"
+    IMMEDIATE_HARM_OVERRIDE = "immediate_harm_override"
+
+
+class EnforcementRoute(StrEnum):
+    """Which route enforcement takes against an alleged perpetrator (policy 2.5, 2.6, 3.2.5)."""
+
+    TENANCY_ENFORCEMENT = "tenancy_enforcement"
+    STAFF_DISCIPLINARY = "staff_disciplinary"

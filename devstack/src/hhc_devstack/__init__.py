@@ -1,0 +1,1 @@
+"""Local stack for a laptop or CI without Docker (design.md, "Running it")."""

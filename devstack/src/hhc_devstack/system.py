@@ -1,0 +1,99 @@
+"""The five services as child processes, for `make up` and the system tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hhc_devstack.infrastructure import stop_process
+
+SERVICE_PORTS: dict[str, int] = {
+    "intake": 8001,
+    "risk": 8002,
+    "referrals": 8003,
+    "enforcement": 8004,
+    "reporting": 8005,
+}
+
+
+@dataclass
+class ServiceProcesses:
+    """Starts, stops, kills and restarts services; each logs to <log_dir>/<service>.log."""
+
+    database_url: str
+    bootstrap_servers: str
+    ports: Mapping[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
+    log_dir: Path | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, service: str) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "HTTP_PORT": str(self.ports[service]),
+            "HTTP_HOST": "127.0.0.1",
+            **self.extra_env,
+        }
+        output = (
+            open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115
+            if self.log_dir
+            else None
+        )
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"hhc_{service}"],
+            env=env,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+
+    def start_all(self) -> None:
+        for service in self.ports:
+            self.start(service)
+
+    def wait_ready(self, services: list[str] | None = None, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(services or self.ports)
+        with httpx.Client(timeout=2) as client:
+            while pending:
+                service = pending[0]
+                process = self.processes.get(service)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{service} exited with {process.returncode}")
+                try:
+                    if client.get(f"{self.url(service)}/readyz").status_code == 200:
+                        pending.pop(0)
+                        continue
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{', '.join(pending)} not ready after {timeout}s")
+                time.sleep(0.1)
+
+    def stop(self, service: str) -> int | None:
+        """Graceful stop (SIGTERM); returns the exit code."""
+        process = self.processes.pop(service, None)
+        if process is None:
+            return None
+        stop_process(process, timeout=30)
+        return process.returncode
+
+    def kill(self, service: str) -> None:
+        process = self.processes.pop(service)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for service in list(self.processes):
+            self.stop(service)

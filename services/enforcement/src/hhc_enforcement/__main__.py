@@ -1,0 +1,3 @@
+from hhc_enforcement.app import main
+
+main()

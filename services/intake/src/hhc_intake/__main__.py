@@ -1,0 +1,3 @@
+from hhc_intake.app import main
+
+main()

@@ -1,0 +1,26 @@
+"""Intake service definition and entry point."""
+
+from hhc_chassis.db import MigrationSet
+from hhc_chassis.service import ServiceDefinition, run
+from hhc_chassis.settings import ServiceSettings
+from hhc_intake.api import router
+
+
+class IntakeSettings(ServiceSettings):
+    service_name: str = "intake"
+    http_port: int = 8001
+
+
+def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        settings=settings or IntakeSettings(),
+        migrations=MigrationSet(name="intake", package="hhc_intake"),
+        title="HHC intake",
+        description="Takes reports of harassment and hate incidents and opens cases "
+        "(policy 1.6, 3.1, 3.2, 3.5, 4.3).",
+        routers=[router],
+    )
+
+
+def main() -> None:
+    run(definition())

@@ -1,0 +1,78 @@
+"""Intake's rules: classification and routing. Pure functions, no I/O."""
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from hhc_contracts.vocabulary import (
+    Classification,
+    IncidentCategory,
+    PerceivedMotivation,
+    PerpetratorKind,
+    ReporterRole,
+    Track,
+)
+
+# Forms of behaviour in 3.1 that are criminal acts in themselves; a hate incident
+# involving one of them is a hate crime.
+CRIMINAL_CATEGORIES = frozenset(
+    {
+        IncidentCategory.PHYSICAL_ATTACK,
+        IncidentCategory.THREATS_OF_VIOLENCE,
+        IncidentCategory.DAMAGE_TO_PROPERTY,
+        IncidentCategory.GRAFFITI,
+        IncidentCategory.ARSON,
+        IncidentCategory.HOAX_CALLS_ABUSIVE_MESSAGES_HATE_MAIL,
+    }
+)
+
+# Perpetrators the landlord can act against (1.3, 2.6, 3.2.5).
+PERPETRATORS_WITHIN_REACH = frozenset(
+    {PerpetratorKind.CUSTOMER, PerpetratorKind.STAFF, PerpetratorKind.ACTING_FOR_LANDLORD}
+)
+
+
+def classify(
+    categories: Collection[IncidentCategory], motivation: Collection[PerceivedMotivation]
+) -> Classification:
+    """3.1.3: any perceived motivation makes a hate incident; with a criminal act, a hate crime."""
+    if not motivation:
+        return Classification.HARASSMENT
+    if CRIMINAL_CATEGORIES.intersection(categories):
+        return Classification.HATE_CRIME
+    return Classification.HATE_INCIDENT
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingFacts:
+    reporter_role: ReporterRole
+    survivor_is_customer: bool
+    survivor_is_staff: bool
+    perpetrator_kinds: frozenset[PerpetratorKind]
+    categories: frozenset[IncidentCategory]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    track: Track
+    clauses: tuple[str, ...]
+
+
+def route(facts: RoutingFacts) -> Route:
+    """Exactly one track per case, with the clauses that justify it (design.md, routing rules)."""
+    if facts.survivor_is_staff:
+        return Route(Track.STAFF_GRIEVANCE, ("4.3",))
+    if facts.reporter_role is ReporterRole.ANONYMOUS:
+        return Route(Track.ANONYMOUS_VALIDITY_CHECK, ("3.2.5",))
+    if facts.categories == {IncidentCategory.ONLINE_ABUSE}:
+        return Route(Track.ONLINE_ADVICE_ONLY, ("3.1",))
+    if facts.survivor_is_customer and facts.reporter_role is ReporterRole.THIRD_PARTY:
+        return Route(Track.THIRD_PARTY_DISCREET_CONTACT, ("3.2.3", "3.2.4"))
+    if facts.survivor_is_customer:
+        return Route(Track.CUSTOMER_CASE, ("3.3",))
+    if PERPETRATORS_WITHIN_REACH.intersection(facts.perpetrator_kinds):
+        return Route(Track.PERPETRATOR_INVESTIGATION, ("3.2.5", "2.6"))
+    return Route(Track.HATE_CRIME_REPORTING_CENTRE, ("3.2.6",))
+
+
+def case_reference(year: int, sequence_number: int) -> str:
+    return f"HHC-{year}-{sequence_number:06d}"

@@ -1,0 +1,3 @@
+from hhc_referrals.app import main
+
+main()

@@ -1,0 +1,3 @@
+from hhc_reporting.app import main
+
+main()

@@ -1,0 +1,3 @@
+from hhc_risk.app import main
+
+main()
