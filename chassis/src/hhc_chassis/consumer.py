@@ -40,10 +40,8 @@ class RetryPolicy:
     max_delay_seconds: float = 30.0
 
     def delay(self, attempt: int) -> float:
-        capped = min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (attempt - 1))
+        capped = min(self.max_delay_seconds, self.base_delay_seconds * 2.0 ** (attempt - 1))
         return capped * random.uniform(0.5, 1.0)
-
-
 
 
 def _describe_validation_error(error: ValidationError) -> str:

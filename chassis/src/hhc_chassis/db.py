@@ -21,7 +21,7 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 
 def connection_settings(settings: ServiceSettings) -> dict[str, str]:
-    return {"search_path": settings.schema, "application_name": f"hhc-{settings.service_name}"}
+    return {"search_path": settings.schema_name, "application_name": f"hhc-{settings.service_name}"}
 
 
 async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
@@ -65,7 +65,7 @@ CHASSIS_MIGRATIONS = MigrationSet(name="chassis", package="hhc_chassis")
 
 async def migrate(settings: ServiceSettings, sets: Sequence[MigrationSet]) -> list[str]:
     """Apply what is not applied yet, in one transaction, serialised across replicas."""
-    schema = settings.schema
+    schema = settings.schema_name
     connection = await asyncpg.connect(settings.database_url)
     try:
         async with connection.transaction():
@@ -79,14 +79,18 @@ async def migrate(settings: ServiceSettings, sets: Sequence[MigrationSet]) -> li
                        name text PRIMARY KEY,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
-            applied = {row["name"] for row in await connection.fetch("SELECT name FROM schema_migrations")}
+            applied = {
+                row["name"] for row in await connection.fetch("SELECT name FROM schema_migrations")
+            }
             newly_applied = []
             for migration_set in (CHASSIS_MIGRATIONS, *sets):
                 for name, sql in migration_set.files():
                     if name in applied:
                         continue
                     await connection.execute(sql)
-                    await connection.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations (name) VALUES ($1)", name
+                    )
                     newly_applied.append(name)
     finally:
         await connection.close()

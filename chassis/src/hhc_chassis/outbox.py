@@ -8,6 +8,7 @@ reorder one case's events; the others wait to take over.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -116,10 +117,8 @@ class OutboxRelay:
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep until woken or the time is up; True when stopping."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()
         return self._stopping.is_set()
 
@@ -174,7 +173,9 @@ class OutboxRelay:
         return wait
 
     async def pending(self, connection: asyncpg.Connection) -> int:
-        return int(await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        return int(
+            await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        )
 
 
 async def _close_quietly(connection: asyncpg.Connection) -> None:

@@ -10,7 +10,7 @@ and messages finish before closing everything.
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from hhc_chassis.telemetry import configure_logging, configure_tracing, shutdown
 
 log = logging.getLogger(__name__)
 
-BackgroundTask = Callable[["Runtime"], Awaitable[None]]
+BackgroundTask = Callable[["Runtime"], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Runtime:
         self.relay = OutboxRelay(
             connect=lambda: connect(settings),
             publish=self.publish,
-            schema=settings.schema,
+            schema=settings.schema_name,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
             max_backoff_seconds=settings.retry_max_delay_seconds,
@@ -97,7 +97,9 @@ def _build_broker(definition: ServiceDefinition, runtime_ref: list[Runtime]) -> 
         enable_idempotence=False,
         acks="all",
         graceful_timeout=settings.shutdown_grace_seconds,
-        middlewares=[KafkaTelemetryMiddleware(tracer_provider=configure_tracing(settings.service_name))],
+        middlewares=[
+            KafkaTelemetryMiddleware(tracer_provider=configure_tracing(settings.service_name))
+        ],
         logger=logging.getLogger(f"hhc.{settings.service_name}.broker"),
     )
     if definition.topics:
@@ -122,7 +124,7 @@ def _build_broker(definition: ServiceDefinition, runtime_ref: list[Runtime]) -> 
                 publish_raw=runtime.publish,
                 retry=retry,
             )
-            await consumer.consume(message.raw_message)  # type: ignore[arg-type]
+            await consumer.consume(message.raw_message)
             await message.ack()
 
     return broker

@@ -22,7 +22,9 @@ class ServiceSettings(BaseSettings):
     db_schema: str = Field(default="", description="Schema owned by the service; its name if empty")
     db_pool_size: int = Field(default=10, ge=1)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    consumer_group: str = Field(default="", description="Kafka consumer group; hhc-<service> if empty")
+    consumer_group: str = Field(
+        default="", description="Kafka consumer group; hhc-<service> if empty"
+    )
     http_host: str = "0.0.0.0"
     http_port: int = 8000
     log_level: str = "INFO"
@@ -46,7 +48,7 @@ class ServiceSettings(BaseSettings):
         return value
 
     @property
-    def schema(self) -> str:
+    def schema_name(self) -> str:
         return self.db_schema or self.service_name
 
     @property

@@ -36,7 +36,8 @@ def _otlp_exporter() -> SpanExporter | None:
             OTLPSpanExporter as GrpcExporter,
         )
 
-        return GrpcExporter()
+        grpc_exporter: SpanExporter = GrpcExporter()
+        return grpc_exporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter()

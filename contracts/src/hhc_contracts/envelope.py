@@ -54,4 +54,3 @@ class Envelope(BaseModel):
             EventHeaders.SCHEMA_VERSION: str(self.schema_version),
             EventHeaders.PRODUCER: self.producer,
         }
-

@@ -36,21 +36,25 @@ def up(state_dir: Path) -> int:
     try:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
-            broker = EmbeddedBroker(port=int(os.environ.get("HHC_BROKER_PORT", "9092")),
-                                    log_path=log_dir / "tansu.log")
+            broker = EmbeddedBroker(
+                port=int(os.environ.get("HHC_BROKER_PORT", "9092")), log_path=log_dir / "tansu.log"
+            )
             broker.start()
             bootstrap = broker.bootstrap_servers
             print(f"broker      Tansu (embedded, memory only) at {bootstrap}")
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
-            postgres = EmbeddedPostgres(data_dir=(state_dir / "postgres").resolve(),
-                                        port=int(os.environ.get("HHC_POSTGRES_PORT", "55432")))
+            postgres = EmbeddedPostgres(
+                data_dir=(state_dir / "postgres").resolve(),
+                port=int(os.environ.get("HHC_POSTGRES_PORT", "55432")),
+            )
             postgres.start()
             database_url = postgres.url
             print(f"database    PostgreSQL (embedded) at {database_url}")
         asyncio.run(create_topics(bootstrap))
-        services = ServiceProcesses(database_url=database_url, bootstrap_servers=bootstrap,
-                                    log_dir=log_dir)
+        services = ServiceProcesses(
+            database_url=database_url, bootstrap_servers=bootstrap, log_dir=log_dir
+        )
         services.start_all()
         services.wait_ready(timeout=60)
         for name in services.ports:

@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -78,7 +80,14 @@ class EmbeddedBroker:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
             stdout=log,
             stderr=log,
             env=env,
@@ -93,10 +102,10 @@ class EmbeddedBroker:
 
 
 async def create_topics(
-    bootstrap_servers: str, topics: Sequence[str] | None = None, timeout: float = 30
+    bootstrap_servers: str, topics: Sequence[str] | None = None, wait_seconds: float = 30
 ) -> None:
     """Create the catalogue's topics; those that exist are left alone."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_seconds
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
         try:
@@ -118,7 +127,9 @@ async def create_topics(
 def _postgres_bindir() -> Path:
     candidates: list[Path] = []
     if pg_config := shutil.which("pg_config"):
-        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        bindir = subprocess.run(
+            [pg_config, "--bindir"], capture_output=True, text=True, check=False
+        )
         candidates.append(Path(bindir.stdout.strip()))
     candidates.extend(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
     with contextlib.suppress(ImportError):
@@ -143,37 +154,67 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _as_owner(self) -> dict[str, object]:
-        # PostgreSQL refuses to run as root; run it as the 'postgres' account then.
+    @staticmethod
+    def _owner() -> tuple[int, int] | None:
+        """PostgreSQL refuses to run as root; then it runs as the 'postgres' account."""
         if os.geteuid() != 0:
-            return {}
+            return None
         account = pwd.getpwnam("postgres")
-        return {"user": account.pw_uid, "group": account.pw_gid}
+        return account.pw_uid, account.pw_gid
 
     def start(self) -> None:
         bindir = _postgres_bindir()
-        owner = self._as_owner()
+        owner = self._owner()
+        user, group = owner if owner else (None, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if owner:
-            os.chown(self.data_dir, int(owner["user"]), int(owner["group"]))  # type: ignore[call-overload]
-            os.chown(self.data_dir.parent, int(owner["user"]), int(owner["group"]))  # type: ignore[call-overload]
+            os.chown(self.data_dir, *owner)
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(
-                [str(bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
-                 "--no-sync", "-E", "UTF8"],
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ],
                 check=True,
                 capture_output=True,
-                **owner,  # type: ignore[arg-type]
+                user=user,
+                group=group,
             )
+        server_log = open(self.data_dir.parent / "postgres.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(bindir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data_dir}",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=300", "-c", "logging_collector=off"],
+            [
+                str(bindir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.data_dir}",
+                # A throw-away development database: durability traded for speed.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
+            ],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.data_dir / "server.log", "ab"),  # noqa: SIM115
+            stderr=server_log,
             start_new_session=True,
-            **owner,  # type: ignore[arg-type]
+            user=user,
+            group=group,
         )
         wait_for_port(self.port, 30, self.process)
         asyncio.run(self._wait_ready())

@@ -40,7 +40,9 @@ class ReporterIn(StrictModel):
 
 class SurvivorIn(StrictModel):
     is_customer: bool
-    is_staff: bool = Field(default=False, description="A member of staff harmed during duties (4.3)")
+    is_staff: bool = Field(
+        default=False, description="A member of staff harmed during duties (4.3)"
+    )
     name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=254)
@@ -84,7 +86,11 @@ class ReportIn(StrictModel):
                 {
                     "channel": "telephone",
                     "reporter": {"role": "survivor"},
-                    "survivor": {"is_customer": True, "name": "A. Resident", "phone": "07700 900000"},
+                    "survivor": {
+                        "is_customer": True,
+                        "name": "A. Resident",
+                        "phone": "07700 900000",
+                    },
                     "alleged_perpetrators": [{"kind": "customer"}],
                     "incident": {
                         "categories": ["verbal_abuse"],
@@ -192,20 +198,32 @@ async def submit_report(
         sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
         reference = case_reference(received_at.year, sequence_number)
         event = report_received(
-            report, case_id=case_id, report_id=report_id, reference=reference,
+            report,
+            case_id=case_id,
+            report_id=report_id,
+            reference=reference,
             received_at=received_at,
         )
         await connection.execute(
             """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
                                   consent_to_share, opened_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            case_id, reference, event.track.value, event.track_clauses,
-            event.classification.value, event.consent_to_share.value, received_at,
+            case_id,
+            reference,
+            event.track.value,
+            event.track_clauses,
+            event.classification.value,
+            event.consent_to_share.value,
+            received_at,
         )
         await connection.execute(
             """INSERT INTO reports (report_id, case_id, received_at, channel, reporter_role, body)
                VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)""",
-            report_id, case_id, received_at, report.channel.value, report.reporter.role.value,
+            report_id,
+            case_id,
+            received_at,
+            report.channel.value,
+            report.reporter.role.value,
             report.model_dump_json(),
         )
         await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=received_at)])
@@ -214,7 +232,10 @@ async def submit_report(
             await connection.execute(
                 """INSERT INTO idempotency_keys (key, request_hash, case_id, response)
                    VALUES ($1, $2, $3, $4::text::jsonb)""",
-                idempotency_key, request_hash, case_id, accepted.model_dump_json(),
+                idempotency_key,
+                request_hash,
+                case_id,
+                accepted.model_dump_json(),
             )
     return accepted
 
@@ -250,7 +271,7 @@ async def get_case(case_id: UUID, request: Request) -> CaseOut:
             "SELECT * FROM reports WHERE case_id = $1 ORDER BY received_at", case_id
         )
     return CaseOut(
-        **{key: case[key] for key in case.keys()},
+        **dict(case),
         reports=[
             ReportOut(
                 report_id=row["report_id"],

@@ -1,0 +1,278 @@
+"""One example message per registered event type, all from one fictional case.
+
+The schema generator writes these to ``contracts/examples/`` once per version and
+never rewrites them, so the committed files keep what each version looked like
+when it was released (golden examples); the functions here always build the
+current shape. Examples fill optional fields too, so that checks based on them
+see every field. Names and contact details are fictional (Ofcom drama number,
+example.org).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from hhc_contracts import v1
+from hhc_contracts.envelope import Envelope
+from hhc_contracts.registry import EVENT_TYPES, EventSpec
+from hhc_contracts.vocabulary import (
+    ActionKind,
+    AppliesTo,
+    Channel,
+    Classification,
+    ConsentState,
+    EnforcementRoute,
+    Executor,
+    IncidentCategory,
+    Partner,
+    PerceivedMotivation,
+    PerpetratorKind,
+    ReferralBasis,
+    ReporterRole,
+    RiskLevel,
+    Track,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Example:
+    event_id: UUID
+    occurred_at: datetime
+    payload: BaseModel
+    caused_by: UUID | None = None
+
+
+def _at(day: int, hour: int, minute: int, second: int = 0, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, second, tzinfo=UTC)
+
+
+CASE_ID = UUID("3f2b8c1e-6d4a-4e8f-9b2a-7c5d1e0f4a61")
+REPORT_ID = UUID("0b9e7d52-1c3f-4a8e-8d6b-2f4a9c1e7b30")
+ASSESSMENT_ID = UUID("c4e1a9d3-5b7f-4c2e-9a8d-1e3f5b7d9c02")
+SAFEGUARDING_ACTION_ID = UUID("7a1c3e5f-9b2d-4f6a-8c0e-2d4f6a8c0e13")
+HOUSING_OPTIONS_ACTION_ID = UUID("8b2d4f6a-0c3e-4a7b-9d1f-3e5a7b9d1f24")
+TARGET_HARDENING_ACTION_ID = UUID("9c3e5a7b-1d4f-4b8c-8e2a-4f6b8c0e2a35")
+INJUNCTION_ACTION_ID = UUID("ad4f6b8c-2e5a-4c9d-9f3b-5a7c9d1f3b46")
+ALERT_ID = UUID("be5a7c9d-3f6b-4dae-8a4c-6b8dae2a4c57")
+SAFEGUARDING_REFERRAL_ID = UUID("cf6b8dae-4a7c-4ebf-9b5d-7c9ebf3b5d68")
+HOUSING_OPTIONS_REFERRAL_ID = UUID("d07c9ebf-5b8d-4fc0-8c6e-8daf0c4c6e79")
+ENFORCEMENT_CASE_ID = UUID("e18daf0c-6c9e-4ad1-9d7f-9eb01d5d7f8a")
+
+REPORT_RECEIVED_EVENT_ID = UUID("f29eb01d-7dae-4be2-8e80-afc12e6e809b")
+RISK_ASSESSED_EVENT_ID = UUID("03afc12e-8ebf-4cf3-9f91-b0d23f7f91ac")
+ACTION_REQUIRED_EVENT_ID = UUID("14b0d23f-9fc0-4d04-8aa2-c1e340809abd")
+# The report's event id correlates every event it led to (chassis new_envelope).
+CORRELATION_ID = REPORT_RECEIVED_EVENT_ID
+
+_EXAMPLES: dict[type[BaseModel], _Example] = {
+    v1.ReportReceived: _Example(
+        event_id=REPORT_RECEIVED_EVENT_ID,
+        occurred_at=_at(3, 9, 14, 27),
+        payload=v1.ReportReceived(
+            case_id=CASE_ID,
+            report_id=REPORT_ID,
+            reference="HHC-2026-000123",
+            further_report=False,
+            channel=Channel.TELEPHONE,
+            reporter_role=ReporterRole.SURVIVOR,
+            survivor_is_customer=True,
+            survivor_is_staff=False,
+            perpetrator_kinds=[PerpetratorKind.CUSTOMER],
+            categories=[IncidentCategory.THREATS_OF_VIOLENCE, IncidentCategory.GRAFFITI],
+            perceived_motivation=[PerceivedMotivation.RACE],
+            classification=Classification.HATE_CRIME,
+            track=Track.CUSTOMER_CASE,
+            track_clauses=["3.2.1", "3.3.1"],
+            immediate_danger=True,
+            vulnerable_adult=True,
+            children_in_household=True,
+            female_staff_requested=True,
+            capacity_concern=False,
+            consent_to_share=ConsentState.GIVEN,
+            incident_occurred_at=_at(2, 22, 40),
+            received_at=_at(3, 9, 14, 27),
+            personal=v1.ReportPersonalData(
+                survivor_name="Amara Okafor",
+                survivor_phone="07700 900123",
+                survivor_email="amara.okafor@example.org",
+                survivor_tenancy_reference="T-004512",
+                reporter_name="Amara Okafor",
+                reporter_contact="07700 900123",
+                description="A neighbour shouted racist threats at my door last night "
+                "and sprayed graffiti on it. I am scared to leave the flat.",
+                location="Flat 4, 12 Example Street",
+            ),
+        ),
+    ),
+    v1.RiskAssessed: _Example(
+        event_id=RISK_ASSESSED_EVENT_ID,
+        occurred_at=_at(3, 9, 14, 28),
+        caused_by=REPORT_RECEIVED_EVENT_ID,
+        payload=v1.RiskAssessed(
+            assessment_id=ASSESSMENT_ID,
+            case_id=CASE_ID,
+            risk_level=RiskLevel.HIGH,
+            basis="report",
+            reasons=["immediate_danger", "vulnerable_adult", "children_in_household"],
+            assessed_at=_at(3, 9, 14, 28),
+            review_due_at=_at(10, 9, 14, 28),
+        ),
+    ),
+    v1.ActionRequired: _Example(
+        event_id=ACTION_REQUIRED_EVENT_ID,
+        occurred_at=_at(3, 9, 14, 28),
+        caused_by=RISK_ASSESSED_EVENT_ID,
+        payload=v1.ActionRequired(
+            action_id=SAFEGUARDING_ACTION_ID,
+            case_id=CASE_ID,
+            kind=ActionKind.SAFEGUARDING_ALERT,
+            applies_to=AppliesTo.ALL_REPORTEES,
+            clause="3.3.1",
+            carried_out_by=Executor.REFERRALS,
+            partner=Partner.ADULT_SOCIAL_SERVICES,
+            due_at=_at(3, 17, 0),
+            required_at=_at(3, 9, 14, 28),
+            immediate_danger=True,
+            consent_to_share=ConsentState.GIVEN,
+        ),
+    ),
+    v1.ActionCompleted: _Example(
+        event_id=UUID("25c1e340-a0d1-4e15-9bb3-d2f451919bce"),
+        occurred_at=_at(3, 11, 2, 45),
+        caused_by=ACTION_REQUIRED_EVENT_ID,
+        payload=v1.ActionCompleted(
+            action_id=SAFEGUARDING_ACTION_ID,
+            case_id=CASE_ID,
+            kind=ActionKind.SAFEGUARDING_ALERT,
+            completed_at=_at(3, 11, 2, 45),
+            outcome="done",
+            first_response=True,
+            personal=v1.ActionOutcomePersonalData(
+                notes="Spoke to the duty social worker; a visit is arranged for tomorrow."
+            ),
+        ),
+    ),
+    v1.ActionOverdue: _Example(
+        event_id=UUID("36d2f451-b1e2-4f26-8cc4-e30562a2acdf"),
+        occurred_at=_at(6, 9, 15, 0),
+        payload=v1.ActionOverdue(
+            action_id=TARGET_HARDENING_ACTION_ID,
+            case_id=CASE_ID,
+            kind=ActionKind.TARGET_HARDENING,
+            due_at=_at(6, 9, 14, 28),
+            detected_at=_at(6, 9, 15, 0),
+            escalated_to="manager",
+        ),
+    ),
+    v1.SafeguardingAlertRaised: _Example(
+        event_id=UUID("47e30562-c2f3-4037-9dd5-f41673b3bde0"),
+        occurred_at=_at(3, 10, 5, 12),
+        caused_by=ACTION_REQUIRED_EVENT_ID,
+        payload=v1.SafeguardingAlertRaised(
+            alert_id=ALERT_ID,
+            case_id=CASE_ID,
+            partner=Partner.ADULT_SOCIAL_SERVICES,
+            raised_at=_at(3, 10, 5, 12),
+            clause="3.3.1",
+        ),
+    ),
+    v1.ReferralMade: _Example(
+        event_id=UUID("58f41673-d304-4148-8ee6-0527849ccef1"),
+        occurred_at=_at(3, 10, 5, 12),
+        caused_by=ACTION_REQUIRED_EVENT_ID,
+        payload=v1.ReferralMade(
+            referral_id=SAFEGUARDING_REFERRAL_ID,
+            case_id=CASE_ID,
+            action_id=SAFEGUARDING_ACTION_ID,
+            partner=Partner.ADULT_SOCIAL_SERVICES,
+            basis=ReferralBasis.CONSENT,
+            made_at=_at(3, 10, 5, 12),
+        ),
+    ),
+    v1.ReferralWithheld: _Example(
+        event_id=UUID("69052784-e415-4259-9ff7-1638950ddf02"),
+        occurred_at=_at(3, 10, 20, 3),
+        payload=v1.ReferralWithheld(
+            referral_id=HOUSING_OPTIONS_REFERRAL_ID,
+            case_id=CASE_ID,
+            action_id=HOUSING_OPTIONS_ACTION_ID,
+            partner=Partner.HOUSING_OPTIONS,
+            reason="consent_refused_for_partner",
+            withheld_at=_at(3, 10, 20, 3),
+        ),
+    ),
+    v1.EnforcementCaseOpened: _Example(
+        event_id=UUID("7a163895-f526-436a-8a08-2749a61ee013"),
+        occurred_at=_at(3, 9, 30, 0),
+        caused_by=REPORT_RECEIVED_EVENT_ID,
+        payload=v1.EnforcementCaseOpened(
+            enforcement_case_id=ENFORCEMENT_CASE_ID,
+            case_id=CASE_ID,
+            perpetrator_kind=PerpetratorKind.CUSTOMER,
+            route=EnforcementRoute.TENANCY_ENFORCEMENT,
+            opened_at=_at(3, 9, 30, 0),
+        ),
+    ),
+    v1.EnforcementActionTaken: _Example(
+        event_id=UUID("8b2749a6-0637-447b-9b19-385ab72ff124"),
+        occurred_at=_at(4, 14, 45, 0),
+        payload=v1.EnforcementActionTaken(
+            enforcement_case_id=ENFORCEMENT_CASE_ID,
+            case_id=CASE_ID,
+            action="ex_parte_injunction_requested",
+            action_id=INJUNCTION_ACTION_ID,
+            taken_at=_at(4, 14, 45, 0),
+        ),
+    ),
+    v1.MonthlyReportPublished: _Example(
+        event_id=UUID("9c385ab7-1748-458c-8c2a-496bc8300235"),
+        occurred_at=_at(1, 6, 0, 0, month=4),
+        payload=v1.MonthlyReportPublished(
+            month=date(2026, 3, 1),
+            reports_received=42,
+            cases_responded=40,
+            median_seconds_to_first_response=5400.0,
+            p90_seconds_to_first_response=19800.0,
+            published_at=_at(1, 6, 0, 0, month=4),
+        ),
+    ),
+}
+
+
+def _example(spec: EventSpec) -> _Example:
+    try:
+        return _EXAMPLES[spec.model]
+    except KeyError:
+        raise LookupError(
+            f"no example for {spec.event_type} v{spec.version}: add one to hhc_contracts.examples"
+        ) from None
+
+
+def example_payload(spec: EventSpec) -> BaseModel:
+    """The current example payload of a registered event type."""
+    return _example(spec).payload
+
+
+def example_message(spec: EventSpec) -> Envelope:
+    """The whole message, wrapped the way the chassis wraps outgoing events."""
+    example = _example(spec)
+    payload = example.payload
+    case_id: UUID | None = getattr(payload, "case_id", None)
+    return Envelope(
+        event_id=example.event_id,
+        event_type=spec.event_type,
+        schema_version=spec.version,
+        producer=spec.producer,
+        case_id=case_id,
+        occurred_at=example.occurred_at,
+        # An event about no case starts its own correlation, as the chassis does.
+        correlation_id=CORRELATION_ID if case_id else example.event_id,
+        causation_id=example.caused_by,
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+def example_messages() -> dict[tuple[str, int], Envelope]:
+    return {key: example_message(spec) for key, spec in EVENT_TYPES.items()}

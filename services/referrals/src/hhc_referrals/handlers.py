@@ -1,0 +1,65 @@
+"""Referrals' handlers: the consent gate decides, one transaction stores and emits."""
+
+import uuid
+
+import asyncpg
+
+from hhc_chassis.events import new_envelope
+from hhc_chassis.outbox import enqueue
+from hhc_contracts import Envelope
+from hhc_contracts.v1 import ActionRequired, ReferralMade, ReferralWithheld
+from hhc_contracts.vocabulary import Executor
+from hhc_referrals.consent import OVERRIDE_RECORDED_BY, Share, consent_gate
+
+
+async def on_action_required(
+    connection: asyncpg.Connection, envelope: Envelope, action: ActionRequired
+) -> None:
+    if action.carried_out_by is not Executor.REFERRALS or action.partner is None:
+        return
+    decision = consent_gate(
+        partner=action.partner,
+        consent=action.consent_to_share,
+        immediate_danger=action.immediate_danger,
+    )
+    referral_id = uuid.uuid4()
+    decided_at = envelope.occurred_at
+    event: ReferralMade | ReferralWithheld
+    if isinstance(decision, Share):
+        event = ReferralMade(
+            referral_id=referral_id,
+            case_id=action.case_id,
+            action_id=action.action_id,
+            partner=action.partner,
+            basis=decision.basis,
+            made_at=decided_at,
+        )
+    else:
+        event = ReferralWithheld(
+            referral_id=referral_id,
+            case_id=action.case_id,
+            action_id=action.action_id,
+            partner=action.partner,
+            reason=decision.reason,
+            withheld_at=decided_at,
+        )
+    overridden = isinstance(decision, Share) and decision.override_reason is not None
+    await connection.execute(
+        """INSERT INTO referrals (referral_id, case_id, action_id, partner, status, basis,
+                                  withheld_reason, override_by, override_reason, decided_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        referral_id,
+        action.case_id,
+        action.action_id,
+        action.partner.value,
+        "made" if isinstance(decision, Share) else "withheld",
+        decision.basis.value if isinstance(decision, Share) else None,
+        None if isinstance(decision, Share) else decision.reason,
+        OVERRIDE_RECORDED_BY if overridden else None,
+        decision.override_reason if isinstance(decision, Share) else None,
+        decided_at,
+    )
+    await enqueue(
+        connection,
+        [new_envelope(event, case_id=action.case_id, occurred_at=decided_at, cause=envelope)],
+    )

@@ -1,0 +1,82 @@
+"""Overdue clocks: deadlines live in the database; each passes once, whatever restarts.
+
+Every replica runs this loop. Claiming due actions with FOR UPDATE SKIP LOCKED and
+marking them in the same transaction as the outbox row means one replica reports
+each overdue action, exactly once.
+"""
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from hhc_chassis.events import new_envelope
+from hhc_chassis.outbox import enqueue
+from hhc_chassis.service import BackgroundTask, Runtime
+from hhc_contracts.v1 import ActionOverdue
+
+log = logging.getLogger(__name__)
+
+
+async def report_overdue_actions(runtime: Runtime, batch_size: int = 100) -> int:
+    async with runtime.pool.acquire() as connection, connection.transaction():
+        rows = await connection.fetch(
+            """SELECT action_id, case_id, kind, due_at FROM actions
+               WHERE state = 'open' AND overdue_reported_at IS NULL AND due_at <= now()
+               ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
+            batch_size,
+        )
+        if not rows:
+            return 0
+        detected_at = datetime.now(UTC)
+        await connection.execute(
+            "UPDATE actions SET overdue_reported_at = $2 WHERE action_id = ANY($1::uuid[])",
+            [row["action_id"] for row in rows],
+            detected_at,
+        )
+        await enqueue(
+            connection,
+            [
+                new_envelope(
+                    ActionOverdue(
+                        action_id=row["action_id"],
+                        case_id=row["case_id"],
+                        kind=row["kind"],
+                        due_at=row["due_at"],
+                        detected_at=detected_at,
+                    ),
+                    case_id=row["case_id"],
+                    occurred_at=detected_at,
+                    correlation_id=uuid.uuid4(),
+                )
+                for row in rows
+            ],
+        )
+    return len(rows)
+
+
+async def seconds_until_next_deadline(runtime: Runtime, ceiling: float) -> float:
+    seconds = await runtime.pool.fetchval(
+        """SELECT EXTRACT(EPOCH FROM min(due_at) - now())::float8 FROM actions
+           WHERE state = 'open' AND overdue_reported_at IS NULL"""
+    )
+    if seconds is None:
+        return ceiling
+    return max(0.0, min(ceiling, float(seconds)))
+
+
+def overdue_scheduler(poll_seconds: float) -> BackgroundTask:
+    """The background task that publishes action-overdue the moment a deadline passes."""
+
+    async def run_overdue_scheduler(runtime: Runtime) -> None:
+        while True:
+            try:
+                while await report_overdue_actions(runtime):
+                    pass
+                delay = await seconds_until_next_deadline(runtime, poll_seconds)
+            except Exception as error:
+                log.warning("overdue check failed", extra={"error_class": type(error).__name__})
+                delay = poll_seconds
+            await asyncio.sleep(delay)
+
+    return run_overdue_scheduler
