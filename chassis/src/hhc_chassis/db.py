@@ -5,6 +5,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 
@@ -45,13 +46,15 @@ async def connect(settings: ServiceSettings) -> asyncpg.Connection:
 
 @dataclass(frozen=True, slots=True)
 class MigrationSet:
-    """SQL files named ``NNNN_description.sql`` in a package's ``migrations`` folder."""
+    """SQL files named ``NNNN_description.sql`` in a package's ``migrations`` folder
+    (or in ``directory``, for sets that are not shipped in a package, such as tests')."""
 
     name: str
-    package: str
+    package: str = ""
+    directory: Path | None = None
 
     def files(self) -> list[tuple[str, str]]:
-        folder = importlib.resources.files(self.package) / "migrations"
+        folder = self.directory or importlib.resources.files(self.package) / "migrations"
         scripts = sorted(
             (entry.name, entry.read_text(encoding="utf-8"))
             for entry in folder.iterdir()

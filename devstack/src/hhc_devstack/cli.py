@@ -46,6 +46,7 @@ def up(state_dir: Path) -> int:
         if not database_url:
             postgres = EmbeddedPostgres(
                 data_dir=(state_dir / "postgres").resolve(),
+                log_path=log_dir / "postgres.log",
                 port=int(os.environ.get("HHC_POSTGRES_PORT", "55432")),
             )
             postgres.start()

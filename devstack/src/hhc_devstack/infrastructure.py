@@ -148,6 +148,7 @@ class EmbeddedPostgres:
 
     data_dir: Path
     port: int = field(default_factory=free_port)
+    log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -188,7 +189,7 @@ class EmbeddedPostgres:
                 user=user,
                 group=group,
             )
-        server_log = open(self.data_dir.parent / "postgres.log", "ab")  # noqa: SIM115
+        server_log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 str(bindir / "postgres"),

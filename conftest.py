@@ -1,0 +1,1 @@
+pytest_plugins = ["hhc_devstack.pytest_plugin"]

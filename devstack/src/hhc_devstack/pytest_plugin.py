@@ -1,0 +1,219 @@
+"""Fixtures for tests against a real PostgreSQL and a real Kafka-protocol broker.
+
+Where they come from, in order of preference:
+- DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set (a server of yours);
+- testcontainers (PostgreSQL and Apache Kafka images) when a Docker engine answers;
+- otherwise the embedded stack: a private PostgreSQL and Tansu, started here.
+"""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import pytest
+
+from hhc_devstack.infrastructure import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    create_database,
+    create_topics,
+)
+
+T = TypeVar("T")
+
+
+def docker_available() -> bool:
+    if os.environ.get("HHC_TESTS_NO_DOCKER"):
+        return False
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
+class Broker(Protocol):
+    bootstrap_servers: str
+
+    def make_unavailable(self) -> None: ...
+
+    def make_available(self) -> None: ...
+
+
+class EmbeddedBrokerControl:
+    """Tansu keeps data in memory only: 'unavailable' is a stop, 'available' a fresh start."""
+
+    def __init__(self, log_path: Path) -> None:
+        self._broker = EmbeddedBroker(log_path=log_path)
+        self._broker.start()
+        self.bootstrap_servers = self._broker.bootstrap_servers
+
+    def make_unavailable(self) -> None:
+        self._broker.stop()
+
+    def make_available(self) -> None:
+        self._broker.start()
+        asyncio.run(create_topics(self.bootstrap_servers))
+
+    def close(self) -> None:
+        self._broker.stop()
+
+
+class ContainerBrokerControl:
+    """Apache Kafka in a container: pausing it keeps its data, like a network partition."""
+
+    def __init__(self) -> None:
+        from testcontainers.kafka import KafkaContainer
+
+        self._container = KafkaContainer().with_kraft()
+        self._container.start()
+        self.bootstrap_servers = self._container.get_bootstrap_server()
+
+    def make_unavailable(self) -> None:
+        self._container.get_wrapped_container().pause()
+
+    def make_available(self) -> None:
+        self._container.get_wrapped_container().unpause()
+
+    def close(self) -> None:
+        self._container.stop()
+
+
+class ExternalBroker:
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+
+    def make_unavailable(self) -> None:
+        pytest.skip("the broker is external (KAFKA_BOOTSTRAP_SERVERS): cannot stop it")
+
+    def make_available(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hhc")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(state_dir: Path) -> Iterator[str]:
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield container.get_connection_url()
+        return
+    # Not under pytest's private temporary folder: PostgreSQL runs as another account
+    # when the tests run as root, and must reach its data folder.
+    data_dir = Path(tempfile.mkdtemp(prefix="hhc-test-postgres-"))
+    server = EmbeddedPostgres(data_dir=data_dir, log_path=state_dir / "postgres.log")
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def broker(state_dir: Path) -> Iterator[Broker]:
+    control: EmbeddedBrokerControl | ContainerBrokerControl | ExternalBroker
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        control = ExternalBroker(bootstrap)
+    elif docker_available():
+        control = ContainerBrokerControl()
+    else:
+        control = EmbeddedBrokerControl(state_dir / "tansu.log")
+    asyncio.run(create_topics(control.bootstrap_servers))
+    try:
+        yield control
+    finally:
+        control.close()
+
+
+@pytest.fixture
+async def database_url(postgres_server_url: str) -> str:
+    """A fresh, empty database for one test."""
+    return await create_database(postgres_server_url, f"test_{uuid.uuid4().hex[:12]}")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 30,
+    interval: float = 0.1,
+    message: str = "condition not met",
+) -> T:
+    """Poll until ``probe`` returns something truthy; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{message} after {timeout}s (last: {last!r})")
+
+
+@pytest.fixture
+def unique_topic() -> Callable[[str], str]:
+    def make(prefix: str) -> str:
+        return f"test.{prefix}.{uuid.uuid4().hex[:8]}"
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def kafka_consumer(bootstrap_servers: str, *topics: str) -> AsyncIterator[Any]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int) -> AsyncIterator[str]:
+    """Run an ASGI app with uvicorn in this event loop (lifespan included) until exit."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(
+            lambda: asyncio.sleep(0, result=server.started or task.done()),
+            timeout=30,
+            message="server did not start",
+        )
+        if task.done():
+            task.result()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
