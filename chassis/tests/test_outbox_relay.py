@@ -109,8 +109,9 @@ async def test_publishes_in_order_per_case_and_marks_rows_sent(
     envelopes = [assessment(case_ids[n % 3], f"{n:03d}") for n in range(60)]
     await stage(settings, envelopes)
 
-    async with kafka_publish(broker.bootstrap_servers) as publish, running(
-        relay_for(settings, publish, batch_size=7)
+    async with (
+        kafka_publish(broker.bootstrap_servers) as publish,
+        running(relay_for(settings, publish, batch_size=7)),
     ):
         labels = await read_labels(broker.bootstrap_servers, set(case_ids), 60)
         await eventually(lambda: _none_left(settings), message="rows not marked published")
@@ -132,7 +133,9 @@ async def test_backs_off_on_failure_and_keeps_order(
 
     async with kafka_publish(broker.bootstrap_servers) as real_publish:
 
-        async def flaky_publish(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+        async def flaky_publish(
+            topic: str, key: bytes, value: bytes, headers: dict[str, str]
+        ) -> None:
             nonlocal failures_left
             if failures_left > 0 and json.loads(value)["payload"]["reasons"] == ["2"]:
                 failures_left -= 1

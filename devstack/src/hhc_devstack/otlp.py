@@ -27,7 +27,7 @@ class SpanCollector:
         collector = self
 
         class Receiver(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 request = ExportTraceServiceRequest()
                 request.ParseFromString(body)
@@ -53,8 +53,11 @@ class SpanCollector:
         received = []
         for resource_spans in request.resource_spans:
             service = next(
-                (a.value.string_value for a in resource_spans.resource.attributes
-                 if a.key == "service.name"),
+                (
+                    a.value.string_value
+                    for a in resource_spans.resource.attributes
+                    if a.key == "service.name"
+                ),
                 "",
             )
             for scope_spans in resource_spans.scope_spans:
@@ -68,8 +71,7 @@ class SpanCollector:
                             parent_span_id=span.parent_span_id.hex(),
                             attributes={
                                 a.key: str(
-                                    a.value.string_value or a.value.int_value
-                                    or a.value.bool_value
+                                    a.value.string_value or a.value.int_value or a.value.bool_value
                                 )
                                 for a in span.attributes
                             },
