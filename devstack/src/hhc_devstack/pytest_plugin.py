@@ -155,7 +155,7 @@ async def database_url(postgres_server_url: str) -> str:
 async def eventually(
     probe: Callable[[], Awaitable[T | None]],
     *,
-    timeout: float = 30,
+    timeout: float = 30,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
     interval: float = 0.1,
     message: str = "condition not met",
 ) -> T:
