@@ -1,0 +1,102 @@
+"""The whole system started as processes, against the session's broker and a fresh database."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hhc_devstack.infrastructure import free_port
+from hhc_devstack.otlp import SpanCollector
+from hhc_devstack.pytest_plugin import Broker, eventually
+from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
+
+
+@pytest.fixture(scope="session")
+def span_collector() -> Iterator[SpanCollector]:
+    collector = SpanCollector()
+    collector.start()
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture
+def system(
+    database_url: str, broker: Broker, span_collector: SpanCollector, tmp_path: Path
+) -> Iterator[ServiceProcesses]:
+    processes = ServiceProcesses(
+        database_url=database_url,
+        bootstrap_servers=broker.bootstrap_servers,
+        ports={service: free_port() for service in SERVICE_PORTS},
+        log_dir=tmp_path,
+        extra_env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": span_collector.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "RELAY_IDLE_POLL_SECONDS": "1",
+            "OVERDUE_POLL_SECONDS": "1",
+            "LOG_LEVEL": "INFO",
+        },
+    )
+    processes.start_all()
+    try:
+        processes.wait_ready(timeout=60)
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture
+async def clients(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    opened = {
+        service: httpx.AsyncClient(base_url=system.url(service), timeout=10)
+        for service in system.ports
+    }
+    try:
+        yield opened
+    finally:
+        for client in opened.values():
+            await client.aclose()
+
+
+def report_body(**overrides: Any) -> dict[str, Any]:
+    """The issue's minimal report, with a fresh name so no two tests share one."""
+    body: dict[str, Any] = {
+        "channel": "telephone",
+        "reporter": {"role": "survivor"},
+        "survivor": {
+            "is_customer": True,
+            "name": f"Resident {uuid.uuid4().hex[:6]}",
+            "phone": "07700 900123",
+        },
+        "alleged_perpetrators": [{"kind": "customer"}],
+        "incident": {
+            "categories": ["verbal_abuse"],
+            "perceived_motivation": ["race"],
+            "description": "Shouted racist abuse at my door late at night.",
+            "occurred_at": "2026-11-20T21:00:00Z",
+        },
+        "immediate_danger": True,
+        "consent": {"share_with_partners": True},
+    }
+    body.update(overrides)
+    return body
+
+
+async def timeline_types(reporting: httpx.AsyncClient, case_id: str) -> list[str]:
+    response = await reporting.get(f"/v1/cases/{case_id}/timeline")
+    if response.status_code == 404:
+        return []
+    response.raise_for_status()
+    return [entry["event_type"] for entry in response.json()["events"]]
+
+
+async def wait_for_timeline(
+    reporting: httpx.AsyncClient, case_id: str, *expected: str, timeout: float = 60
+) -> list[str]:
+    async def has_all() -> list[str] | None:
+        types = await timeline_types(reporting, case_id)
+        return types if set(expected) <= set(types) else None
+
+    return await eventually(has_all, timeout=timeout, message=f"timeline lacks {expected}")

@@ -1,0 +1,102 @@
+"""A report made over HTTP flows through all five services, in one trace."""
+
+import httpx
+
+from hhc_devstack.otlp import SpanCollector
+from hhc_devstack.pytest_plugin import eventually
+
+from .conftest import report_body, wait_for_timeline
+
+SERVICES = {"hhc-intake", "hhc-risk", "hhc-referrals", "hhc-enforcement", "hhc-reporting"}
+
+
+async def test_report_reaches_every_service_in_one_trace(
+    clients: dict[str, httpx.AsyncClient], span_collector: SpanCollector
+) -> None:
+    body = report_body()
+    response = await clients["intake"].post("/v1/reports", json=body)
+    assert response.status_code == 202
+    accepted = response.json()
+    case_id = accepted["case_id"]
+    assert accepted["reference"].startswith("HHC-")
+
+    types = await wait_for_timeline(
+        clients["reporting"],
+        case_id,
+        "intake.report-received",
+        "risk.risk-assessed",
+        "risk.action-required",
+        "referrals.referral-made",
+        "enforcement.case-opened",
+        "enforcement.action-taken",
+    )
+    assert types[0] == "intake.report-received"
+
+    case = (await clients["intake"].get(f"/v1/cases/{case_id}")).json()
+    assert case["reference"] == accepted["reference"]
+    assert case["classification"] == "hate_incident"
+    assert case["track"] == "customer_case"
+
+    actions = (await clients["risk"].get(f"/v1/cases/{case_id}/actions")).json()
+    visit = next(a for a in actions if a["kind"] == "visit_with_risk_assessment")
+    assert visit["applies_to"] == "customers_only"
+
+    async def one_trace_across_services() -> set[str] | None:
+        spans = span_collector.snapshot()
+        roots = [s for s in spans if s.service == "hhc-intake" and s.name == "POST /v1/reports"]
+        for root in roots:
+            in_trace = [s for s in spans if s.trace_id == root.trace_id]
+            if any(s.attributes.get("hhc.case.id") == case_id for s in in_trace):
+                services = {s.service for s in in_trace}
+                if services >= SERVICES:
+                    return services
+        return None
+
+    await eventually(
+        one_trace_across_services, timeout=30, message="no single trace spans all five services"
+    )
+
+    # Personal data never reaches span attributes.
+    for span in span_collector.snapshot():
+        for value in span.attributes.values():
+            assert body["survivor"]["name"] not in value
+            assert body["incident"]["description"] not in value
+
+
+async def test_monthly_report_counts_the_case_and_its_first_response(
+    clients: dict[str, httpx.AsyncClient],
+) -> None:
+    response = await clients["intake"].post("/v1/reports", json=report_body())
+    case_id = response.json()["case_id"]
+    await wait_for_timeline(clients["reporting"], case_id, "risk.action-required")
+    actions = (await clients["risk"].get(f"/v1/cases/{case_id}/actions")).json()
+    visit = next(a for a in actions if a["kind"] == "visit_with_risk_assessment")
+
+    completed = await clients["risk"].post(
+        f"/v1/actions/{visit['action_id']}/complete", json={"outcome": "visited"}
+    )
+    assert completed.status_code == 200
+    opened_at = (await clients["intake"].get(f"/v1/cases/{case_id}")).json()["opened_at"]
+
+    async def responded() -> dict[str, object] | None:
+        report = await clients["reporting"].get(
+            "/v1/reports/monthly", params={"month": opened_at[:7]}
+        )
+        figures: dict[str, object] = report.json()
+        return figures if figures["cases_responded"] else None
+
+    figures = await eventually(responded, message="first response not counted")
+    assert figures["reports_received"] >= 1
+    assert figures["median_seconds_to_first_response"] is not None
+    assert figures["p90_seconds_to_first_response"] is not None
+
+
+async def test_bad_report_gets_422_naming_the_field(
+    clients: dict[str, httpx.AsyncClient],
+) -> None:
+    body = report_body()
+    body["incident"]["categories"] = ["shouting"]
+    response = await clients["intake"].post("/v1/reports", json=body)
+    assert response.status_code == 422
+    locations = [error["loc"] for error in response.json()["detail"]]
+    assert ["body", "incident", "categories", 0] in locations
