@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -62,7 +63,9 @@ class EmbeddedBrokerControl:
 
     def make_available(self) -> None:
         self._broker.start()
-        asyncio.run(create_topics(self.bootstrap_servers))
+        # Called from async tests too: provision the topics on a loop of its own.
+        with ThreadPoolExecutor(1) as worker:
+            worker.submit(asyncio.run, create_topics(self.bootstrap_servers)).result()
 
     def close(self) -> None:
         self._broker.stop()
