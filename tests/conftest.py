@@ -93,7 +93,10 @@ async def timeline_types(reporting: httpx.AsyncClient, case_id: str) -> list[str
 
 
 async def wait_for_timeline(
-    reporting: httpx.AsyncClient, case_id: str, *expected: str, timeout: float = 60
+    reporting: httpx.AsyncClient,
+    case_id: str,
+    *expected: str,
+    timeout: float = 60,  # noqa: ASYNC109 - a polling deadline
 ) -> list[str]:
     async def has_all() -> list[str] | None:
         types = await timeline_types(reporting, case_id)

@@ -164,7 +164,7 @@ async def eventually(
 ) -> T:
     """Poll until ``probe`` returns something truthy; fail with ``message`` after ``timeout``."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:
