@@ -1,7 +1,7 @@
 """Enforcement's handlers: decide with the rules, store and emit in one transaction."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -68,7 +68,7 @@ async def on_report_received(
             case_id=report.case_id,
             route=route,
             perpetrator_kind=kind,
-            opened_at=envelope.occurred_at,
+            opened_at=datetime.now(UTC),
         )
         outgoing.extend(events)
     await enqueue(connection, outgoing)
@@ -87,9 +87,9 @@ async def on_action_required(
         case_id=action.case_id,
         route=EnforcementRoute.TENANCY_ENFORCEMENT,
         perpetrator_kind=PerpetratorKind.CUSTOMER,
-        opened_at=envelope.occurred_at,
+        opened_at=datetime.now(UTC),
     )
-    taken_at = envelope.occurred_at
+    taken_at = datetime.now(UTC)
     await connection.execute(
         """INSERT INTO enforcement_steps (step_id, enforcement_case_id, action, action_id,
                                           taken_at)

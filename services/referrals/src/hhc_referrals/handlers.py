@@ -1,6 +1,7 @@
 """Referrals' handlers: the consent gate decides, one transaction stores and emits."""
 
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -23,7 +24,7 @@ async def on_action_required(
         immediate_danger=action.immediate_danger,
     )
     referral_id = uuid.uuid4()
-    decided_at = envelope.occurred_at
+    decided_at = datetime.now(UTC)
     event: ReferralMade | ReferralWithheld
     if isinstance(decision, Share):
         event = ReferralMade(

@@ -1,7 +1,7 @@
 """Risk's event handlers: load, decide (pure, in playbook), store and emit in one transaction."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -44,8 +44,9 @@ async def on_report_received(
     connection: asyncpg.Connection, envelope: Envelope, report: ReportReceived
 ) -> None:
     facts = facts_of(report)
-    now = report.received_at
-    assessed_at: datetime = envelope.occurred_at
+    # Deadlines run from when the report was received (3.3.1: visit within 24 hours).
+    reported_at = report.received_at
+    assessed_at = datetime.now(UTC)
     level, reasons = first_risk_level(facts)
     review_interval = REVIEW_INTERVAL.get(level)
     assessment = RiskAssessed(
@@ -68,7 +69,7 @@ async def on_report_received(
         report.survivor_is_customer,
         report.immediate_danger,
         report.consent_to_share.value,
-        now,
+        reported_at,
     )
     await connection.execute(
         """INSERT INTO assessments (assessment_id, case_id, risk_level, basis, reasons,
@@ -94,8 +95,8 @@ async def on_report_received(
             clause=planned.clause,
             carried_out_by=planned.carried_out_by,
             partner=planned.partner,
-            required_at=assessed_at,
-            due_at=planned.due_at(now),
+            required_at=reported_at,
+            due_at=planned.due_at(reported_at),
             immediate_danger=report.immediate_danger,
             consent_to_share=report.consent_to_share,
         )
