@@ -2,6 +2,7 @@
 nothing done twice."""
 
 import asyncio
+import signal
 import uuid
 
 import asyncpg
@@ -42,30 +43,49 @@ async def assessments_per_case(database_url: str, case_ids: list[str]) -> dict[s
     return {row["case_id"]: row["n"] for row in rows}
 
 
-async def test_risk_killed_mid_stream_assesses_every_report_exactly_once(
-    system: ServiceProcesses, clients: dict[str, httpx.AsyncClient], database_url: str
-) -> None:
-    submitting = asyncio.create_task(submit_reports(clients["intake"], 200))
+async def _assessed_at_least(database_url: str, count: int) -> bool:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return bool(await connection.fetchval("SELECT count(*) >= $1 FROM risk.assessments", count))
+    finally:
+        await connection.close()
 
-    async def some_assessed() -> bool:
-        connection = await asyncpg.connect(database_url)
-        try:
-            return bool(await connection.fetchval("SELECT count(*) >= 20 FROM risk.assessments"))
-        finally:
-            await connection.close()
 
-    await eventually(some_assessed, message="risk never started assessing")
-    system.kill("risk")
-    case_ids = await submitting
-    system.start("risk")
-    system.wait_ready(["risk"])
-
+async def _each_assessed_once(database_url: str, case_ids: list[str]) -> None:
     async def all_assessed() -> dict[str, int] | None:
         counts = await assessments_per_case(database_url, case_ids)
         return counts if len(counts) == len(case_ids) else None
 
     counts = await eventually(all_assessed, timeout=120, message="reports left unassessed")
     assert set(counts.values()) == {1}
+
+
+async def test_risk_killed_mid_stream_assesses_every_report_exactly_once(
+    system: ServiceProcesses, clients: dict[str, httpx.AsyncClient], database_url: str
+) -> None:
+    submitting = asyncio.create_task(submit_reports(clients["intake"], 200))
+    await eventually(lambda: _assessed_at_least(database_url, 20), message="risk never started")
+    system.kill("risk")
+    case_ids = await submitting
+    system.start("risk")
+    system.wait_ready(["risk"])
+
+    await _each_assessed_once(database_url, case_ids)
+
+
+async def test_sigterm_finishes_in_flight_work_and_exits_cleanly(
+    system: ServiceProcesses, clients: dict[str, httpx.AsyncClient], database_url: str
+) -> None:
+    submitting = asyncio.create_task(submit_reports(clients["intake"], 60))
+    await eventually(lambda: _assessed_at_least(database_url, 10), message="risk never started")
+    # uvicorn re-raises SIGTERM once it has shut down gracefully.
+    assert system.stop("risk") in (0, -signal.SIGTERM)
+    assert '"message": "service stopped"' in system.log("risk")
+    case_ids = await submitting
+    system.start("risk")
+    system.wait_ready(["risk"])
+
+    await _each_assessed_once(database_url, case_ids)
 
 
 async def test_reports_accepted_while_the_broker_is_down_flow_on_when_it_is_back(

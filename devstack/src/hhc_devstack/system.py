@@ -89,6 +89,11 @@ class ServiceProcesses:
         stop_process(process, timeout=30)
         return process.returncode
 
+    def log(self, service: str) -> str:
+        if self.log_dir is None:
+            return ""
+        return (self.log_dir / f"{service}.log").read_text(errors="replace")
+
     def kill(self, service: str) -> None:
         process = self.processes.pop(service)
         os.killpg(process.pid, signal.SIGKILL)
