@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hhc_contracts import EVENT_TYPES, Envelope
-from hhc_contracts.compat import breaking_changes, json_types, variants
+from hhc_contracts.compat import breaking_changes, json_type_of, json_types, variants
 from hhc_contracts.examples import example_message
 from hhc_contracts.schemagen import (
     EXAMPLES_DIR,
@@ -85,29 +85,13 @@ def test_golden_examples_still_parse(golden: Path) -> None:
 # It sees only the fields the examples fill, which is why they fill optional ones.
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def _accepts(variant: JsonObject, root: JsonObject, value_type: str) -> bool:
     types = {name.split(":")[0] for name in json_types(variant, root)}
     return bool({value_type, "any"} & types) or (value_type == "integer" and "number" in types)
 
 
 def _matching_variant(node: JsonObject, root: JsonObject, value: Any) -> JsonObject | None:
-    value_type = _json_type(value)
+    value_type = json_type_of(value)
     return next(
         (variant for variant in variants(node, root) if _accepts(variant, root, value_type)),
         None,
@@ -125,7 +109,7 @@ def misfits(
     """Why ``value`` (valid under the current schema) would not fit the released one."""
     released_variant = _matching_variant(released, released_root, value)
     if released_variant is None:
-        return [f"{path or '(message)'}: {_json_type(value)} not allowed by the released schema"]
+        return [f"{path or '(message)'}: {json_type_of(value)} not allowed by the released schema"]
     current_variant = _matching_variant(current, current_root, value) or {}
     problems: list[str] = []
     if isinstance(value, dict):

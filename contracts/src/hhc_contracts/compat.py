@@ -77,9 +77,9 @@ def json_types(node: JsonSchema, root: JsonSchema) -> set[str]:
     for variant in variants(node, root):
         declared = variant.get("type")
         if declared is None and "const" in variant:
-            declared = _json_type_of(variant["const"])
+            declared = json_type_of(variant["const"])
         if declared is None and "enum" in variant:
-            declared = sorted({_json_type_of(value) for value in variant["enum"]})
+            declared = sorted({json_type_of(value) for value in variant["enum"]})
         if declared is None:
             declared = "any"
         for name in [declared] if isinstance(declared, str) else declared:
@@ -87,7 +87,7 @@ def json_types(node: JsonSchema, root: JsonSchema) -> set[str]:
     return types
 
 
-def _json_type_of(value: Any) -> str:
+def json_type_of(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -4,6 +4,7 @@ Pure functions over :class:`CaseFacts`; the tables below read side by side with
 the policy's lists.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -68,98 +69,56 @@ def first_risk_level(facts: CaseFacts) -> tuple[RiskLevel, list[str]]:
     return RiskLevel.STANDARD, ["no aggravating factor in the report"]
 
 
-def _applies(action: PlannedAction, facts: CaseFacts) -> bool:
-    return action.applies_to is AppliesTo.ALL_REPORTEES or facts.survivor_is_customer
+def _always(facts: CaseFacts) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookEntry:
+    action: PlannedAction
+    relevant: Callable[[CaseFacts], bool] = _always
+
+
+_ALL = AppliesTo.ALL_REPORTEES
+_CUSTOMERS = AppliesTo.CUSTOMERS_ONLY
+_DAY = timedelta(hours=24)
+
+# 3.3.1, in the policy's order, with whom each action is for exactly as its table says.
+# fmt: off
+IMMEDIATE_DANGER_PLAYBOOK: tuple[PlaybookEntry, ...] = (
+    PlaybookEntry(PlannedAction(ActionKind.INFORM_EMERGENCY_SERVICES, _ALL, "3.3.1",
+                                Executor.REFERRALS, NOW, Partner.EMERGENCY_SERVICES)),
+    PlaybookEntry(PlannedAction(ActionKind.VISIT_WITH_RISK_ASSESSMENT, _CUSTOMERS, "3.3.1",
+                                Executor.LANDLORD, _DAY)),
+    PlaybookEntry(PlannedAction(ActionKind.SAFEGUARDING_ALERT, _ALL, "3.3.1",
+                                Executor.REFERRALS, NOW, Partner.ADULT_SOCIAL_SERVICES),
+                  relevant=lambda facts: facts.vulnerable_adult),
+    PlaybookEntry(PlannedAction(ActionKind.SAFEGUARDING_ALERT, _ALL, "3.3.1",
+                                Executor.REFERRALS, NOW, Partner.CHILDRENS_SOCIAL_SERVICES),
+                  relevant=lambda facts: facts.children_in_household),
+    PlaybookEntry(PlannedAction(ActionKind.HOUSING_OPTIONS_REFERRAL, _CUSTOMERS, "3.3.1",
+                                Executor.REFERRALS, _DAY, Partner.HOUSING_OPTIONS)),
+    PlaybookEntry(PlannedAction(ActionKind.FEMALE_ONLY_STAFF, _CUSTOMERS, "3.3.1",
+                                Executor.LANDLORD, NOW),
+                  relevant=lambda facts: facts.female_staff_requested),
+    PlaybookEntry(PlannedAction(ActionKind.TARGET_HARDENING, _CUSTOMERS, "3.3.1, 4.2",
+                                Executor.LANDLORD, _DAY)),
+    PlaybookEntry(PlannedAction(ActionKind.EX_PARTE_INJUNCTION, _CUSTOMERS, "3.3.1",
+                                Executor.ENFORCEMENT, _DAY)),
+    PlaybookEntry(PlannedAction(ActionKind.FIRE_AUTHORITY_REFERRAL, _ALL, "3.3.1",
+                                Executor.REFERRALS, NOW, Partner.FIRE_AUTHORITY),
+                  relevant=lambda facts: facts.arson_involved),
+)
+# fmt: on
 
 
 def immediate_danger_actions(facts: CaseFacts) -> list[PlannedAction]:
-    """3.3.1, with whom each action is for exactly as the policy's table says."""
-    all_reportees, customers_only = AppliesTo.ALL_REPORTEES, AppliesTo.CUSTOMERS_ONLY
-    candidates: list[PlannedAction] = [
-        PlannedAction(
-            ActionKind.INFORM_EMERGENCY_SERVICES,
-            all_reportees,
-            "3.3.1",
-            Executor.REFERRALS,
-            NOW,
-            Partner.EMERGENCY_SERVICES,
-        ),
-        PlannedAction(
-            ActionKind.VISIT_WITH_RISK_ASSESSMENT,
-            customers_only,
-            "3.3.1",
-            Executor.LANDLORD,
-            timedelta(hours=24),
-        ),
+    """The playbook's relevant actions that apply to this survivor (3.3.1)."""
+    return [
+        entry.action
+        for entry in IMMEDIATE_DANGER_PLAYBOOK
+        if entry.relevant(facts) and (entry.action.applies_to is _ALL or facts.survivor_is_customer)
     ]
-    if facts.vulnerable_adult:
-        candidates.append(
-            PlannedAction(
-                ActionKind.SAFEGUARDING_ALERT,
-                all_reportees,
-                "3.3.1",
-                Executor.REFERRALS,
-                NOW,
-                Partner.ADULT_SOCIAL_SERVICES,
-            )
-        )
-    if facts.children_in_household:
-        candidates.append(
-            PlannedAction(
-                ActionKind.SAFEGUARDING_ALERT,
-                all_reportees,
-                "3.3.1",
-                Executor.REFERRALS,
-                NOW,
-                Partner.CHILDRENS_SOCIAL_SERVICES,
-            )
-        )
-    candidates.append(
-        PlannedAction(
-            ActionKind.HOUSING_OPTIONS_REFERRAL,
-            customers_only,
-            "3.3.1",
-            Executor.REFERRALS,
-            timedelta(hours=24),
-            Partner.HOUSING_OPTIONS,
-        )
-    )
-    if facts.female_staff_requested:
-        candidates.append(
-            PlannedAction(
-                ActionKind.FEMALE_ONLY_STAFF, customers_only, "3.3.1", Executor.LANDLORD, NOW
-            )
-        )
-    candidates.append(
-        PlannedAction(
-            ActionKind.TARGET_HARDENING,
-            customers_only,
-            "3.3.1, 4.2",
-            Executor.LANDLORD,
-            timedelta(hours=24),
-        )
-    )
-    candidates.append(
-        PlannedAction(
-            ActionKind.EX_PARTE_INJUNCTION,
-            customers_only,
-            "3.3.1",
-            Executor.ENFORCEMENT,
-            timedelta(hours=24),
-        )
-    )
-    if facts.arson_involved:
-        candidates.append(
-            PlannedAction(
-                ActionKind.FIRE_AUTHORITY_REFERRAL,
-                all_reportees,
-                "3.3.1",
-                Executor.REFERRALS,
-                NOW,
-                Partner.FIRE_AUTHORITY,
-            )
-        )
-    return [action for action in candidates if _applies(action, facts)]
 
 
 def support_partner(facts: CaseFacts) -> Partner:
