@@ -72,6 +72,7 @@ class ReportReceived(Payload):
     children_in_household: bool = False
     female_staff_requested: bool = False
     capacity_concern: bool = False
+    ongoing: bool = Field(default=False, description="The behaviour is continuing or repeated.")
     consent_to_share: ConsentState
     incident_occurred_at: AwareDatetime | None = None
     received_at: AwareDatetime
@@ -88,6 +89,7 @@ class RiskAssessed(Payload):
     reasons: list[str] = Field(default_factory=list)
     assessed_at: AwareDatetime
     review_due_at: AwareDatetime | None = None
+    score: int | None = Field(default=None, description="Matrix score behind the level.")
 
 
 class ActionRequired(Payload):

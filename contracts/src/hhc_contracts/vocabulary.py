@@ -137,6 +137,11 @@ class ActionKind(StrEnum):
     PERPETRATOR_ENFORCEMENT = "perpetrator_enforcement"
     INDEPENDENT_LIVING_REFERRAL = "independent_living_referral"
     CAPACITY_ASSESSMENT_REQUEST = "capacity_assessment_request"
+    POLICE_REFERRAL = "police_referral"
+    RISK_REVIEW = "risk_review"
+    DISCREET_CONTACT = "discreet_contact"
+    VALIDITY_INVESTIGATION = "validity_investigation"
+    REFER_TO_LINE_MANAGER = "refer_to_line_manager"
 
 
 class Partner(StrEnum):

@@ -15,10 +15,11 @@ from hhc_contracts.vocabulary import (
     Executor,
     IncidentCategory,
     Partner,
+    PerceivedMotivation,
     PerpetratorKind,
-    RiskLevel,
     Track,
 )
+from hhc_risk.assessment import Assessment, answers_from_report, assess
 
 # "Now" in 3.3.1, with a short grace before an unfinished action is escalated as overdue.
 NOW = timedelta(minutes=15)
@@ -32,10 +33,12 @@ class CaseFacts:
     track: Track
     categories: frozenset[IncidentCategory]
     perpetrator_kinds: frozenset[PerpetratorKind]
+    perceived_motivation: frozenset[PerceivedMotivation] = frozenset()
     vulnerable_adult: bool = False
     children_in_household: bool = False
     female_staff_requested: bool = False
     capacity_concern: bool = False
+    ongoing: bool = False
 
     @property
     def arson_involved(self) -> bool:
@@ -55,18 +58,19 @@ class PlannedAction:
         return required_at + self.due_in
 
 
-def first_risk_level(facts: CaseFacts) -> tuple[RiskLevel, list[str]]:
-    """The automatic first assessment from the report; immediate danger is always high."""
-    if facts.immediate_danger:
-        return RiskLevel.HIGH, ["immediate danger reported (3.3.1)"]
-    reasons = []
-    if facts.classification is Classification.HATE_CRIME:
-        reasons.append("hate crime (3.1.3)")
-    if facts.vulnerable_adult or facts.children_in_household:
-        reasons.append("vulnerable adult or children involved")
-    if reasons:
-        return RiskLevel.MEDIUM, reasons
-    return RiskLevel.STANDARD, ["no aggravating factor in the report"]
+def first_assessment(facts: CaseFacts) -> Assessment:
+    """The automatic first assessment, from what the report says."""
+    return assess(
+        answers_from_report(
+            categories=facts.categories,
+            classification=facts.classification,
+            ongoing=facts.ongoing,
+            vulnerable_adult=facts.vulnerable_adult,
+            children_in_household=facts.children_in_household,
+            immediate_danger=facts.immediate_danger,
+        ),
+        immediate_danger=facts.immediate_danger,
+    )
 
 
 def _always(facts: CaseFacts) -> bool:
@@ -121,39 +125,85 @@ def immediate_danger_actions(facts: CaseFacts) -> list[PlannedAction]:
     ]
 
 
-def support_partner(facts: CaseFacts) -> Partner:
+def support_partners(facts: CaseFacts) -> list[Partner]:
+    """3.3.2: support and advocacy agencies relevant to the survivor."""
     if facts.classification is Classification.HARASSMENT:
-        return Partner.SURVIVOR_SUPPORT
-    return Partner.STOP_HATE_UK
+        return [Partner.SURVIVOR_SUPPORT]
+    partners = [Partner.STOP_HATE_UK]
+    if PerceivedMotivation.RACE in facts.perceived_motivation:
+        partners.append(Partner.ANTHONY_WALKER_FOUNDATION)
+    return partners
+
+
+def _action(
+    kind: ActionKind,
+    clause: str,
+    executor: Executor,
+    due_in: timedelta,
+    partner: Partner | None = None,
+    applies_to: AppliesTo = AppliesTo.ALL_REPORTEES,
+) -> PlannedAction:
+    return PlannedAction(kind, applies_to, clause, executor, due_in, partner)
 
 
 def secondary_actions(facts: CaseFacts) -> list[PlannedAction]:
-    """3.3.2 (and 1.6.2): what follows, or what is done where danger is less immediate."""
+    """3.3.2 (and 1.6.2): what follows an immediate response, or is done where the threat
+    of immediate harm is less apparent."""
+    customer = facts.survivor_is_customer
     actions = [
-        PlannedAction(
+        _action(
             ActionKind.SUPPORT_AND_ADVOCACY_REFERRAL,
-            AppliesTo.ALL_REPORTEES,
             "3.3.2",
             Executor.REFERRALS,
             timedelta(days=5),
-            support_partner(facts),
-        ),
+            partner,
+        )
+        for partner in support_partners(facts)
     ]
-    if facts.survivor_is_customer and PerpetratorKind.CUSTOMER in facts.perpetrator_kinds:
+    if customer and facts.immediate_danger:
         actions.append(
-            PlannedAction(
+            _action(
+                ActionKind.REHOUSING_EVIDENCE,
+                "3.3.2, 3.4",
+                Executor.LANDLORD,
+                timedelta(days=10),
+                applies_to=AppliesTo.CUSTOMERS_ONLY,
+            )
+        )
+        actions.append(
+            _action(
+                ActionKind.REHOUSING_ADVICE,
+                "3.3.2",
+                Executor.LANDLORD,
+                timedelta(days=5),
+                applies_to=AppliesTo.CUSTOMERS_ONLY,
+            )
+        )
+    if customer and PerpetratorKind.CUSTOMER in facts.perpetrator_kinds:
+        actions.append(
+            _action(
                 ActionKind.PERPETRATOR_ENFORCEMENT,
-                AppliesTo.CUSTOMERS_ONLY,
                 "3.3.2, 2.5",
                 Executor.ENFORCEMENT,
                 timedelta(days=10),
+                applies_to=AppliesTo.CUSTOMERS_ONLY,
+            )
+        )
+    if customer and facts.vulnerable_adult:
+        actions.append(
+            _action(
+                ActionKind.INDEPENDENT_LIVING_REFERRAL,
+                "3.3.2",
+                Executor.REFERRALS,
+                timedelta(days=5),
+                Partner.INDEPENDENT_LIVING_SERVICE,
+                applies_to=AppliesTo.CUSTOMERS_ONLY,
             )
         )
     if facts.capacity_concern:
         actions.append(
-            PlannedAction(
+            _action(
                 ActionKind.CAPACITY_ASSESSMENT_REQUEST,
-                AppliesTo.ALL_REPORTEES,
                 "1.6.2",
                 Executor.REFERRALS,
                 timedelta(days=5),
@@ -163,11 +213,57 @@ def secondary_actions(facts: CaseFacts) -> list[PlannedAction]:
     return actions
 
 
+def _first_step_of_track(facts: CaseFacts) -> list[PlannedAction]:
+    """What the track asks for before (or instead of) the customer process."""
+    soon = timedelta(hours=24) if facts.immediate_danger else timedelta(days=3)
+    match facts.track:
+        case Track.STAFF_GRIEVANCE:
+            return [_action(ActionKind.REFER_TO_LINE_MANAGER, "4.3", Executor.LANDLORD, soon)]
+        case Track.THIRD_PARTY_DISCREET_CONTACT:
+            return [_action(ActionKind.DISCREET_CONTACT, "3.2.4", Executor.LANDLORD, soon)]
+        case Track.ANONYMOUS_VALIDITY_CHECK:
+            return [
+                _action(
+                    ActionKind.VALIDITY_INVESTIGATION, "3.2.5", Executor.LANDLORD, timedelta(days=5)
+                )
+            ]
+        case Track.PERPETRATOR_INVESTIGATION:
+            return [
+                _action(
+                    ActionKind.PERPETRATOR_ENFORCEMENT,
+                    "3.2.5, 2.6",
+                    Executor.ENFORCEMENT,
+                    timedelta(days=5),
+                )
+            ]
+        case Track.HATE_CRIME_REPORTING_CENTRE if facts.classification is (
+            Classification.HATE_CRIME
+        ):
+            return [
+                _action(
+                    ActionKind.POLICE_REFERRAL,
+                    "3.2.6",
+                    Executor.REFERRALS,
+                    timedelta(days=1),
+                    Partner.POLICE,
+                )
+            ]
+        case _:
+            return []
+
+
+# Tracks whose survivor gets the support of 3.3.2 straight away; the others first
+# confirm the concern (3.2.4, 3.2.5), take the staff route (4.3), or give advice (3.1).
+_SUPPORTED_AT_ONCE = frozenset(
+    {Track.CUSTOMER_CASE, Track.HATE_CRIME_REPORTING_CENTRE, Track.PERPETRATOR_INVESTIGATION}
+)
+
+
 def plan_actions(facts: CaseFacts) -> list[PlannedAction]:
-    """Every action a newly reported case needs."""
-    if facts.track is Track.ONLINE_ADVICE_ONLY and not facts.immediate_danger:
-        # 3.1: advice only (contact the Police, block); personal communications are
-        # not investigated. The advice itself is given by intake.
-        return []
+    """Every action a newly reported case needs: the playbook when someone is in immediate
+    danger, whatever the track, then what the track asks for."""
     planned = immediate_danger_actions(facts) if facts.immediate_danger else []
-    return planned + secondary_actions(facts)
+    planned += _first_step_of_track(facts)
+    if facts.track in _SUPPORTED_AT_ONCE:
+        planned += secondary_actions(facts)
+    return planned
