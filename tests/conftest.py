@@ -23,8 +23,18 @@ def span_collector() -> Iterator[SpanCollector]:
 
 
 @pytest.fixture
+def system_env() -> dict[str, str]:
+    """Extra environment for every service; a test module overrides it to change settings."""
+    return {}
+
+
+@pytest.fixture
 def system(
-    database_url: str, broker: Broker, span_collector: SpanCollector, tmp_path: Path
+    database_url: str,
+    broker: Broker,
+    span_collector: SpanCollector,
+    tmp_path: Path,
+    system_env: dict[str, str],
 ) -> Iterator[ServiceProcesses]:
     processes = ServiceProcesses(
         database_url=database_url,
@@ -37,6 +47,7 @@ def system(
             "RELAY_IDLE_POLL_SECONDS": "1",
             "OVERDUE_POLL_SECONDS": "1",
             "LOG_LEVEL": "INFO",
+            **system_env,
         },
     )
     processes.start_all()
@@ -51,7 +62,7 @@ def system(
 async def clients(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     opened = {
         service: httpx.AsyncClient(base_url=system.url(service), timeout=10)
-        for service in system.ports
+        for service in SERVICE_PORTS
     }
     try:
         yield opened

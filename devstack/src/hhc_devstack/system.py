@@ -32,25 +32,31 @@ class ServiceProcesses:
     log_dir: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start(self, service: str) -> None:
+    def start(self, service: str, *, instance: str | None = None, port: int | None = None) -> None:
+        """Start a service; another ``instance`` name (and port) starts one more replica."""
+        name = instance or service
+        self.services[name] = service
+        if port is not None:
+            self.ports = {**self.ports, name: port}
         env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-            "HTTP_PORT": str(self.ports[service]),
+            "HTTP_PORT": str(self.ports[name]),
             "HTTP_HOST": "127.0.0.1",
             **self.extra_env,
         }
         output = (
-            open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115
+            open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
             if self.log_dir
             else None
         )
-        self.processes[service] = subprocess.Popen(
+        self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"hhc_{service}"],
             env=env,
             stdout=output,
@@ -59,7 +65,7 @@ class ServiceProcesses:
         )
 
     def start_all(self) -> None:
-        for service in self.ports:
+        for service in SERVICE_PORTS:
             self.start(service)
 
     def wait_ready(self, services: list[str] | None = None, timeout: float = 60) -> None:

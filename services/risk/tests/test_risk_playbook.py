@@ -1,5 +1,6 @@
-"""Risk's pure rules against the policy: first risk level, the immediate-danger playbook
-(3.3.1 and design.md's table), secondary actions (3.3.2) and capacity (1.6.2)."""
+"""Risk's pure rules against the policy: the first assessment, the immediate-danger playbook
+(3.3.1 and design.md's table), each track's first step (3.2.4 - 3.2.6, 4.3), secondary
+actions (3.3.2) and capacity (1.6.2)."""
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
@@ -13,19 +14,23 @@ from hhc_contracts.vocabulary import (
     Executor,
     IncidentCategory,
     Partner,
+    PerceivedMotivation,
     PerpetratorKind,
     RiskLevel,
     Track,
 )
+from hhc_risk.assessment import QUESTIONS, Assessment, answers_from_report, assess
 from hhc_risk.playbook import (
+    IMMEDIATE_DANGER_PLAYBOOK,
     NOW,
     CaseFacts,
     PlannedAction,
-    first_risk_level,
+    PlaybookEntry,
+    first_assessment,
     immediate_danger_actions,
     plan_actions,
     secondary_actions,
-    support_partner,
+    support_partners,
 )
 
 K = ActionKind
@@ -80,76 +85,164 @@ def summary(action: PlannedAction) -> tuple[ActionKind, AppliesTo, Executor, tim
     return (action.kind, action.applies_to, action.carried_out_by, action.due_in, action.partner)
 
 
-# --------------------------------------------------------------------------- risk level
+# --------------------------------------------------------------------------- first assessment
+
+TEXT = {question.key: question.text for question in QUESTIONS}
+DANGER_REASON = "Immediate danger (3.3.1)"
+C = IncidentCategory
 
 
 @pytest.mark.parametrize(
-    ("facts", "level", "reasons"),
+    ("facts", "level", "score", "reasons"),
     [
         pytest.param(
             case(immediate_danger=True),
             RiskLevel.HIGH,
-            ["immediate danger reported (3.3.1)"],
+            3,
+            [DANGER_REASON, TEXT["fear_for_safety"]],
             id="danger-harassment",
-        ),
-        pytest.param(
-            case(immediate_danger=True, classification=Classification.HATE_CRIME),
-            RiskLevel.HIGH,
-            ["immediate danger reported (3.3.1)"],
-            id="danger-hate-crime",
         ),
         pytest.param(
             case(immediate_danger=True, survivor_is_customer=False),
             RiskLevel.HIGH,
-            ["immediate danger reported (3.3.1)"],
+            3,
+            [DANGER_REASON, TEXT["fear_for_safety"]],
             id="danger-non-customer",
         ),
         pytest.param(
-            case(immediate_danger=True, track=Track.ONLINE_ADVICE_ONLY),
+            case(
+                immediate_danger=True,
+                classification=Classification.HATE_CRIME,
+                categories=frozenset({C.PHYSICAL_ATTACK}),
+            ),
             RiskLevel.HIGH,
-            ["immediate danger reported (3.3.1)"],
-            id="danger-online-advice-track",
+            3 + 5 + 3,
+            [
+                DANGER_REASON,
+                TEXT["fear_for_safety"],
+                TEXT["use_of_violence"],
+                TEXT["hate_motivation"],
+            ],
+            id="danger-hate-crime-attack",
         ),
-        pytest.param(
-            case(classification=Classification.HATE_CRIME),
-            RiskLevel.MEDIUM,
-            ["hate crime (3.1.3)"],
-            id="hate-crime",
-        ),
-        pytest.param(
-            case(vulnerable_adult=True),
-            RiskLevel.MEDIUM,
-            ["vulnerable adult or children involved"],
-            id="harassment-vulnerable-adult",
-        ),
-        pytest.param(
-            case(classification=Classification.HATE_INCIDENT, children_in_household=True),
-            RiskLevel.MEDIUM,
-            ["vulnerable adult or children involved"],
-            id="hate-incident-children",
-        ),
-        pytest.param(
-            case(classification=Classification.HATE_CRIME, vulnerable_adult=True),
-            RiskLevel.MEDIUM,
-            ["hate crime (3.1.3)", "vulnerable adult or children involved"],
-            id="hate-crime-and-vulnerable",
-        ),
-        pytest.param(
-            case(),
-            RiskLevel.STANDARD,
-            ["no aggravating factor in the report"],
-            id="harassment-nothing-else",
-        ),
+        pytest.param(case(), RiskLevel.STANDARD, 0, [], id="harassment-nothing-else"),
         pytest.param(
             case(classification=Classification.HATE_INCIDENT),
             RiskLevel.STANDARD,
-            ["no aggravating factor in the report"],
+            3,
+            [TEXT["hate_motivation"]],
             id="hate-incident-nothing-else",
+        ),
+        pytest.param(
+            case(vulnerable_adult=True),
+            RiskLevel.STANDARD,
+            3,
+            [TEXT["vulnerability"]],
+            id="vulnerable-adult-alone",
+        ),
+        pytest.param(
+            case(children_in_household=True),
+            RiskLevel.STANDARD,
+            2,
+            [TEXT["children_in_household"]],
+            id="children-alone",
+        ),
+        pytest.param(
+            case(ongoing=True, vulnerable_adult=True),
+            RiskLevel.MEDIUM,
+            6,
+            [TEXT["repeat_victimisation"], TEXT["vulnerability"]],
+            id="ongoing-vulnerable",
+        ),
+        pytest.param(
+            case(
+                classification=Classification.HATE_CRIME,
+                categories=frozenset({C.THREATS_OF_VIOLENCE}),
+            ),
+            RiskLevel.MEDIUM,
+            4 + 3,
+            [TEXT["threats_of_violence"], TEXT["hate_motivation"]],
+            id="hate-crime-threats",
+        ),
+        pytest.param(
+            case(
+                classification=Classification.HATE_CRIME,
+                categories=frozenset({C.THREATS_OF_VIOLENCE}),
+                ongoing=True,
+                vulnerable_adult=True,
+                children_in_household=True,
+            ),
+            RiskLevel.HIGH,
+            3 + 3 + 2 + 4 + 3,
+            [
+                TEXT["repeat_victimisation"],
+                TEXT["vulnerability"],
+                TEXT["children_in_household"],
+                TEXT["threats_of_violence"],
+                TEXT["hate_motivation"],
+            ],
+            id="high-by-score",
+        ),
+        pytest.param(
+            case(categories=frozenset({C.PHYSICAL_ATTACK})),
+            RiskLevel.HIGH,
+            5,
+            [TEXT["use_of_violence"]],
+            id="physical-attack-makes-high",
+        ),
+        pytest.param(
+            case(categories=frozenset({C.ARSON})),
+            RiskLevel.HIGH,
+            5,
+            [TEXT["arson"]],
+            id="arson-makes-high",
+        ),
+        pytest.param(
+            case(
+                categories=frozenset({C.GRAFFITI, C.DAMAGE_TO_PROPERTY, C.VERBAL_ABUSE}),
+                female_staff_requested=True,
+                capacity_concern=True,
+                perpetrator_kinds=frozenset({PerpetratorKind.CUSTOMER}),
+            ),
+            RiskLevel.STANDARD,
+            0,
+            [],
+            id="facts-that-are-not-questions-score-nothing",
         ),
     ],
 )
-def test_first_risk_level(facts: CaseFacts, level: RiskLevel, reasons: list[str]) -> None:
-    assert first_risk_level(facts) == (level, reasons)
+def test_first_assessment(
+    facts: CaseFacts, level: RiskLevel, score: int, reasons: list[str]
+) -> None:
+    assert first_assessment(facts) == Assessment(level, score, tuple(reasons))
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        pytest.param(case(), id="plain"),
+        pytest.param(case(immediate_danger=True, **EVERY_CONDITION), id="danger-every-condition"),
+        pytest.param(
+            case(
+                classification=Classification.HATE_INCIDENT,
+                ongoing=True,
+                children_in_household=True,
+                categories=frozenset({C.THREATS_OF_VIOLENCE}),
+            ),
+            id="hate-incident-ongoing",
+        ),
+    ],
+)
+def test_first_assessment_is_the_matrix_on_what_the_report_answers(facts: CaseFacts) -> None:
+    answers = answers_from_report(
+        categories=facts.categories,
+        classification=facts.classification,
+        ongoing=facts.ongoing,
+        vulnerable_adult=facts.vulnerable_adult,
+        children_in_household=facts.children_in_household,
+        immediate_danger=facts.immediate_danger,
+    )
+    assert first_assessment(facts) == assess(answers, immediate_danger=facts.immediate_danger)
 
 
 @pytest.mark.parametrize("classification", list(Classification), ids=str)
@@ -164,7 +257,9 @@ def test_immediate_danger_is_always_high(
         survivor_is_customer=customer,
         track=track,
     )
-    assert first_risk_level(facts)[0] is RiskLevel.HIGH
+    assessment = first_assessment(facts)
+    assert assessment.level is RiskLevel.HIGH
+    assert assessment.reasons[0] == DANGER_REASON
 
 
 # --------------------------------------------------------------------------- 3.3.1 playbook
@@ -173,6 +268,52 @@ def test_immediate_danger_is_always_high(
 def test_now_is_a_short_grace() -> None:
     assert timedelta(0) < NOW <= timedelta(hours=1)
     assert NOW < DAY
+
+
+def test_playbook_table_is_the_policy_list_in_order() -> None:
+    assert all(isinstance(entry, PlaybookEntry) for entry in IMMEDIATE_DANGER_PLAYBOOK)
+    assert [(e.action.kind, e.action.partner) for e in IMMEDIATE_DANGER_PLAYBOOK] == [
+        (K.INFORM_EMERGENCY_SERVICES, Partner.EMERGENCY_SERVICES),
+        (K.VISIT_WITH_RISK_ASSESSMENT, None),
+        (K.SAFEGUARDING_ALERT, Partner.ADULT_SOCIAL_SERVICES),
+        (K.SAFEGUARDING_ALERT, Partner.CHILDRENS_SOCIAL_SERVICES),
+        (K.HOUSING_OPTIONS_REFERRAL, Partner.HOUSING_OPTIONS),
+        (K.FEMALE_ONLY_STAFF, None),
+        (K.TARGET_HARDENING, None),
+        (K.EX_PARTE_INJUNCTION, None),
+        (K.FIRE_AUTHORITY_REFERRAL, Partner.FIRE_AUTHORITY),
+    ]
+    for entry in IMMEDIATE_DANGER_PLAYBOOK:
+        assert entry.action.applies_to is DESIGN_APPLIES_TO[entry.action.kind]
+
+
+@pytest.mark.parametrize(
+    ("facts", "relevant"),
+    [
+        pytest.param(
+            case(immediate_danger=True),
+            [
+                K.INFORM_EMERGENCY_SERVICES,
+                K.VISIT_WITH_RISK_ASSESSMENT,
+                K.HOUSING_OPTIONS_REFERRAL,
+                K.TARGET_HARDENING,
+                K.EX_PARTE_INJUNCTION,
+            ],
+            id="no-condition",
+        ),
+        pytest.param(
+            case(immediate_danger=True, **EVERY_CONDITION),
+            [entry.action.kind for entry in IMMEDIATE_DANGER_PLAYBOOK],
+            id="every-condition",
+        ),
+    ],
+)
+def test_playbook_entries_relevance(facts: CaseFacts, relevant: list[ActionKind]) -> None:
+    """Relevance is about the facts of the case, not who the survivor is (that is applies_to)."""
+    for customer in (True, False):
+        facts = dataclasses.replace(facts, survivor_is_customer=customer)
+        kinds = [e.action.kind for e in IMMEDIATE_DANGER_PLAYBOOK if e.relevant(facts)]
+        assert kinds == relevant
 
 
 def test_customer_in_immediate_danger_with_every_condition_gets_the_whole_playbook() -> None:
@@ -334,26 +475,113 @@ def test_immediate_danger_plans_playbook_then_secondary(customer: bool) -> None:
 
 # --------------------------------------------------------------------------- 3.3.2 secondary
 
+M = PerceivedMotivation
+HATE = [Classification.HATE_INCIDENT, Classification.HATE_CRIME]
 
-@pytest.mark.parametrize(
-    ("classification", "partner"),
-    [
-        pytest.param(Classification.HARASSMENT, Partner.SURVIVOR_SUPPORT, id="harassment"),
-        pytest.param(Classification.HATE_INCIDENT, Partner.STOP_HATE_UK, id="hate-incident"),
-        pytest.param(Classification.HATE_CRIME, Partner.STOP_HATE_UK, id="hate-crime"),
-    ],
-)
+
+def _support_rows() -> list[object]:
+    rows: list[object] = [
+        pytest.param(Classification.HARASSMENT, set(), [Partner.SURVIVOR_SUPPORT], id="harassment"),
+        pytest.param(
+            Classification.HARASSMENT,
+            {M.RACE},
+            [Partner.SURVIVOR_SUPPORT],
+            id="harassment-race-is-still-harassment",
+        ),
+    ]
+    for classification in HATE:
+        rows.append(
+            pytest.param(
+                classification,
+                {M.RACE},
+                [Partner.STOP_HATE_UK, Partner.ANTHONY_WALKER_FOUNDATION],
+                id=f"{classification}-race",
+            )
+        )
+        rows.append(
+            pytest.param(
+                classification,
+                {M.RACE, M.RELIGION},
+                [Partner.STOP_HATE_UK, Partner.ANTHONY_WALKER_FOUNDATION],
+                id=f"{classification}-race-and-religion",
+            )
+        )
+        rows.append(
+            pytest.param(
+                classification,
+                set(M) - {M.RACE},
+                [Partner.STOP_HATE_UK],
+                id=f"{classification}-every-motivation-but-race",
+            )
+        )
+        rows.extend(
+            pytest.param(
+                classification, {motivation}, [Partner.STOP_HATE_UK], id=f"{classification}-{m}"
+            )
+            for motivation in M
+            if motivation is not M.RACE
+            for m in [motivation.value]
+        )
+    return rows
+
+
+@pytest.mark.parametrize(("classification", "motivation", "partners"), _support_rows())
 @pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
-def test_support_and_advocacy_partner(
-    classification: Classification, partner: Partner, customer: bool
+def test_support_and_advocacy_partners(
+    classification: Classification,
+    motivation: set[PerceivedMotivation],
+    partners: list[Partner],
+    customer: bool,
 ) -> None:
-    facts = case(classification=classification, survivor_is_customer=customer)
-    assert support_partner(facts) is partner
+    """3.3.2: agencies relevant to the survivor (Survivor Support, Stop Hate UK, Anthony
+    Walker Foundation); one referral each, for every reportee."""
+    facts = case(
+        classification=classification,
+        perceived_motivation=frozenset(motivation),
+        survivor_is_customer=customer,
+    )
+    assert support_partners(facts) == partners
     support = [a for a in secondary_actions(facts) if a.kind is K.SUPPORT_AND_ADVOCACY_REFERRAL]
     assert [summary(a) for a in support] == [
         (K.SUPPORT_AND_ADVOCACY_REFERRAL, ALL, Executor.REFERRALS, timedelta(days=5), partner)
+        for partner in partners
     ]
-    assert support[0].clause == "3.3.2"
+    assert all(a.clause == "3.3.2" for a in support)
+
+
+@pytest.mark.parametrize(
+    "classification",
+    [
+        pytest.param(
+            Classification.HARASSMENT,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "3.2.6: the Hate Crime Reporting Centre advises and refers non-customers "
+                    "raising harassment or hate crime / incidents, 'making referrals to Stop "
+                    "hate UK' (design.md: 'advice and referrals (Police where appropriate, "
+                    "Stop Hate UK)'); support_partners gives harassment only Survivor Support"
+                ),
+            ),
+            id="harassment",
+        ),
+        *HATE,
+    ],
+)
+def test_hate_crime_reporting_centre_refers_to_stop_hate_uk(
+    classification: Classification,
+) -> None:
+    facts = case(
+        track=Track.HATE_CRIME_REPORTING_CENTRE,
+        survivor_is_customer=False,
+        classification=classification,
+        perpetrator_kinds=frozenset({PerpetratorKind.NOT_CUSTOMER}),
+        perceived_motivation=frozenset()
+        if classification is Classification.HARASSMENT
+        else frozenset({M.GENDER}),
+    )
+    referred = [a.partner for a in plan_actions(facts) if a.kind is K.SUPPORT_AND_ADVOCACY_REFERRAL]
+    assert Partner.STOP_HATE_UK in referred
 
 
 P = PerpetratorKind
@@ -389,10 +617,68 @@ def test_perpetrator_enforcement_only_for_customer_survivor_and_customer_perpetr
 
 
 @pytest.mark.parametrize("danger", [False, True], ids=["no-danger", "danger"])
+@pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
+def test_rehousing_evidence_and_advice_for_customers_in_immediate_danger(
+    customer: bool, danger: bool
+) -> None:
+    """3.3.2 (with 3.4's priority banding): evidence for a choice-based lettings application
+    and advice on rehousing options, for customers after an immediate response."""
+    facts = case(survivor_is_customer=customer, immediate_danger=danger)
+    rehousing = [
+        (summary(a), a.clause)
+        for a in secondary_actions(facts)
+        if a.kind in {K.REHOUSING_EVIDENCE, K.REHOUSING_ADVICE}
+    ]
+    expected = [
+        (
+            (K.REHOUSING_EVIDENCE, CUSTOMERS, Executor.LANDLORD, timedelta(days=10), None),
+            "3.3.2, 3.4",
+        ),
+        ((K.REHOUSING_ADVICE, CUSTOMERS, Executor.LANDLORD, timedelta(days=5), None), "3.3.2"),
+    ]
+    assert rehousing == (expected if customer and danger else [])
+
+
+@pytest.mark.parametrize("vulnerable", [False, True], ids=["not-vulnerable", "vulnerable"])
+@pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
+def test_independent_living_referral_for_vulnerable_customers(
+    customer: bool, vulnerable: bool
+) -> None:
+    """3.3.2: referral, where appropriate, to the landlord's own Independent Living Service."""
+    facts = case(survivor_is_customer=customer, vulnerable_adult=vulnerable)
+    referrals = [
+        (summary(a), a.clause)
+        for a in secondary_actions(facts)
+        if a.kind is K.INDEPENDENT_LIVING_REFERRAL
+    ]
+    expected = [
+        (
+            (
+                K.INDEPENDENT_LIVING_REFERRAL,
+                CUSTOMERS,
+                Executor.REFERRALS,
+                timedelta(days=5),
+                Partner.INDEPENDENT_LIVING_SERVICE,
+            ),
+            "3.3.2",
+        )
+    ]
+    assert referrals == (expected if customer and vulnerable else [])
+
+
+@pytest.mark.parametrize("danger", [False, True], ids=["no-danger", "danger"])
+@pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
 @pytest.mark.parametrize("concern", [False, True], ids=["no-concern", "capacity-concern"])
-def test_capacity_concern_requests_an_assessment(danger: bool, concern: bool) -> None:
+def test_capacity_concern_requests_an_assessment(
+    concern: bool, customer: bool, danger: bool
+) -> None:
     """1.6.2: capacity is assumed; where a lack is suspected, a professional assessment."""
-    facts = case(immediate_danger=danger, capacity_concern=concern)
+    facts = case(
+        immediate_danger=danger,
+        capacity_concern=concern,
+        survivor_is_customer=customer,
+        track=Track.CUSTOMER_CASE if customer else Track.HATE_CRIME_REPORTING_CENTRE,
+    )
     requests = [a for a in plan_actions(facts) if a.kind is K.CAPACITY_ASSESSMENT_REQUEST]
     if not concern:
         assert requests == []
@@ -409,7 +695,246 @@ def test_capacity_concern_requests_an_assessment(danger: bool, concern: bool) ->
     assert requests[0].clause == "1.6.2"
 
 
+EVERYTHING_SECONDARY = {
+    "classification": Classification.HATE_CRIME,
+    "perceived_motivation": frozenset({M.RACE}),
+    "perpetrator_kinds": frozenset({P.CUSTOMER}),
+    "vulnerable_adult": True,
+    "capacity_concern": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("customer", "danger", "expected"),
+    [
+        pytest.param(
+            True,
+            True,
+            [
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.STOP_HATE_UK),
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.ANTHONY_WALKER_FOUNDATION),
+                (K.REHOUSING_EVIDENCE, None),
+                (K.REHOUSING_ADVICE, None),
+                (K.PERPETRATOR_ENFORCEMENT, None),
+                (K.INDEPENDENT_LIVING_REFERRAL, Partner.INDEPENDENT_LIVING_SERVICE),
+                (K.CAPACITY_ASSESSMENT_REQUEST, Partner.CAPACITY_PRACTITIONER),
+            ],
+            id="customer-danger",
+        ),
+        pytest.param(
+            True,
+            False,
+            [
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.STOP_HATE_UK),
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.ANTHONY_WALKER_FOUNDATION),
+                (K.PERPETRATOR_ENFORCEMENT, None),
+                (K.INDEPENDENT_LIVING_REFERRAL, Partner.INDEPENDENT_LIVING_SERVICE),
+                (K.CAPACITY_ASSESSMENT_REQUEST, Partner.CAPACITY_PRACTITIONER),
+            ],
+            id="customer-no-danger",
+        ),
+        pytest.param(
+            False,
+            True,
+            [
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.STOP_HATE_UK),
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.ANTHONY_WALKER_FOUNDATION),
+                (K.CAPACITY_ASSESSMENT_REQUEST, Partner.CAPACITY_PRACTITIONER),
+            ],
+            id="non-customer-danger",
+        ),
+    ],
+)
+def test_every_secondary_action(
+    customer: bool, danger: bool, expected: list[tuple[ActionKind, Partner | None]]
+) -> None:
+    facts = case(survivor_is_customer=customer, immediate_danger=danger, **EVERYTHING_SECONDARY)
+    actions = secondary_actions(facts)
+    assert [(a.kind, a.partner) for a in actions] == expected
+    assert {a.kind for a in actions} <= SECONDARY_KINDS
+    if not customer:
+        assert all(a.applies_to is ALL for a in actions)
+
+
 # --------------------------------------------------------------------------- tracks
+
+SUPPORT_ONLY_FROM_THE_TRACK_KINDS = SECONDARY_KINDS - {K.PERPETRATOR_ENFORCEMENT}
+
+# Whether the survivor on each track is a customer, as intake routes (design.md).
+SURVIVOR_IS_CUSTOMER = {
+    Track.CUSTOMER_CASE: True,
+    Track.HATE_CRIME_REPORTING_CENTRE: False,
+    Track.PERPETRATOR_INVESTIGATION: False,
+    Track.STAFF_GRIEVANCE: False,
+    Track.THIRD_PARTY_DISCREET_CONTACT: True,
+    Track.ANONYMOUS_VALIDITY_CHECK: False,
+    Track.ONLINE_ADVICE_ONLY: True,
+}
+
+# 3.3.2 straight away, or only once the track's first step has done its work.
+SUPPORTED_AT_ONCE = {
+    Track.CUSTOMER_CASE: True,
+    Track.HATE_CRIME_REPORTING_CENTRE: True,  # 3.2.6: advice and referrals
+    Track.PERPETRATOR_INVESTIGATION: True,
+    Track.STAFF_GRIEVANCE: False,  # 4.3: the grievance route, not the customer process
+    Track.THIRD_PARTY_DISCREET_CONTACT: False,  # 3.2.4: confirm the concern first
+    Track.ANONYMOUS_VALIDITY_CHECK: False,  # 3.2.5: validity first
+    Track.ONLINE_ADVICE_ONLY: False,  # 3.1: advice only
+}
+
+
+def test_track_tables_cover_every_track() -> None:
+    assert set(SURVIVOR_IS_CUSTOMER) == set(Track)
+    assert set(SUPPORTED_AT_ONCE) == set(Track)
+
+
+def on_track(track: Track, **overrides: object) -> CaseFacts:
+    return case(track=track, survivor_is_customer=SURVIVOR_IS_CUSTOMER[track], **overrides)
+
+
+def step(
+    kind: ActionKind,
+    clause: str,
+    executor: Executor,
+    due_in: timedelta,
+    partner: Partner | None = None,
+) -> PlannedAction:
+    return PlannedAction(kind, ALL, clause, executor, due_in, partner)
+
+
+def _first_step_rows() -> list[object]:
+    rows: list[object] = []
+    for danger in (False, True):
+        soon = DAY if danger else timedelta(days=3)
+        when = "danger" if danger else "no-danger"
+        rows += [
+            pytest.param(
+                Track.STAFF_GRIEVANCE,
+                Classification.HARASSMENT,
+                danger,
+                [step(K.REFER_TO_LINE_MANAGER, "4.3", Executor.LANDLORD, soon)],
+                id=f"staff-grievance-line-manager-{when}",
+            ),
+            pytest.param(
+                Track.THIRD_PARTY_DISCREET_CONTACT,
+                Classification.HATE_INCIDENT,
+                danger,
+                [step(K.DISCREET_CONTACT, "3.2.4", Executor.LANDLORD, soon)],
+                id=f"third-party-discreet-contact-{when}",
+            ),
+            pytest.param(
+                Track.ANONYMOUS_VALIDITY_CHECK,
+                Classification.HARASSMENT,
+                danger,
+                [step(K.VALIDITY_INVESTIGATION, "3.2.5", Executor.LANDLORD, timedelta(days=5))],
+                id=f"anonymous-validity-{when}",
+            ),
+            pytest.param(
+                Track.PERPETRATOR_INVESTIGATION,
+                Classification.HATE_CRIME,
+                danger,
+                [
+                    step(
+                        K.PERPETRATOR_ENFORCEMENT,
+                        "3.2.5, 2.6",
+                        Executor.ENFORCEMENT,
+                        timedelta(days=5),
+                    )
+                ],
+                id=f"perpetrator-investigation-enforcement-{when}",
+            ),
+            pytest.param(
+                Track.HATE_CRIME_REPORTING_CENTRE,
+                Classification.HATE_CRIME,
+                danger,
+                [step(K.POLICE_REFERRAL, "3.2.6", Executor.REFERRALS, DAY, Partner.POLICE)],
+                id=f"reporting-centre-hate-crime-police-{when}",
+            ),
+            pytest.param(
+                Track.HATE_CRIME_REPORTING_CENTRE,
+                Classification.HATE_INCIDENT,
+                danger,
+                [],
+                id=f"reporting-centre-hate-incident-no-police-{when}",
+            ),
+            pytest.param(
+                Track.HATE_CRIME_REPORTING_CENTRE,
+                Classification.HARASSMENT,
+                danger,
+                [],
+                id=f"reporting-centre-harassment-no-police-{when}",
+            ),
+            pytest.param(
+                Track.ONLINE_ADVICE_ONLY,
+                Classification.HARASSMENT,
+                danger,
+                [],
+                id=f"online-advice-nothing-{when}",
+            ),
+        ]
+        rows += [
+            pytest.param(
+                Track.CUSTOMER_CASE,
+                classification,
+                danger,
+                [],
+                id=f"customer-{classification}-{when}",
+            )
+            for classification in Classification
+        ]
+    return rows
+
+
+@pytest.mark.parametrize(("track", "classification", "danger", "first_step"), _first_step_rows())
+def test_first_step_of_each_track(
+    track: Track, classification: Classification, danger: bool, first_step: list[PlannedAction]
+) -> None:
+    """The playbook first whenever someone is in immediate danger (3.3.1, any track), then the
+    track's own first step, then 3.3.2 where the track supports the survivor at once."""
+    motivation = frozenset() if classification is Classification.HARASSMENT else {M.AGE}
+    facts = on_track(
+        track,
+        classification=classification,
+        perceived_motivation=frozenset(motivation),
+        immediate_danger=danger,
+        perpetrator_kinds=frozenset({P.CUSTOMER}),
+        **EVERY_CONDITION,
+    )
+    playbook = immediate_danger_actions(facts) if danger else []
+    secondary = secondary_actions(facts) if SUPPORTED_AT_ONCE[track] else []
+    assert plan_actions(facts) == playbook + first_step + secondary
+
+
+@pytest.mark.parametrize("track", list(Track), ids=str)
+@pytest.mark.parametrize("danger", [False, True], ids=["no-danger", "danger"])
+def test_which_tracks_get_secondary_actions_straight_away(track: Track, danger: bool) -> None:
+    facts = on_track(track, immediate_danger=danger, **EVERYTHING_SECONDARY)
+    secondary = secondary_actions(facts)
+    assert secondary
+    planned = plan_actions(facts)
+    if SUPPORTED_AT_ONCE[track]:
+        assert planned[-len(secondary) :] == secondary
+    else:
+        assert not [a for a in planned if a in secondary]
+        assert not {a.kind for a in planned} & SUPPORT_ONLY_FROM_THE_TRACK_KINDS
+
+
+@pytest.mark.parametrize("track", list(Track), ids=str)
+@pytest.mark.parametrize("classification", list(Classification), ids=str)
+def test_non_customer_never_gets_a_customers_only_action(
+    track: Track, classification: Classification
+) -> None:
+    facts = case(
+        track=track,
+        survivor_is_customer=False,
+        immediate_danger=True,
+        classification=classification,
+        perceived_motivation=frozenset({M.RACE}),
+        perpetrator_kinds=frozenset({P.CUSTOMER}),
+        capacity_concern=True,
+        **EVERY_CONDITION,
+    )
+    assert [a.kind for a in plan_actions(facts) if a.applies_to is CUSTOMERS] == []
 
 
 @pytest.mark.parametrize("classification", list(Classification), ids=str)
@@ -441,82 +966,158 @@ def test_online_advice_only_with_danger_still_gets_the_playbook() -> None:
     assert K.VISIT_WITH_RISK_ASSESSMENT in kinds
 
 
-# 3.3.2 and 3.2.6 (referrals to Stop Hate UK). Staff grievance (4.3), anonymous validity
-# checks (3.2.5) and third-party discreet contact (3.2.4) are left out on purpose: whether
-# they should plan support before the grievance route / validity / confirmation is open.
-@pytest.mark.parametrize(
-    "track",
-    [Track.CUSTOMER_CASE, Track.HATE_CRIME_REPORTING_CENTRE, Track.PERPETRATOR_INVESTIGATION],
-    ids=str,
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "3.2.6: for non-customers the landlord contacts the Police 'if appropriate', and the "
+        "rules take a hate crime to be appropriate on the reporting-centre track; the same "
+        "non-customer survivor is routed to perpetrator investigation when the alleged "
+        "perpetrator is a customer (design.md), and then gets no Police referral"
+    ),
 )
-def test_other_tracks_without_danger_get_a_support_referral(track: Track) -> None:
-    kinds = [a.kind for a in plan_actions(case(track=track))]
-    assert K.SUPPORT_AND_ADVOCACY_REFERRAL in kinds
+def test_non_customer_hate_crime_survivor_gets_police_referral_whoever_the_perpetrator() -> None:
+    facts = on_track(
+        Track.PERPETRATOR_INVESTIGATION,
+        classification=Classification.HATE_CRIME,
+        perceived_motivation=frozenset({M.RELIGION}),
+        categories=frozenset({IncidentCategory.PHYSICAL_ATTACK}),
+        perpetrator_kinds=frozenset({P.CUSTOMER}),
+    )
+    assert K.POLICE_REFERRAL in {a.kind for a in plan_actions(facts)}
 
 
 # --------------------------------------------------------------------------- deadlines
 
+DUE_FACTS = case(immediate_danger=True, **EVERYTHING_SECONDARY, **EVERY_CONDITION)
+
 
 @pytest.mark.parametrize(
-    ("kind", "partner", "due"),
+    ("facts", "kind", "partner", "due"),
     [
         pytest.param(
+            DUE_FACTS,
             K.INFORM_EMERGENCY_SERVICES,
             Partner.EMERGENCY_SERVICES,
             REQUIRED_AT + NOW,
             id="emergency-services-now",
         ),
         pytest.param(
+            DUE_FACTS,
             K.VISIT_WITH_RISK_ASSESSMENT,
             None,
             datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
             id="visit-within-24h",
         ),
         pytest.param(
+            DUE_FACTS,
             K.SAFEGUARDING_ALERT,
             Partner.CHILDRENS_SOCIAL_SERVICES,
             REQUIRED_AT + NOW,
             id="child-safeguarding-now",
         ),
         pytest.param(
-            K.FIRE_AUTHORITY_REFERRAL, Partner.FIRE_AUTHORITY, REQUIRED_AT + NOW, id="fire-now"
+            DUE_FACTS,
+            K.FIRE_AUTHORITY_REFERRAL,
+            Partner.FIRE_AUTHORITY,
+            REQUIRED_AT + NOW,
+            id="fire-now",
         ),
         pytest.param(
+            DUE_FACTS,
             K.SUPPORT_AND_ADVOCACY_REFERRAL,
             Partner.STOP_HATE_UK,
             datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
             id="support-referral-5-days",
         ),
         pytest.param(
+            DUE_FACTS,
+            K.SUPPORT_AND_ADVOCACY_REFERRAL,
+            Partner.ANTHONY_WALKER_FOUNDATION,
+            datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
+            id="anthony-walker-referral-5-days",
+        ),
+        pytest.param(
+            DUE_FACTS,
             K.PERPETRATOR_ENFORCEMENT,
             None,
             datetime(2026, 3, 11, 10, 0, tzinfo=UTC),
             id="perpetrator-enforcement-10-days",
         ),
+        pytest.param(
+            DUE_FACTS,
+            K.REHOUSING_EVIDENCE,
+            None,
+            datetime(2026, 3, 11, 10, 0, tzinfo=UTC),
+            id="rehousing-evidence-10-days",
+        ),
+        pytest.param(
+            DUE_FACTS,
+            K.REHOUSING_ADVICE,
+            None,
+            datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
+            id="rehousing-advice-5-days",
+        ),
+        pytest.param(
+            DUE_FACTS,
+            K.INDEPENDENT_LIVING_REFERRAL,
+            Partner.INDEPENDENT_LIVING_SERVICE,
+            datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
+            id="independent-living-5-days",
+        ),
+        pytest.param(
+            DUE_FACTS,
+            K.CAPACITY_ASSESSMENT_REQUEST,
+            Partner.CAPACITY_PRACTITIONER,
+            datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
+            id="capacity-5-days",
+        ),
+        pytest.param(
+            on_track(Track.HATE_CRIME_REPORTING_CENTRE, classification=Classification.HATE_CRIME),
+            K.POLICE_REFERRAL,
+            Partner.POLICE,
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            id="police-referral-1-day",
+        ),
+        pytest.param(
+            on_track(Track.STAFF_GRIEVANCE),
+            K.REFER_TO_LINE_MANAGER,
+            None,
+            datetime(2026, 3, 4, 10, 0, tzinfo=UTC),
+            id="line-manager-3-days",
+        ),
+        pytest.param(
+            on_track(Track.STAFF_GRIEVANCE, immediate_danger=True),
+            K.REFER_TO_LINE_MANAGER,
+            None,
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            id="line-manager-24h-in-danger",
+        ),
     ],
 )
-def test_due_at(kind: ActionKind, partner: Partner | None, due: datetime) -> None:
-    facts = case(
-        immediate_danger=True,
-        classification=Classification.HATE_CRIME,
-        perpetrator_kinds=frozenset({PerpetratorKind.CUSTOMER}),
-        **EVERY_CONDITION,
-    )
+def test_due_at(facts: CaseFacts, kind: ActionKind, partner: Partner | None, due: datetime) -> None:
     (action,) = [a for a in plan_actions(facts) if a.kind is kind and a.partner is partner]
     assert action.due_at(REQUIRED_AT) == due
 
 
+def _every_planned_action() -> list[PlannedAction]:
+    actions: list[PlannedAction] = []
+    for track in Track:
+        for classification in Classification:
+            facts = on_track(
+                track,
+                immediate_danger=True,
+                classification=classification,
+                **{**EVERYTHING_SECONDARY, "classification": classification},
+                **EVERY_CONDITION,
+            )
+            actions += [a for a in plan_actions(facts) if a not in actions]
+    return actions
+
+
 @pytest.mark.parametrize(
     "action",
-    plan_actions(
-        case(
-            immediate_danger=True,
-            perpetrator_kinds=frozenset({PerpetratorKind.CUSTOMER}),
-            capacity_concern=True,
-            **EVERY_CONDITION,
-        )
-    ),
-    ids=lambda a: f"{a.kind}-{a.partner}" if a.partner else str(a.kind),
+    _every_planned_action(),
+    ids=lambda a: f"{a.kind}-{a.partner}-{a.due_in}",
 )
 def test_due_at_is_required_at_plus_due_in(action: PlannedAction) -> None:
     assert action.due_at(REQUIRED_AT) == REQUIRED_AT + action.due_in
