@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -26,6 +27,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from hhc_chassis.consumer import EventConsumer, Handler, RetryPolicy
 from hhc_chassis.db import MigrationSet, connect, create_pool, migrate
+from hhc_chassis.http import BodySizeLimit, describe_validation_error
 from hhc_chassis.outbox import OutboxRelay
 from hhc_chassis.settings import ServiceSettings
 from hhc_chassis.telemetry import configure_logging, configure_tracing, shutdown_tracing
@@ -223,6 +225,13 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             },
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def plain_validation_errors(
+        request: Request, error: RequestValidationError
+    ) -> JSONResponse:
+        return JSONResponse(status_code=422, content=describe_validation_error(error))
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in definition.routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -28,6 +28,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = 8000
     log_level: str = "INFO"
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger bodies get 413")
 
     relay_batch_size: int = Field(default=200, ge=1)
     relay_idle_poll_seconds: float = Field(

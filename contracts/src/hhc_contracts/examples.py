@@ -15,15 +15,17 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from hhc_contracts import v1
+from hhc_contracts import submission, v1
 from hhc_contracts.envelope import Envelope
 from hhc_contracts.registry import EVENT_TYPES, EventSpec
 from hhc_contracts.vocabulary import (
+    AccessibleFormat,
     ActionKind,
     AppliesTo,
     Channel,
     Classification,
     ConsentState,
+    ContactMethod,
     EnforcementRoute,
     Executor,
     IncidentCategory,
@@ -34,6 +36,7 @@ from hhc_contracts.vocabulary import (
     ReporterRole,
     RiskLevel,
     Track,
+    Vulnerability,
 )
 
 
@@ -64,6 +67,8 @@ ENFORCEMENT_CASE_ID = UUID("e18daf0c-6c9e-4ad1-9d7f-9eb01d5d7f8a")
 REPORT_RECEIVED_EVENT_ID = UUID("f29eb01d-7dae-4be2-8e80-afc12e6e809b")
 RISK_ASSESSED_EVENT_ID = UUID("03afc12e-8ebf-4cf3-9f91-b0d23f7f91ac")
 ACTION_REQUIRED_EVENT_ID = UUID("14b0d23f-9fc0-4d04-8aa2-c1e340809abd")
+SUBMITTED_EVENT_ID = UUID("25c1e451-a0d1-4e15-9bb3-d2f451919bce")
+CONSENT_CHANGED_EVENT_ID = UUID("36d2f562-b1e2-4f26-8cc4-e30562a2acdf")
 # The report's event id correlates every event it led to (chassis new_envelope).
 CORRELATION_ID = REPORT_RECEIVED_EVENT_ID
 
@@ -71,6 +76,66 @@ CORRELATION_ID = REPORT_RECEIVED_EVENT_ID
 # Built on use, one at a time, not at import: a model change that breaks one example
 # then fails the checks of that event only, not every import of the generator.
 _EXAMPLES: dict[type[BaseModel], Callable[[], _Example]] = {
+    v1.ReportSubmitted: lambda: _Example(
+        event_id=SUBMITTED_EVENT_ID,
+        occurred_at=_at(3, 9, 10),
+        payload=submission.ReportSubmitted(
+            channel=Channel.MY_ACCOUNT,
+            reporter=submission.Reporter(
+                role=ReporterRole.SURVIVOR, name="Amara Okafor", contact="07700 900123"
+            ),
+            survivor=submission.Survivor(
+                is_customer=True,
+                name="Amara Okafor",
+                phone="07700 900123",
+                email="amara.okafor@example.org",
+                tenancy_reference="T-004512",
+                vulnerabilities=[Vulnerability.MENTAL_HEALTH],
+                children_in_household=True,
+                female_staff_requested=True,
+                access=submission.AccessNeeds(
+                    preferred_contact_method=ContactMethod.TEXT_MESSAGE,
+                    safe_contact_method=ContactMethod.EMAIL,
+                    safe_contact_times="9am to 3pm",
+                    language="English",
+                    accessible_formats=[AccessibleFormat.LARGE_PRINT],
+                ),
+            ),
+            witnesses=[submission.Witness(name="J. Smith", contact="07700 900456")],
+            alleged_perpetrators=[
+                submission.AllegedPerpetrator(
+                    kind=PerpetratorKind.CUSTOMER, description="Neighbour at number 14"
+                )
+            ],
+            incident=submission.Incident(
+                categories=[IncidentCategory.THREATS_OF_VIOLENCE, IncidentCategory.GRAFFITI],
+                perceived_motivation=[PerceivedMotivation.RACE],
+                description="A neighbour shouted racist threats at my door last night.",
+                location="Flat 4, 12 Example Street",
+                occurred_at=_at(2, 22, 40),
+                ongoing=True,
+            ),
+            immediate_danger=True,
+            consent=submission.Consent(
+                share_with_partners=True,
+                safe_contact=submission.SafeContact(text_message=True),
+            ),
+        ),
+    ),
+    v1.ConsentChanged: lambda: _Example(
+        event_id=CONSENT_CHANGED_EVENT_ID,
+        occurred_at=_at(4, 11, 0),
+        caused_by=None,
+        payload=v1.ConsentChanged(
+            case_id=CASE_ID,
+            consent_to_share=ConsentState.REFUSED,
+            safe_contact_voicemail=False,
+            safe_contact_text_message=True,
+            safe_contact_letter=False,
+            changed_at=_at(4, 11, 0),
+            personal=v1.ConsentPersonalData(recorded_by="Community Safety Officer 12"),
+        ),
+    ),
     v1.ReportReceived: lambda: _Example(
         event_id=REPORT_RECEIVED_EVENT_ID,
         occurred_at=_at(3, 9, 14, 27),

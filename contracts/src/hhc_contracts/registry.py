@@ -20,7 +20,17 @@ class EventSpec:
 EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
     (spec.event_type, spec.version): spec
     for spec in (
+        EventSpec(
+            "intake.report-submitted",
+            1,
+            Topic.INTAKE_SUBMISSIONS,
+            v1.ReportSubmitted,
+            # Intake owns the inbound topic; the submitting system names itself in the
+            # envelope's producer.
+            "intake",
+        ),
         EventSpec("intake.report-received", 1, Topic.INTAKE_CASES, v1.ReportReceived, "intake"),
+        EventSpec("intake.consent-changed", 1, Topic.INTAKE_CASES, v1.ConsentChanged, "intake"),
         EventSpec("risk.risk-assessed", 1, Topic.RISK_ASSESSMENTS, v1.RiskAssessed, "risk"),
         EventSpec("risk.action-required", 1, Topic.RISK_ACTIONS, v1.ActionRequired, "risk"),
         EventSpec("risk.action-completed", 1, Topic.RISK_ACTIONS, v1.ActionCompleted, "risk"),

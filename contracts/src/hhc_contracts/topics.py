@@ -9,6 +9,8 @@ from enum import StrEnum
 
 class Topic(StrEnum):
     INTAKE_CASES = "hhc.intake.cases.v1"
+    # Inbound: other systems of the housing group submit reports here (policy 3.2.1).
+    INTAKE_SUBMISSIONS = "hhc.intake.report-submissions.v1"
     RISK_ASSESSMENTS = "hhc.risk.assessments.v1"
     RISK_ACTIONS = "hhc.risk.actions.v1"
     RISK_SAFEGUARDING = "hhc.risk.safeguarding-alerts.v1"

@@ -12,12 +12,15 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hhc_contracts.submission import ReportSubmitted
 from hhc_contracts.vocabulary import (
+    AccessibleFormat,
     ActionKind,
     AppliesTo,
     Channel,
     Classification,
     ConsentState,
+    ContactMethod,
     EnforcementRoute,
     Executor,
     IncidentCategory,
@@ -25,6 +28,7 @@ from hhc_contracts.vocabulary import (
     PerceivedMotivation,
     PerpetratorKind,
     ReferralBasis,
+    RelatedPolicy,
     ReporterRole,
     RiskLevel,
     Track,
@@ -46,6 +50,14 @@ class ReportPersonalData(Payload):
     reporter_contact: str | None = None
     description: str | None = None
     location: str | None = None
+    witnesses: list[str] = Field(default_factory=list, description="Names and contacts")
+    preferred_contact_method: ContactMethod | None = None
+    safe_contact_method: ContactMethod | None = None
+    safe_contact_times: str | None = None
+    language: str | None = None
+    interpreter_needed: bool = False
+    british_sign_language: bool = False
+    accessible_formats: list[AccessibleFormat] = Field(default_factory=list)
 
 
 class ReportReceived(Payload):
@@ -74,9 +86,31 @@ class ReportReceived(Payload):
     capacity_concern: bool = False
     ongoing: bool = Field(default=False, description="The behaviour is continuing or repeated.")
     consent_to_share: ConsentState
+    related_policy: RelatedPolicy | None = Field(
+        default=None, description="Cross-referred to that policy (1.2)"
+    )
+    reporter_receives_feedback: bool = Field(
+        default=True, description="False for third-party and anonymous reporters (3.2.3)"
+    )
     incident_occurred_at: AwareDatetime | None = None
     received_at: AwareDatetime
     personal: ReportPersonalData = Field(default_factory=ReportPersonalData)
+
+
+class ConsentPersonalData(Payload):
+    recorded_by: str | None = None
+
+
+class ConsentChanged(Payload):
+    """intake.consent-changed: the survivor's consent to share was recorded anew (3.5.2)."""
+
+    case_id: UUID
+    consent_to_share: ConsentState
+    safe_contact_voicemail: bool = False
+    safe_contact_text_message: bool = False
+    safe_contact_letter: bool = False
+    changed_at: AwareDatetime
+    personal: ConsentPersonalData = Field(default_factory=ConsentPersonalData)
 
 
 class RiskAssessed(Payload):
@@ -200,3 +234,6 @@ class MonthlyReportPublished(Payload):
     median_seconds_to_first_response: float | None
     p90_seconds_to_first_response: float | None
     published_at: AwareDatetime
+
+
+__all__ = [name for name in dir() if not name.startswith("_")] + ["ReportSubmitted"]

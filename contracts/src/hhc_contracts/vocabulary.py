@@ -97,6 +97,42 @@ class Track(StrEnum):
     THIRD_PARTY_DISCREET_CONTACT = "third_party_discreet_contact"
     ANONYMOUS_VALIDITY_CHECK = "anonymous_validity_check"
     ONLINE_ADVICE_ONLY = "online_advice_only"
+    CROSS_REFERRAL = "cross_referral"
+
+
+class RelatedPolicy(StrEnum):
+    """The interlinked policies a report may belong to instead (policy 1.2)."""
+
+    DOMESTIC_ABUSE = "domestic_abuse"
+    ANTI_SOCIAL_BEHAVIOUR = "anti_social_behaviour"
+
+
+class Vulnerability(StrEnum):
+    """What may make a survivor an adult at risk (policy 1.6, 3.3.1)."""
+
+    AGE = "age"
+    DISABILITY = "disability"
+    MENTAL_HEALTH = "mental_health"
+    ISOLATION = "isolation"
+    LEARNING_DISABILITY = "learning_disability"
+    PREGNANCY = "pregnancy"
+
+
+class ContactMethod(StrEnum):
+    TELEPHONE = "telephone"
+    TEXT_MESSAGE = "text_message"
+    EMAIL = "email"
+    LETTER = "letter"
+    IN_PERSON = "in_person"
+
+
+class AccessibleFormat(StrEnum):
+    """Formats for people who need them (policy 1.6.1)."""
+
+    LARGE_PRINT = "large_print"
+    BRAILLE = "braille"
+    EASY_READ = "easy_read"
+    AUDIO = "audio"
 
 
 class RiskLevel(StrEnum):
@@ -137,6 +173,7 @@ class ActionKind(StrEnum):
     PERPETRATOR_ENFORCEMENT = "perpetrator_enforcement"
     INDEPENDENT_LIVING_REFERRAL = "independent_living_referral"
     CAPACITY_ASSESSMENT_REQUEST = "capacity_assessment_request"
+    POLICY_CROSS_REFERRAL = "policy_cross_referral"
     POLICE_REFERRAL = "police_referral"
     RISK_REVIEW = "risk_review"
     DISCREET_CONTACT = "discreet_contact"

@@ -516,11 +516,13 @@ def _support_rows() -> list[object]:
         )
         rows.extend(
             pytest.param(
-                classification, {motivation}, [Partner.STOP_HATE_UK], id=f"{classification}-{m}"
+                classification,
+                {motivation},
+                [Partner.STOP_HATE_UK],
+                id=f"{classification}-{motivation}",
             )
             for motivation in M
             if motivation is not M.RACE
-            for m in [motivation.value]
         )
     return rows
 
@@ -988,7 +990,8 @@ def test_non_customer_hate_crime_survivor_gets_police_referral_whoever_the_perpe
 
 # --------------------------------------------------------------------------- deadlines
 
-DUE_FACTS = case(immediate_danger=True, **EVERYTHING_SECONDARY, **EVERY_CONDITION)
+EVERYTHING = {**EVERY_CONDITION, **EVERYTHING_SECONDARY}
+DUE_FACTS = case(immediate_danger=True, **EVERYTHING)
 
 
 @pytest.mark.parametrize(
@@ -1103,13 +1106,8 @@ def _every_planned_action() -> list[PlannedAction]:
     actions: list[PlannedAction] = []
     for track in Track:
         for classification in Classification:
-            facts = on_track(
-                track,
-                immediate_danger=True,
-                classification=classification,
-                **{**EVERYTHING_SECONDARY, "classification": classification},
-                **EVERY_CONDITION,
-            )
+            overrides = {**EVERYTHING, "classification": classification}
+            facts = on_track(track, immediate_danger=True, **overrides)
             actions += [a for a in plan_actions(facts) if a not in actions]
     return actions
 

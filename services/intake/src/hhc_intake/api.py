@@ -1,109 +1,91 @@
-"""HTTP API of intake: decode, decide (pure), store and emit in one transaction."""
+"""Intake's HTTP API: decode, decide (pure), store and emit in one transaction."""
 
 import hashlib
-import json
-import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request
+import asyncpg
+from fastapi import APIRouter, Body, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from hhc_chassis.events import new_envelope
-from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
-from hhc_contracts.v1 import ReportPersonalData, ReportReceived
-from hhc_contracts.vocabulary import (
-    Channel,
-    ConsentState,
-    IncidentCategory,
-    PerceivedMotivation,
-    PerpetratorKind,
-    ReporterRole,
-)
-from hhc_intake.domain import RoutingFacts, case_reference, classify, route
+from hhc_contracts.submission import Consent, ReportSubmitted
+from hhc_contracts.vocabulary import Channel, ConsentState, ReporterRole
+from hhc_intake.cases import Accepted, CaseNotOpen, add_report, change_consent, open_case
 
 router = APIRouter(tags=["reports"])
 
+_BASE_REPORT: dict[str, Any] = {
+    "channel": "telephone",
+    "survivor": {"is_customer": True, "name": "A. Resident", "phone": "07700 900000"},
+    "alleged_perpetrators": [{"kind": "customer"}],
+    "incident": {
+        "categories": ["verbal_abuse"],
+        "perceived_motivation": ["race"],
+        "description": "Shouted abuse at my door",
+        "occurred_at": "2026-11-20T21:00:00Z",
+    },
+    "immediate_danger": True,
+    "consent": {"share_with_partners": True},
+}
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# One example per reporter route (policy 3.2): OpenAPI shows them in /docs.
+REPORT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "survivor": {
+        "summary": "A customer reporting for themselves",
+        "value": {**_BASE_REPORT, "reporter": {"role": "survivor"}},
+    },
+    "third_party": {
+        "summary": "Someone reporting on a customer's behalf (no feedback, 3.2.3)",
+        "value": {
+            **_BASE_REPORT,
+            "reporter": {"role": "third_party", "name": "B. Friend", "contact": "07700 900111"},
+        },
+    },
+    "witness": {
+        "summary": "A witness",
+        "value": {**_BASE_REPORT, "reporter": {"role": "witness", "name": "C. Passer-by"}},
+    },
+    "anonymous": {
+        "summary": "An anonymous report (validity checked first, 3.2.5)",
+        "value": {**_BASE_REPORT, "reporter": {"role": "anonymous"}},
+    },
+    "staff_observer": {
+        "summary": "A member of staff who saw it (3.3.1)",
+        "value": {
+            **_BASE_REPORT,
+            "channel": "in_person",
+            "reporter": {"role": "staff_observer", "name": "D. Officer"},
+        },
+    },
+    "partner_agency": {
+        "summary": "A partner agency referring a non-customer (Hate Crime Reporting Centre)",
+        "value": {
+            **_BASE_REPORT,
+            "channel": "partner_agency",
+            "reporter": {"role": "partner_agency", "name": "Victim Support"},
+            "survivor": {"is_customer": False, "name": "E. Member"},
+            "alleged_perpetrators": [{"kind": "unknown"}],
+        },
+    },
+    "staff_survivor": {
+        "summary": "Staff harmed during their duties (line manager route, 4.3)",
+        "value": {
+            **_BASE_REPORT,
+            "reporter": {"role": "survivor"},
+            "survivor": {"is_customer": False, "is_staff": True, "name": "F. Officer"},
+        },
+    },
+}
 
-
-class ReporterIn(StrictModel):
-    role: ReporterRole
-    name: str | None = Field(default=None, max_length=200)
-    contact: str | None = Field(default=None, max_length=200)
-
-
-class SurvivorIn(StrictModel):
-    is_customer: bool
-    is_staff: bool = Field(
-        default=False, description="A member of staff harmed during duties (4.3)"
-    )
-    name: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=254)
-    tenancy_reference: str | None = Field(default=None, max_length=40)
-    vulnerable_adult: bool = False
-    children_in_household: bool = False
-    female_staff_requested: bool = False
-    capacity_concern: bool = Field(default=False, description="Doubt about capacity (1.6.2)")
-
-
-class PerpetratorIn(StrictModel):
-    kind: PerpetratorKind
-
-
-class IncidentIn(StrictModel):
-    categories: list[IncidentCategory] = Field(min_length=1)
-    perceived_motivation: list[PerceivedMotivation] = Field(default_factory=list)
-    description: str | None = Field(default=None, max_length=20_000)
-    location: str | None = Field(default=None, max_length=500)
-    occurred_at: AwareDatetime | None = None
-
-
-class ConsentIn(StrictModel):
-    share_with_partners: bool | None = Field(
-        default=None, description="true: given; false: refused; absent: not asked (3.5.2)"
-    )
-
-
-class ReportIn(StrictModel):
-    channel: Channel
-    reporter: ReporterIn
-    survivor: SurvivorIn
-    alleged_perpetrators: list[PerpetratorIn] = Field(default_factory=list, max_length=50)
-    incident: IncidentIn
-    immediate_danger: bool = False
-    consent: ConsentIn = Field(default_factory=ConsentIn)
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "channel": "telephone",
-                    "reporter": {"role": "survivor"},
-                    "survivor": {
-                        "is_customer": True,
-                        "name": "A. Resident",
-                        "phone": "07700 900000",
-                    },
-                    "alleged_perpetrators": [{"kind": "customer"}],
-                    "incident": {
-                        "categories": ["verbal_abuse"],
-                        "perceived_motivation": ["race"],
-                        "description": "Shouted abuse at my door",
-                        "occurred_at": "2026-11-20T21:00:00Z",
-                    },
-                    "immediate_danger": True,
-                    "consent": {"share_with_partners": True},
-                }
-            ]
-        }
-    )
+ReportBody = Annotated[ReportSubmitted, Body(openapi_examples=REPORT_EXAMPLES)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="Retrying with the same key returns the first answer"),
+]
 
 
 class ReportAccepted(BaseModel):
@@ -111,59 +93,41 @@ class ReportAccepted(BaseModel):
     reference: str
 
 
-def _consent(consent: ConsentIn) -> ConsentState:
-    if consent.share_with_partners is None:
-        return ConsentState.NOT_ASKED
-    return ConsentState.GIVEN if consent.share_with_partners else ConsentState.REFUSED
-
-
-def report_received(
-    report: ReportIn, *, case_id: UUID, report_id: UUID, reference: str, received_at: datetime
-) -> ReportReceived:
-    """The event a new report makes: classification and route decided here, purely."""
-    perpetrator_kinds = [p.kind for p in report.alleged_perpetrators]
-    decided = route(
-        RoutingFacts(
-            reporter_role=report.reporter.role,
-            survivor_is_customer=report.survivor.is_customer,
-            survivor_is_staff=report.survivor.is_staff,
-            perpetrator_kinds=frozenset(perpetrator_kinds),
-            categories=frozenset(report.incident.categories),
-        )
-    )
-    return ReportReceived(
-        case_id=case_id,
-        report_id=report_id,
-        reference=reference,
-        channel=report.channel,
-        reporter_role=report.reporter.role,
-        survivor_is_customer=report.survivor.is_customer,
-        survivor_is_staff=report.survivor.is_staff,
-        perpetrator_kinds=perpetrator_kinds,
-        categories=report.incident.categories,
-        perceived_motivation=report.incident.perceived_motivation,
-        classification=classify(report.incident.categories, report.incident.perceived_motivation),
-        track=decided.track,
-        track_clauses=list(decided.clauses),
-        immediate_danger=report.immediate_danger,
-        vulnerable_adult=report.survivor.vulnerable_adult,
-        children_in_household=report.survivor.children_in_household,
-        female_staff_requested=report.survivor.female_staff_requested,
-        capacity_concern=report.survivor.capacity_concern,
-        consent_to_share=_consent(report.consent),
-        incident_occurred_at=report.incident.occurred_at,
-        received_at=received_at,
-        personal=ReportPersonalData(
-            survivor_name=report.survivor.name,
-            survivor_phone=report.survivor.phone,
-            survivor_email=report.survivor.email,
-            survivor_tenancy_reference=report.survivor.tenancy_reference,
-            reporter_name=report.reporter.name,
-            reporter_contact=report.reporter.contact,
-            description=report.incident.description,
-            location=report.incident.location,
-        ),
-    )
+async def _idempotent(
+    request: Request,
+    key: str | None,
+    body: BaseModel,
+    act: Callable[[asyncpg.Connection], Awaitable[Accepted]],
+) -> Any:
+    """Run ``act(connection)`` once per Idempotency-Key; a retry gets the first answer."""
+    runtime = runtime_of(request)
+    request_hash = hashlib.sha256(
+        f"{request.url.path}\n{body.model_dump_json()}".encode()
+    ).hexdigest()
+    async with runtime.pool.acquire() as connection, connection.transaction():
+        if key:
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"idempotency:{key}"
+            )
+            earlier = await connection.fetchrow(
+                "SELECT request_hash, response FROM idempotency_keys WHERE key = $1", key
+            )
+            if earlier is not None:
+                if earlier["request_hash"] != request_hash:
+                    raise HTTPException(409, "Idempotency-Key was used for a different request")
+                return JSONResponse(status_code=202, content=earlier["response"])
+        accepted = await act(connection)
+        answer = ReportAccepted(case_id=accepted.case_id, reference=accepted.reference)
+        if key:
+            await connection.execute(
+                """INSERT INTO idempotency_keys (key, request_hash, case_id, response)
+                   VALUES ($1, $2, $3, $4::text::jsonb)""",
+                key,
+                request_hash,
+                accepted.case_id,
+                answer.model_dump_json(),
+            )
+    return answer
 
 
 @router.post(
@@ -171,73 +135,57 @@ def report_received(
     status_code=202,
     response_model=ReportAccepted,
     summary="Report harassment or a hate incident; opens a case",
-    responses={409: {"description": "Idempotency-Key reused with a different report"}},
+    responses={409: {"description": "Idempotency-Key reused for a different report"}},
 )
 async def submit_report(
-    report: ReportIn,
-    request: Request,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    report: ReportBody, request: Request, idempotency_key: IdempotencyKey = None
 ) -> Any:
-    runtime = runtime_of(request)
-    request_hash = hashlib.sha256(report.model_dump_json().encode()).hexdigest()
-    async with runtime.pool.acquire() as connection, connection.transaction():
-        if idempotency_key:
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))", f"idempotency:{idempotency_key}"
-            )
-            earlier = await connection.fetchrow(
-                "SELECT request_hash, response FROM idempotency_keys WHERE key = $1",
-                idempotency_key,
-            )
-            if earlier is not None:
-                if earlier["request_hash"] != request_hash:
-                    raise HTTPException(409, "Idempotency-Key was used for a different report")
-                return JSONResponse(status_code=202, content=earlier["response"])
-        received_at = datetime.now(UTC)
-        case_id, report_id = uuid.uuid4(), uuid.uuid4()
-        sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
-        reference = case_reference(received_at.year, sequence_number)
-        event = report_received(
-            report,
-            case_id=case_id,
-            report_id=report_id,
-            reference=reference,
-            received_at=received_at,
-        )
-        await connection.execute(
-            """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
-                                  consent_to_share, opened_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            case_id,
-            reference,
-            event.track.value,
-            event.track_clauses,
-            event.classification.value,
-            event.consent_to_share.value,
-            received_at,
-        )
-        await connection.execute(
-            """INSERT INTO reports (report_id, case_id, received_at, channel, reporter_role, body)
-               VALUES ($1, $2, $3, $4, $5, $6::text::jsonb)""",
-            report_id,
-            case_id,
-            received_at,
-            report.channel.value,
-            report.reporter.role.value,
-            report.model_dump_json(),
-        )
-        await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=received_at)])
-        accepted = ReportAccepted(case_id=case_id, reference=reference)
-        if idempotency_key:
-            await connection.execute(
-                """INSERT INTO idempotency_keys (key, request_hash, case_id, response)
-                   VALUES ($1, $2, $3, $4::text::jsonb)""",
-                idempotency_key,
-                request_hash,
-                case_id,
-                accepted.model_dump_json(),
-            )
-    return accepted
+    async def act(connection: asyncpg.Connection) -> Accepted:
+        return await open_case(connection, report, received_at=datetime.now(UTC))
+
+    return await _idempotent(request, idempotency_key, report, act)
+
+
+@router.post(
+    "/v1/cases/{case_id}/reports",
+    status_code=202,
+    response_model=ReportAccepted,
+    summary="A further report on an open case: joins it, and risk reassesses",
+    responses={404: {"description": "No open case with this id"}},
+)
+async def submit_further_report(
+    case_id: UUID, report: ReportBody, request: Request, idempotency_key: IdempotencyKey = None
+) -> Any:
+    async def act(connection: asyncpg.Connection) -> Accepted:
+        try:
+            return await add_report(connection, case_id, report, received_at=datetime.now(UTC))
+        except CaseNotOpen:
+            raise HTTPException(404, "no open case with this id") from None
+
+    return await _idempotent(request, idempotency_key, report, act)
+
+
+class ConsentOut(BaseModel):
+    case_id: UUID
+    consent_to_share: ConsentState
+    changed_at: datetime
+
+
+@router.put(
+    "/v1/cases/{case_id}/consent",
+    response_model=ConsentOut,
+    summary="Record the survivor's consent anew; the change is published (3.5.2)",
+)
+async def put_consent(case_id: UUID, consent: Consent, request: Request) -> ConsentOut:
+    changed_at = datetime.now(UTC)
+    async with runtime_of(request).pool.acquire() as connection, connection.transaction():
+        try:
+            event = await change_consent(connection, case_id, consent, changed_at=changed_at)
+        except CaseNotOpen:
+            raise HTTPException(404, "no such case") from None
+    return ConsentOut(
+        case_id=case_id, consent_to_share=event.consent_to_share, changed_at=changed_at
+    )
 
 
 class ReportOut(BaseModel):
@@ -245,7 +193,15 @@ class ReportOut(BaseModel):
     received_at: datetime
     channel: Channel
     reporter_role: ReporterRole
+    further_report: bool
     report: dict[str, Any]
+
+
+class ConsentRecord(BaseModel):
+    consent_to_share: ConsentState
+    safe_contact: dict[str, bool]
+    recorded_by: str | None
+    recorded_at: datetime
 
 
 class CaseOut(BaseModel):
@@ -256,30 +212,73 @@ class CaseOut(BaseModel):
     track_clauses: list[str]
     classification: str
     consent_to_share: ConsentState
+    reporter_receives_feedback: bool
+    related_policy: str | None
     opened_at: datetime
     reports: list[ReportOut]
+    consent_history: list[ConsentRecord]
 
 
-@router.get("/v1/cases/{case_id}", response_model=CaseOut, summary="A case with its reports")
+@router.get(
+    "/v1/cases/{case_id}",
+    response_model=CaseOut,
+    summary="A case with its reports and consent history (staff only: personal data)",
+)
 async def get_case(case_id: UUID, request: Request) -> CaseOut:
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as connection:
+    async with runtime_of(request).pool.acquire() as connection:
         case = await connection.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
         if case is None:
             raise HTTPException(404, "no such case")
         reports = await connection.fetch(
             "SELECT * FROM reports WHERE case_id = $1 ORDER BY received_at", case_id
         )
+        consents = await connection.fetch(
+            "SELECT * FROM consents WHERE case_id = $1 ORDER BY recorded_at, id", case_id
+        )
     return CaseOut(
         **dict(case),
         reports=[
             ReportOut(
-                report_id=row["report_id"],
-                received_at=row["received_at"],
-                channel=row["channel"],
-                reporter_role=row["reporter_role"],
-                report=row["body"] if isinstance(row["body"], dict) else json.loads(row["body"]),
+                report=row["body"],
+                **{
+                    k: row[k]
+                    for k in (
+                        "report_id",
+                        "received_at",
+                        "channel",
+                        "reporter_role",
+                        "further_report",
+                    )
+                },
             )
             for row in reports
         ],
+        consent_history=[
+            ConsentRecord(**{k: row[k] for k in ConsentRecord.model_fields}) for row in consents
+        ],
     )
+
+
+class ReportStatus(BaseModel):
+    reference: str
+    status: str
+    opened_at: datetime
+
+
+@router.get(
+    "/v1/reports/{reference}/status",
+    response_model=ReportStatus,
+    summary="What a survivor may see of their own report: its status only",
+    responses={404: {"description": "Unknown, or reported by a third party or anonymously"}},
+)
+async def report_status(reference: str, request: Request) -> ReportStatus:
+    row = await runtime_of(request).pool.fetchrow(
+        """SELECT reference, status, opened_at FROM cases
+           WHERE reference = $1 AND reporter_receives_feedback""",
+        reference,
+    )
+    # 3.2.3: a third-party or anonymous reporter never reads the case back; the answer is
+    # the same as for an unknown reference so that it reveals nothing either.
+    if row is None:
+        raise HTTPException(404, "no report with this reference")
+    return ReportStatus(**dict(row))

@@ -3,7 +3,9 @@
 from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_chassis.settings import ServiceSettings
+from hhc_contracts import Topic
 from hhc_intake.api import router
+from hhc_intake.inbound import on_report_submitted
 
 
 class IntakeSettings(ServiceSettings):
@@ -18,6 +20,8 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         title="HHC intake",
         description="Takes reports of harassment and hate incidents and opens cases "
         "(policy 1.6, 3.1, 3.2, 3.5, 4.3).",
+        topics=[Topic.INTAKE_SUBMISSIONS],
+        handlers={"intake.report-submitted": on_report_submitted},
         routers=[router],
     )
 

@@ -8,6 +8,7 @@ from hhc_contracts.vocabulary import (
     IncidentCategory,
     PerceivedMotivation,
     PerpetratorKind,
+    RelatedPolicy,
     ReporterRole,
     Track,
 )
@@ -49,6 +50,7 @@ class RoutingFacts:
     survivor_is_staff: bool
     perpetrator_kinds: frozenset[PerpetratorKind]
     categories: frozenset[IncidentCategory]
+    related_policy: RelatedPolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +59,36 @@ class Route:
     clauses: tuple[str, ...]
 
 
+# People reporting what happened to someone else (3.2.2): the survivor is contacted
+# discreetly to confirm (3.2.4) and the reporter gets no feedback (3.2.3).
+REPORTING_FOR_SOMEONE_ELSE = frozenset(
+    {ReporterRole.THIRD_PARTY, ReporterRole.WITNESS, ReporterRole.PARTNER_AGENCY}
+)
+
+
 def route(facts: RoutingFacts) -> Route:
-    """Exactly one track per case, with the clauses that justify it (design.md, routing rules)."""
+    """Exactly one track per case, with the clauses that justify it (design.md, routing
+    rules). The order of the checks is the precedence between tracks."""
     if facts.survivor_is_staff:
         return Route(Track.STAFF_GRIEVANCE, ("4.3",))
     if facts.reporter_role is ReporterRole.ANONYMOUS:
         return Route(Track.ANONYMOUS_VALIDITY_CHECK, ("3.2.5",))
+    if facts.related_policy is not None:
+        return Route(Track.CROSS_REFERRAL, ("1.2",))
     if facts.categories == {IncidentCategory.ONLINE_ABUSE}:
         return Route(Track.ONLINE_ADVICE_ONLY, ("3.1",))
-    if facts.survivor_is_customer and facts.reporter_role is ReporterRole.THIRD_PARTY:
-        return Route(Track.THIRD_PARTY_DISCREET_CONTACT, ("3.2.3", "3.2.4"))
+    if facts.survivor_is_customer and facts.reporter_role in REPORTING_FOR_SOMEONE_ELSE:
+        return Route(Track.THIRD_PARTY_DISCREET_CONTACT, ("3.2.2", "3.2.3", "3.2.4"))
     if facts.survivor_is_customer:
         return Route(Track.CUSTOMER_CASE, ("3.3",))
     if PERPETRATORS_WITHIN_REACH.intersection(facts.perpetrator_kinds):
         return Route(Track.PERPETRATOR_INVESTIGATION, ("3.2.5", "2.6"))
     return Route(Track.HATE_CRIME_REPORTING_CENTRE, ("3.2.6",))
+
+
+def reporter_receives_feedback(role: ReporterRole) -> bool:
+    """3.2.3: third parties (and anonymous reporters) get no feedback on the case."""
+    return role not in REPORTING_FOR_SOMEONE_ELSE and role is not ReporterRole.ANONYMOUS
 
 
 def case_reference(year: int, sequence_number: int) -> str:

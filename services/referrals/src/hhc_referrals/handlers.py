@@ -8,8 +8,8 @@ import asyncpg
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
-from hhc_contracts.v1 import ActionRequired, ReferralMade, ReferralWithheld
-from hhc_contracts.vocabulary import Executor
+from hhc_contracts.v1 import ActionRequired, ConsentChanged, ReferralMade, ReferralWithheld
+from hhc_contracts.vocabulary import ConsentState, Executor, ReferralBasis
 from hhc_referrals.consent import OVERRIDE_RECORDED_BY, Share, consent_gate
 
 
@@ -63,4 +63,40 @@ async def on_action_required(
     await enqueue(
         connection,
         [new_envelope(event, case_id=action.case_id, occurred_at=decided_at, cause=envelope)],
+    )
+
+
+async def on_consent_changed(
+    connection: asyncpg.Connection, envelope: Envelope, change: ConsentChanged
+) -> None:
+    """Consent given later releases the referrals withheld for want of it (3.5.2)."""
+    if change.consent_to_share is not ConsentState.GIVEN:
+        return
+    withheld = await connection.fetch(
+        """UPDATE referrals SET status = 'made', basis = $2, decided_at = $3,
+                                withheld_reason = NULL
+           WHERE case_id = $1 AND status = 'withheld'
+           RETURNING referral_id, action_id, partner""",
+        change.case_id,
+        ReferralBasis.CONSENT.value,
+        change.changed_at,
+    )
+    await enqueue(
+        connection,
+        [
+            new_envelope(
+                ReferralMade(
+                    referral_id=row["referral_id"],
+                    case_id=change.case_id,
+                    action_id=row["action_id"],
+                    partner=row["partner"],
+                    basis=ReferralBasis.CONSENT,
+                    made_at=change.changed_at,
+                ),
+                case_id=change.case_id,
+                occurred_at=change.changed_at,
+                cause=envelope,
+            )
+            for row in withheld
+        ],
     )

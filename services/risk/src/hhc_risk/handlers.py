@@ -15,7 +15,7 @@ from hhc_contracts.v1 import (
     ReportReceived,
 )
 from hhc_risk.casework import complete_action, record_assessment, require_actions
-from hhc_risk.playbook import CaseFacts, first_assessment, plan_actions
+from hhc_risk.playbook import CaseFacts, first_assessment, plan_actions, report_answers
 
 
 def facts_of(report: ReportReceived) -> CaseFacts:
@@ -60,7 +60,7 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
             connection,
             case_id=report.case_id,
             assessment=first_assessment(facts),
-            answers={},
+            answers=report_answers(facts),
             basis="further_report" if report.further_report else "report",
             assessed_at=datetime.now(UTC),
             deadline_scale=deadline_scale,

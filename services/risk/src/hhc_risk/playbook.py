@@ -58,19 +58,21 @@ class PlannedAction:
         return required_at + self.due_in
 
 
-def first_assessment(facts: CaseFacts) -> Assessment:
-    """The automatic first assessment, from what the report says."""
-    return assess(
-        answers_from_report(
-            categories=facts.categories,
-            classification=facts.classification,
-            ongoing=facts.ongoing,
-            vulnerable_adult=facts.vulnerable_adult,
-            children_in_household=facts.children_in_household,
-            immediate_danger=facts.immediate_danger,
-        ),
+def report_answers(facts: CaseFacts) -> dict[str, bool]:
+    """The matrix questions the report itself answers."""
+    return answers_from_report(
+        categories=facts.categories,
+        classification=facts.classification,
+        ongoing=facts.ongoing,
+        vulnerable_adult=facts.vulnerable_adult,
+        children_in_household=facts.children_in_household,
         immediate_danger=facts.immediate_danger,
     )
+
+
+def first_assessment(facts: CaseFacts) -> Assessment:
+    """The automatic first assessment, from what the report says."""
+    return assess(report_answers(facts), immediate_danger=facts.immediate_danger)
 
 
 def _always(facts: CaseFacts) -> bool:
@@ -126,8 +128,11 @@ def immediate_danger_actions(facts: CaseFacts) -> list[PlannedAction]:
 
 
 def support_partners(facts: CaseFacts) -> list[Partner]:
-    """3.3.2: support and advocacy agencies relevant to the survivor."""
+    """3.3.2: support and advocacy agencies relevant to the survivor; the Hate Crime
+    Reporting Centre refers to Stop Hate UK for harassment too (3.2.6)."""
     if facts.classification is Classification.HARASSMENT:
+        if facts.track is Track.HATE_CRIME_REPORTING_CENTRE:
+            return [Partner.SURVIVOR_SUPPORT, Partner.STOP_HATE_UK]
         return [Partner.SURVIVOR_SUPPORT]
     partners = [Partner.STOP_HATE_UK]
     if PerceivedMotivation.RACE in facts.perceived_motivation:
@@ -200,6 +205,17 @@ def secondary_actions(facts: CaseFacts) -> list[PlannedAction]:
                 applies_to=AppliesTo.CUSTOMERS_ONLY,
             )
         )
+    if not customer and facts.classification is Classification.HATE_CRIME:
+        # 3.2.6: the Hate Crime Reporting Centre contacts the Police where appropriate.
+        actions.append(
+            _action(
+                ActionKind.POLICE_REFERRAL,
+                "3.2.6",
+                Executor.REFERRALS,
+                timedelta(days=1),
+                Partner.POLICE,
+            )
+        )
     if facts.capacity_concern:
         actions.append(
             _action(
@@ -236,16 +252,10 @@ def _first_step_of_track(facts: CaseFacts) -> list[PlannedAction]:
                     timedelta(days=5),
                 )
             ]
-        case Track.HATE_CRIME_REPORTING_CENTRE if facts.classification is (
-            Classification.HATE_CRIME
-        ):
+        case Track.CROSS_REFERRAL:
             return [
                 _action(
-                    ActionKind.POLICE_REFERRAL,
-                    "3.2.6",
-                    Executor.REFERRALS,
-                    timedelta(days=1),
-                    Partner.POLICE,
+                    ActionKind.POLICY_CROSS_REFERRAL, "1.2", Executor.LANDLORD, timedelta(days=1)
                 )
             ]
         case _:

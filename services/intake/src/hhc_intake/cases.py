@@ -1,0 +1,247 @@
+"""Opening and joining cases: decide purely (domain), then store and emit in the caller's
+transaction. Used by the HTTP API, the web form and the inbound topic alike."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from hhc_chassis.events import new_envelope
+from hhc_chassis.outbox import enqueue
+from hhc_contracts import Envelope
+from hhc_contracts.submission import Consent, ReportSubmitted
+from hhc_contracts.v1 import ConsentChanged, ConsentPersonalData, ReportPersonalData, ReportReceived
+from hhc_contracts.vocabulary import ConsentState
+from hhc_intake.domain import (
+    Route,
+    RoutingFacts,
+    case_reference,
+    classify,
+    reporter_receives_feedback,
+    route,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    case_id: UUID
+    reference: str
+
+
+def consent_state(share_with_partners: bool | None) -> ConsentState:
+    if share_with_partners is None:
+        return ConsentState.NOT_ASKED
+    return ConsentState.GIVEN if share_with_partners else ConsentState.REFUSED
+
+
+def route_of(report: ReportSubmitted) -> Route:
+    return route(
+        RoutingFacts(
+            reporter_role=report.reporter.role,
+            survivor_is_customer=report.survivor.is_customer,
+            survivor_is_staff=report.survivor.is_staff,
+            perpetrator_kinds=frozenset(p.kind for p in report.alleged_perpetrators),
+            categories=frozenset(report.incident.categories),
+            related_policy=report.incident.related_policy,
+        )
+    )
+
+
+def report_received(
+    report: ReportSubmitted,
+    *,
+    case_id: UUID,
+    report_id: UUID,
+    reference: str,
+    received_at: datetime,
+    decided: Route,
+    further_report: bool,
+) -> ReportReceived:
+    """The event a report makes; personal data only in its personal part."""
+    survivor, incident, access = report.survivor, report.incident, report.survivor.access
+    return ReportReceived(
+        case_id=case_id,
+        report_id=report_id,
+        reference=reference,
+        further_report=further_report,
+        channel=report.channel,
+        reporter_role=report.reporter.role,
+        survivor_is_customer=survivor.is_customer,
+        survivor_is_staff=survivor.is_staff,
+        perpetrator_kinds=[p.kind for p in report.alleged_perpetrators],
+        categories=incident.categories,
+        perceived_motivation=incident.perceived_motivation,
+        classification=classify(incident.categories, incident.perceived_motivation),
+        track=decided.track,
+        track_clauses=list(decided.clauses),
+        immediate_danger=report.immediate_danger,
+        vulnerable_adult=survivor.at_risk,
+        children_in_household=survivor.children_in_household,
+        female_staff_requested=survivor.female_staff_requested,
+        capacity_concern=survivor.capacity_concern,
+        ongoing=incident.ongoing,
+        consent_to_share=consent_state(report.consent.share_with_partners),
+        related_policy=incident.related_policy,
+        reporter_receives_feedback=reporter_receives_feedback(report.reporter.role),
+        incident_occurred_at=incident.occurred_at,
+        received_at=received_at,
+        personal=ReportPersonalData(
+            survivor_name=survivor.name,
+            survivor_phone=survivor.phone,
+            survivor_email=survivor.email,
+            survivor_tenancy_reference=survivor.tenancy_reference,
+            reporter_name=report.reporter.name,
+            reporter_contact=report.reporter.contact,
+            description=incident.description,
+            location=incident.location,
+            witnesses=[
+                ", ".join(part for part in (w.name, w.contact) if part) for w in report.witnesses
+            ],
+            preferred_contact_method=access.preferred_contact_method,
+            safe_contact_method=access.safe_contact_method,
+            safe_contact_times=access.safe_contact_times,
+            language=access.language,
+            interpreter_needed=access.interpreter_needed,
+            british_sign_language=access.british_sign_language,
+            accessible_formats=access.accessible_formats,
+        ),
+    )
+
+
+async def open_case(
+    connection: asyncpg.Connection,
+    report: ReportSubmitted,
+    *,
+    received_at: datetime,
+    cause: Envelope | None = None,
+) -> Accepted:
+    """A new case for a new report: routed, classified, stored, and announced."""
+    case_id = uuid.uuid4()
+    sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
+    reference = case_reference(received_at.year, sequence_number)
+    decided = route_of(report)
+    event = report_received(
+        report,
+        case_id=case_id,
+        report_id=uuid.uuid4(),
+        reference=reference,
+        received_at=received_at,
+        decided=decided,
+        further_report=False,
+    )
+    await connection.execute(
+        """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
+                              consent_to_share, opened_at, reporter_receives_feedback,
+                              related_policy)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        case_id,
+        reference,
+        event.track.value,
+        event.track_clauses,
+        event.classification.value,
+        event.consent_to_share.value,
+        received_at,
+        event.reporter_receives_feedback,
+        event.related_policy.value if event.related_policy else None,
+    )
+    await _store_consent(connection, case_id, report.consent, received_at)
+    await _store_report(connection, event, report, further_report=False)
+    await enqueue(
+        connection, [new_envelope(event, case_id=case_id, occurred_at=received_at, cause=cause)]
+    )
+    return Accepted(case_id, reference)
+
+
+class CaseNotOpen(Exception):
+    pass
+
+
+async def add_report(
+    connection: asyncpg.Connection,
+    case_id: UUID,
+    report: ReportSubmitted,
+    *,
+    received_at: datetime,
+) -> Accepted:
+    """A further report joins its open case instead of opening a new one; the case keeps
+    its track, and risk reassesses it."""
+    case = await connection.fetchrow("SELECT * FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
+    if case is None or case["status"] != "open":
+        raise CaseNotOpen(case_id)
+    decided = Route(track=case["track"], clauses=tuple(case["track_clauses"]))
+    event = report_received(
+        report,
+        case_id=case_id,
+        report_id=uuid.uuid4(),
+        reference=case["reference"],
+        received_at=received_at,
+        decided=decided,
+        further_report=True,
+    )
+    await _store_report(connection, event, report, further_report=True)
+    await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=received_at)])
+    return Accepted(case_id, case["reference"])
+
+
+async def change_consent(
+    connection: asyncpg.Connection, case_id: UUID, consent: Consent, *, changed_at: datetime
+) -> ConsentChanged:
+    """Record consent anew (it can change at any time, 3.5.2) and announce it."""
+    state = consent_state(consent.share_with_partners)
+    updated = await connection.fetchval(
+        "UPDATE cases SET consent_to_share = $2 WHERE case_id = $1 RETURNING true",
+        case_id,
+        state.value,
+    )
+    if not updated:
+        raise CaseNotOpen(case_id)
+    await _store_consent(connection, case_id, consent, changed_at)
+    event = ConsentChanged(
+        case_id=case_id,
+        consent_to_share=state,
+        safe_contact_voicemail=consent.safe_contact.voicemail,
+        safe_contact_text_message=consent.safe_contact.text_message,
+        safe_contact_letter=consent.safe_contact.letter,
+        changed_at=changed_at,
+        personal=ConsentPersonalData(recorded_by=consent.recorded_by),
+    )
+    await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=changed_at)])
+    return event
+
+
+async def _store_report(
+    connection: asyncpg.Connection,
+    event: ReportReceived,
+    report: ReportSubmitted,
+    *,
+    further_report: bool,
+) -> None:
+    await connection.execute(
+        """INSERT INTO reports (report_id, case_id, received_at, channel, reporter_role, body,
+                                further_report)
+           VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)""",
+        event.report_id,
+        event.case_id,
+        event.received_at,
+        report.channel.value,
+        report.reporter.role.value,
+        report.model_dump_json(),
+        further_report,
+    )
+
+
+async def _store_consent(
+    connection: asyncpg.Connection, case_id: UUID, consent: Consent, at: datetime
+) -> None:
+    await connection.execute(
+        """INSERT INTO consents (case_id, consent_to_share, safe_contact, recorded_by,
+                                 recorded_at)
+           VALUES ($1, $2, $3::text::jsonb, $4, $5)""",
+        case_id,
+        consent_state(consent.share_with_partners).value,
+        consent.safe_contact.model_dump_json(),
+        consent.recorded_by,
+        at,
+    )
