@@ -1,5 +1,6 @@
 """The whole system started as processes, against the session's broker and a fresh database."""
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -8,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hhc_devstack.infrastructure import free_port
+from hhc_devstack.infrastructure import create_database, free_port
 from hhc_devstack.otlp import SpanCollector
 from hhc_devstack.pytest_plugin import Broker, eventually
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
@@ -28,26 +29,26 @@ def system_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-def system(
+@contextlib.contextmanager
+def running_system(
     database_url: str,
     broker: Broker,
-    span_collector: SpanCollector,
-    tmp_path: Path,
-    system_env: dict[str, str],
+    collector: SpanCollector,
+    log_dir: Path,
+    extra_env: dict[str, str],
 ) -> Iterator[ServiceProcesses]:
     processes = ServiceProcesses(
         database_url=database_url,
         bootstrap_servers=broker.bootstrap_servers,
         ports={service: free_port() for service in SERVICE_PORTS},
-        log_dir=tmp_path,
+        log_dir=log_dir,
         extra_env={
-            "OTEL_EXPORTER_OTLP_ENDPOINT": span_collector.endpoint,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "RELAY_IDLE_POLL_SECONDS": "1",
             "OVERDUE_POLL_SECONDS": "1",
             "LOG_LEVEL": "INFO",
-            **system_env,
+            **extra_env,
         },
     )
     processes.start_all()
@@ -59,7 +60,46 @@ def system(
 
 
 @pytest.fixture
-async def clients(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+def system(
+    database_url: str,
+    broker: Broker,
+    span_collector: SpanCollector,
+    tmp_path: Path,
+    system_env: dict[str, str],
+) -> Iterator[ServiceProcesses]:
+    """A system of its own for one test (for tests that kill, stop or reconfigure it)."""
+    with running_system(database_url, broker, span_collector, tmp_path, system_env) as system:
+        yield system
+
+
+@pytest.fixture(scope="module")
+async def module_database_url(postgres_server_url: str) -> str:
+    return await create_database(postgres_server_url, f"test_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="module")
+def shared_system(
+    module_database_url: str,
+    broker: Broker,
+    span_collector: SpanCollector,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceProcesses]:
+    """One system for a module's tests that only make reports and read outcomes."""
+    log_dir = tmp_path_factory.mktemp("system")
+    with running_system(module_database_url, broker, span_collector, log_dir, {}) as system:
+        yield system
+
+
+@pytest.fixture
+async def shared_clients(
+    shared_system: ServiceProcesses,
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    async with _clients_for(shared_system) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def _clients_for(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     opened = {
         service: httpx.AsyncClient(base_url=system.url(service), timeout=10)
         for service in SERVICE_PORTS
@@ -69,6 +109,12 @@ async def clients(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.Asy
     finally:
         for client in opened.values():
             await client.aclose()
+
+
+@pytest.fixture
+async def clients(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    async with _clients_for(system) as opened:
+        yield opened
 
 
 def report_body(**overrides: Any) -> dict[str, Any]:

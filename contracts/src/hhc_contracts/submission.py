@@ -32,6 +32,12 @@ class Reporter(Strict):
     name: str | None = NAME
     contact: str | None = CONTACT
 
+    @model_validator(mode="after")
+    def _anonymous_means_no_details(self) -> "Reporter":
+        if self.role is ReporterRole.ANONYMOUS and (self.name or self.contact):
+            raise ValueError("an anonymous reporter gives no name or contact")
+        return self
+
 
 class AccessNeeds(Strict):
     """How to reach the survivor safely and in a way they can use (policy 1.6.1)."""
@@ -119,9 +125,3 @@ class ReportSubmitted(Strict):
     incident: Incident
     immediate_danger: bool = False
     consent: Consent = Field(default_factory=Consent)
-
-    @model_validator(mode="after")
-    def _anonymous_means_no_reporter_details(self) -> "ReportSubmitted":
-        if self.reporter.role == "anonymous" and (self.reporter.name or self.reporter.contact):
-            raise ValueError("an anonymous reporter gives no name or contact")
-        return self
