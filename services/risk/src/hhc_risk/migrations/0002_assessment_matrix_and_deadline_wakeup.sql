@@ -7,12 +7,5 @@ ALTER TABLE actions ADD CONSTRAINT actions_state_check
     CHECK (state IN ('open', 'completed', 'superseded'));
 
 -- Wake the overdue scheduler when a deadline is set, so a short clock is not missed.
-CREATE FUNCTION deadline_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_deadlines', '');
-    RETURN NULL;
-END;
-$$;
-
 CREATE TRIGGER deadline_set AFTER INSERT ON actions
-    FOR EACH STATEMENT EXECUTE FUNCTION deadline_notify();
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_channel('deadlines');
