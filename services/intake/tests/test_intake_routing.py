@@ -1,24 +1,29 @@
-"""Intake's pure rules against the policy: classification (3.1, 3.1.3) and routing
-(design.md, routing rules; policy 3.1, 3.2, 4.3)."""
+"""Intake's pure rules against the policy: classification (3.1, 3.1.3), routing
+(design.md, routing rules; policy 1.2, 3.1, 3.2, 4.3) and who gets feedback (3.2.3)."""
 
 import itertools
 
 import pytest
 
+from hhc_contracts.submission import ReportSubmitted
 from hhc_contracts.vocabulary import (
     Classification,
     IncidentCategory,
     PerceivedMotivation,
     PerpetratorKind,
+    RelatedPolicy,
     ReporterRole,
     Track,
 )
+from hhc_intake.cases import route_of
 from hhc_intake.domain import (
     CRIMINAL_CATEGORIES,
+    REPORTING_FOR_SOMEONE_ELSE,
     Route,
     RoutingFacts,
     case_reference,
     classify,
+    reporter_receives_feedback,
     route,
 )
 
@@ -26,6 +31,7 @@ Cat = IncidentCategory
 Mot = PerceivedMotivation
 Perp = PerpetratorKind
 Role = ReporterRole
+Rel = RelatedPolicy
 
 # The clauses each track cites (design.md, routing rules).
 CLAUSES_FOR_TRACK = {
@@ -33,13 +39,22 @@ CLAUSES_FOR_TRACK = {
     Track.HATE_CRIME_REPORTING_CENTRE: ("3.2.6",),
     Track.PERPETRATOR_INVESTIGATION: ("3.2.5", "2.6"),
     Track.STAFF_GRIEVANCE: ("4.3",),
-    Track.THIRD_PARTY_DISCREET_CONTACT: ("3.2.3", "3.2.4"),
+    Track.THIRD_PARTY_DISCREET_CONTACT: ("3.2.2", "3.2.3", "3.2.4"),
     Track.ANONYMOUS_VALIDITY_CHECK: ("3.2.5",),
     Track.ONLINE_ADVICE_ONLY: ("3.1",),
+    Track.CROSS_REFERRAL: ("1.2",),
 }
 
 # Perpetrators the landlord can act against (1.3, 2.6, 3.2.5).
 WITHIN_REACH = {Perp.CUSTOMER, Perp.STAFF, Perp.ACTING_FOR_LANDLORD}
+
+# 3.2.2: third parties "who may be aware or have witnessed" the behaviour; a partner
+# agency reporting for someone is a third party too (3.2.3, 3.2.4).
+FOR_SOMEONE_ELSE = {Role.THIRD_PARTY, Role.WITNESS, Role.PARTNER_AGENCY}
+
+
+def test_clause_table_covers_every_track() -> None:
+    assert set(CLAUSES_FOR_TRACK) == set(Track)
 
 
 # --------------------------------------------------------------------------- classification
@@ -155,6 +170,7 @@ def facts(
     staff: bool = False,
     perps: tuple[Perp, ...] = (Perp.UNKNOWN,),
     cats: tuple[Cat, ...] = (Cat.VERBAL_ABUSE,),
+    related: Rel | None = None,
 ) -> RoutingFacts:
     return RoutingFacts(
         reporter_role=role,
@@ -162,7 +178,17 @@ def facts(
         survivor_is_staff=staff,
         perpetrator_kinds=frozenset(perps),
         categories=frozenset(cats),
+        related_policy=related,
     )
+
+
+def test_related_policy_is_optional_and_absent_by_default() -> None:
+    assert facts().related_policy is None
+    assert RoutingFacts(Role.SURVIVOR, True, False, frozenset(), frozenset()).related_policy is None
+
+
+def test_reporting_for_someone_else_is_third_party_witness_and_partner_agency() -> None:
+    assert frozenset(FOR_SOMEONE_ELSE) == REPORTING_FOR_SOMEONE_ELSE
 
 
 ROUTING_CASES = [
@@ -197,9 +223,50 @@ ROUTING_CASES = [
         id="third-party-for-customer-customer-perpetrator",
     ),
     pytest.param(
+        facts(Role.THIRD_PARTY, cats=(Cat.PHYSICAL_ATTACK, Cat.ARSON)),
+        Track.THIRD_PARTY_DISCREET_CONTACT,
+        id="third-party-for-customer-hate-crime-categories",
+    ),
+    # 3.2.2: witnesses are third parties; so is a partner agency reporting for a customer.
+    pytest.param(
+        facts(Role.WITNESS), Track.THIRD_PARTY_DISCREET_CONTACT, id="witness-for-customer"
+    ),
+    pytest.param(
+        facts(Role.WITNESS, perps=(Perp.CUSTOMER,)),
+        Track.THIRD_PARTY_DISCREET_CONTACT,
+        id="witness-for-customer-customer-perpetrator",
+    ),
+    pytest.param(
+        facts(Role.PARTNER_AGENCY),
+        Track.THIRD_PARTY_DISCREET_CONTACT,
+        id="partner-agency-for-customer",
+    ),
+    pytest.param(
+        facts(Role.PARTNER_AGENCY, perps=(Perp.STAFF,), cats=(Cat.THREATS_OF_VIOLENCE,)),
+        Track.THIRD_PARTY_DISCREET_CONTACT,
+        id="partner-agency-for-customer-staff-perpetrator-threats",
+    ),
+    # 3.3.1 tells observations (staff) apart from third-party reporting: a full case.
+    pytest.param(facts(Role.STAFF_OBSERVER), Track.CUSTOMER_CASE, id="staff-observer-for-customer"),
+    pytest.param(
         facts(Role.THIRD_PARTY, customer=False),
         Track.HATE_CRIME_REPORTING_CENTRE,
         id="third-party-for-non-customer",
+    ),
+    pytest.param(
+        facts(Role.WITNESS, customer=False),
+        Track.HATE_CRIME_REPORTING_CENTRE,
+        id="witness-for-non-customer",
+    ),
+    pytest.param(
+        facts(Role.PARTNER_AGENCY, customer=False, perps=(Perp.NOT_CUSTOMER,)),
+        Track.HATE_CRIME_REPORTING_CENTRE,
+        id="partner-agency-for-non-customer",
+    ),
+    pytest.param(
+        facts(Role.PARTNER_AGENCY, customer=False, perps=(Perp.ACTING_FOR_LANDLORD,)),
+        Track.PERPETRATOR_INVESTIGATION,
+        id="partner-agency-for-non-customer-acting-for-landlord-perpetrator",
     ),
     pytest.param(
         facts(Role.THIRD_PARTY, customer=False, perps=(Perp.CUSTOMER,)),
@@ -336,6 +403,104 @@ ROUTING_CASES = [
         Track.PERPETRATOR_INVESTIGATION,
         id="online-plus-verbal-staff-perpetrator",
     ),
+    pytest.param(
+        facts(Role.WITNESS, cats=(Cat.ONLINE_ABUSE,)),
+        Track.ONLINE_ADVICE_ONLY,
+        id="online-only-witness-for-customer",
+    ),
+    pytest.param(
+        facts(Role.PARTNER_AGENCY, cats=(Cat.ONLINE_ABUSE,)),
+        Track.ONLINE_ADVICE_ONLY,
+        id="online-only-partner-agency-for-customer",
+    ),
+    # Domestic abuse or plain anti-social behaviour: cross-referred to those policies (1.2).
+    *(
+        pytest.param(
+            facts(related=related), Track.CROSS_REFERRAL, id=f"{related}-customer-self-report"
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(customer=False, perps=(Perp.NOT_CUSTOMER,), related=related),
+            Track.CROSS_REFERRAL,
+            id=f"{related}-beats-hate-crime-reporting-centre",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(perps=(Perp.CUSTOMER,), cats=(Cat.PHYSICAL_ATTACK,), related=related),
+            Track.CROSS_REFERRAL,
+            id=f"{related}-beats-customer-case",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(customer=False, perps=(Perp.CUSTOMER, Perp.STAFF), related=related),
+            Track.CROSS_REFERRAL,
+            id=f"{related}-beats-perpetrator-investigation",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(role, related=related),
+            Track.CROSS_REFERRAL,
+            id=f"{related}-beats-discreet-contact-{role}",
+        )
+        for related in Rel
+        for role in sorted(FOR_SOMEONE_ELSE)
+    ),
+    *(
+        pytest.param(
+            facts(cats=(Cat.ONLINE_ABUSE,), related=related),
+            Track.CROSS_REFERRAL,
+            id=f"{related}-beats-online-abuse-only",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(customer=False, cats=(), perps=(), related=related),
+            Track.CROSS_REFERRAL,
+            id=f"{related}-non-customer-nothing-else-named",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(Role.ANONYMOUS, related=related),
+            Track.ANONYMOUS_VALIDITY_CHECK,
+            id=f"anonymous-beats-{related}",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(Role.ANONYMOUS, customer=False, cats=(Cat.ONLINE_ABUSE,), related=related),
+            Track.ANONYMOUS_VALIDITY_CHECK,
+            id=f"anonymous-online-only-non-customer-beats-{related}",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(staff=True, customer=False, related=related),
+            Track.STAFF_GRIEVANCE,
+            id=f"staff-survivor-beats-{related}",
+        )
+        for related in Rel
+    ),
+    *(
+        pytest.param(
+            facts(Role.ANONYMOUS, staff=True, perps=(Perp.CUSTOMER,), related=related),
+            Track.STAFF_GRIEVANCE,
+            id=f"staff-survivor-anonymous-beats-{related}",
+        )
+        for related in Rel
+    ),
 ]
 
 
@@ -348,32 +513,19 @@ def test_route(routing_facts: RoutingFacts, expected: Track) -> None:
 # Every reporter role, for a customer and for a non-customer survivor (not staff, unknown
 # perpetrator, verbal abuse). A witness reporting for a customer is a third party in the
 # sense of 3.2.2 ("third parties who may be aware or have witnessed this type of
-# behaviour"), so 3.2.3/3.2.4 apply.
-WITNESS_IS_A_THIRD_PARTY = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "3.2.2 names those who 'have witnessed' the behaviour as third parties; a witness "
-        "reporting for a customer should get discreet contact and no feedback (3.2.3, "
-        "3.2.4), but route() only treats ReporterRole.THIRD_PARTY that way"
-    ),
-)
-
+# behaviour"), and so is a partner agency: 3.2.3/3.2.4 apply.
 EVERY_ROLE_CASES = [
     pytest.param(Role.SURVIVOR, True, Track.CUSTOMER_CASE, id="survivor-customer"),
-    pytest.param(
-        Role.WITNESS,
-        True,
-        Track.THIRD_PARTY_DISCREET_CONTACT,
-        id="witness-customer",
-        marks=WITNESS_IS_A_THIRD_PARTY,
-    ),
+    pytest.param(Role.WITNESS, True, Track.THIRD_PARTY_DISCREET_CONTACT, id="witness-customer"),
     pytest.param(
         Role.THIRD_PARTY, True, Track.THIRD_PARTY_DISCREET_CONTACT, id="third_party-customer"
     ),
     pytest.param(Role.ANONYMOUS, True, Track.ANONYMOUS_VALIDITY_CHECK, id="anonymous-customer"),
     # 3.3.1 distinguishes "observations" (staff) from third-party reporting.
     pytest.param(Role.STAFF_OBSERVER, True, Track.CUSTOMER_CASE, id="staff_observer-customer"),
-    pytest.param(Role.PARTNER_AGENCY, True, Track.CUSTOMER_CASE, id="partner_agency-customer"),
+    pytest.param(
+        Role.PARTNER_AGENCY, True, Track.THIRD_PARTY_DISCREET_CONTACT, id="partner_agency-customer"
+    ),
     pytest.param(
         Role.SURVIVOR, False, Track.HATE_CRIME_REPORTING_CENTRE, id="survivor-non-customer"
     ),
@@ -409,6 +561,70 @@ def test_route_for_every_reporter_role(role: Role, customer: bool, expected: Tra
     assert route(facts(role, customer=customer)) == Route(expected, CLAUSES_FOR_TRACK[expected])
 
 
+@pytest.mark.parametrize("related", list(Rel), ids=str)
+@pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_cross_referral_for_every_reporter_role(role: Role, customer: bool, related: Rel) -> None:
+    """1.2: every reporter but an anonymous one (validity first, 3.2.5) is cross-referred."""
+    expected = Track.ANONYMOUS_VALIDITY_CHECK if role is Role.ANONYMOUS else Track.CROSS_REFERRAL
+    decided = route(facts(role, customer=customer, related=related))
+    assert decided == Route(expected, CLAUSES_FOR_TRACK[expected])
+
+
+def test_anti_social_behaviour_with_a_perceived_motivation_is_not_plain() -> None:
+    report = ReportSubmitted.model_validate(
+        {
+            "channel": "telephone",
+            "reporter": {"role": "survivor"},
+            "survivor": {"is_customer": True},
+            "alleged_perpetrators": [{"kind": "customer"}],
+            "incident": {
+                "categories": ["physical_attack"],
+                "perceived_motivation": ["race"],
+                "related_policy": "anti_social_behaviour",
+            },
+        }
+    )
+    assert classify(report.incident.categories, report.incident.perceived_motivation) is (
+        Classification.HATE_CRIME
+    )
+    assert route_of(report).track is Track.CUSTOMER_CASE
+
+
+# --------------------------------------------------------------------------- feedback
+
+# 3.2.3: those reporting for someone else get no feedback on follow-up actions; an
+# anonymous reporter cannot be given any. The survivor and the landlord's own staff can.
+FEEDBACK_CASES = [
+    pytest.param(Role.SURVIVOR, True, id="survivor"),
+    pytest.param(Role.WITNESS, False, id="witness"),
+    pytest.param(Role.THIRD_PARTY, False, id="third_party"),
+    pytest.param(Role.ANONYMOUS, False, id="anonymous"),
+    pytest.param(Role.STAFF_OBSERVER, True, id="staff_observer"),
+    pytest.param(Role.PARTNER_AGENCY, False, id="partner_agency"),
+]
+
+
+def test_feedback_table_covers_every_reporter_role() -> None:
+    roles = [case.values[0] for case in FEEDBACK_CASES]
+    assert len(roles) == len(set(roles))
+    assert set(roles) == set(Role)
+
+
+@pytest.mark.parametrize(("role", "expected"), FEEDBACK_CASES)
+def test_reporter_receives_feedback(role: Role, expected: bool) -> None:
+    assert reporter_receives_feedback(role) is expected
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_feedback_is_refused_exactly_to_those_reporting_for_someone_else_or_anonymously(
+    role: Role,
+) -> None:
+    assert reporter_receives_feedback(role) is not (
+        role in FOR_SOMEONE_ELSE or role is Role.ANONYMOUS
+    )
+
+
 # --------------------------------------------------------------------------- matrix
 
 CATEGORY_SETS = {
@@ -429,13 +645,15 @@ PERPETRATOR_SETS = {
     "unknown+staff": frozenset({Perp.UNKNOWN, Perp.STAFF}),
 }
 
+RELATED_POLICIES: tuple[Rel | None, ...] = (None, *Rel)
+
 MATRIX_FACTS = {
     f"{role}-{'customer' if customer else 'non-customer'}-"
-    f"{'staff' if staff else 'not-staff'}-{cats}-perp:{perps}": RoutingFacts(
-        role, customer, staff, PERPETRATOR_SETS[perps], CATEGORY_SETS[cats]
+    f"{'staff' if staff else 'not-staff'}-{cats}-perp:{perps}-related:{related}": RoutingFacts(
+        role, customer, staff, PERPETRATOR_SETS[perps], CATEGORY_SETS[cats], related
     )
-    for role, customer, staff, cats, perps in itertools.product(
-        Role, (True, False), (True, False), CATEGORY_SETS, PERPETRATOR_SETS
+    for role, customer, staff, cats, perps, related in itertools.product(
+        Role, (True, False), (True, False), CATEGORY_SETS, PERPETRATOR_SETS, RELATED_POLICIES
     )
 }
 MATRIX = [pytest.param(f, id=name) for name, f in MATRIX_FACTS.items()]
@@ -462,6 +680,11 @@ def test_exactly_one_track_and_it_respects_the_policy(routing_facts: RoutingFact
     assert (track is Track.ANONYMOUS_VALIDITY_CHECK) == (f.reporter_role is Role.ANONYMOUS)
     if f.reporter_role is Role.ANONYMOUS:
         return
+    # 1.2: domestic abuse and anti-social behaviour are cross-referred to their policies,
+    # whoever reports, whoever the survivor and perpetrator, whatever the form.
+    assert (track is Track.CROSS_REFERRAL) == (f.related_policy is not None)
+    if f.related_policy is not None:
+        return
     # 3.1: online abuse only is advice only; any other form takes the normal route.
     assert (track is Track.ONLINE_ADVICE_ONLY) == online_only
     if online_only:
@@ -470,8 +693,11 @@ def test_exactly_one_track_and_it_respects_the_policy(routing_facts: RoutingFact
     if track in {Track.CUSTOMER_CASE, Track.THIRD_PARTY_DISCREET_CONTACT}:
         assert f.survivor_is_customer
     assert (track is Track.THIRD_PARTY_DISCREET_CONTACT) == (
-        f.survivor_is_customer and f.reporter_role is Role.THIRD_PARTY
+        f.survivor_is_customer and f.reporter_role in FOR_SOMEONE_ELSE
     )
+    # 3.2.3: whoever is told nothing of the case's discreet contact gets no feedback.
+    if track is Track.THIRD_PARTY_DISCREET_CONTACT:
+        assert not reporter_receives_feedback(f.reporter_role)
     if f.survivor_is_customer:
         assert track in {Track.CUSTOMER_CASE, Track.THIRD_PARTY_DISCREET_CONTACT}
         return
@@ -486,6 +712,17 @@ def test_exactly_one_track_and_it_respects_the_policy(routing_facts: RoutingFact
 def test_matrix_reaches_every_track() -> None:
     reached = {route(f).track for f in MATRIX_FACTS.values()}
     assert reached == set(Track)
+
+
+@pytest.mark.parametrize("related", list(Rel), ids=str)
+def test_matrix_cross_refers_each_related_policy(related: Rel) -> None:
+    tracks = {route(f).track for f in MATRIX_FACTS.values() if f.related_policy is related}
+    assert tracks == {Track.STAFF_GRIEVANCE, Track.ANONYMOUS_VALIDITY_CHECK, Track.CROSS_REFERRAL}
+
+
+def test_without_related_policy_the_matrix_never_cross_refers() -> None:
+    tracks = {route(f).track for f in MATRIX_FACTS.values() if f.related_policy is None}
+    assert tracks == set(Track) - {Track.CROSS_REFERRAL}
 
 
 # --------------------------------------------------------------------------- reference

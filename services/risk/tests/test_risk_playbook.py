@@ -1,6 +1,7 @@
 """Risk's pure rules against the policy: the first assessment, the immediate-danger playbook
-(3.3.1 and design.md's table), each track's first step (3.2.4 - 3.2.6, 4.3), secondary
-actions (3.3.2) and capacity (1.6.2)."""
+(3.3.1 and design.md's table), each track's first step (1.2, 3.2.4, 3.2.5, 4.3), secondary
+actions (3.3.2, with the Hate Crime Reporting Centre's referrals of 3.2.6) and capacity
+(1.6.2)."""
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from hhc_risk.playbook import (
     first_assessment,
     immediate_danger_actions,
     plan_actions,
+    report_answers,
     secondary_actions,
     support_partners,
 )
@@ -56,6 +58,7 @@ SECONDARY_KINDS = {
     K.REHOUSING_EVIDENCE,
     K.REHOUSING_ADVICE,
     K.INDEPENDENT_LIVING_REFERRAL,
+    K.POLICE_REFERRAL,  # 3.2.6, for a non-customer survivor of a hate crime
 }
 
 REQUIRED_AT = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -242,7 +245,60 @@ def test_first_assessment_is_the_matrix_on_what_the_report_answers(facts: CaseFa
         children_in_household=facts.children_in_household,
         immediate_danger=facts.immediate_danger,
     )
-    assert first_assessment(facts) == assess(answers, immediate_danger=facts.immediate_danger)
+    assert report_answers(facts) == answers
+    assert first_assessment(facts) == assess(
+        report_answers(facts), immediate_danger=facts.immediate_danger
+    )
+
+
+@pytest.mark.parametrize(
+    ("facts", "yes"),
+    [
+        pytest.param(case(), set(), id="plain-answers-no-to-everything"),
+        pytest.param(
+            case(
+                immediate_danger=True,
+                ongoing=True,
+                classification=Classification.HATE_CRIME,
+                **EVERY_CONDITION,
+            ),
+            {
+                "repeat_victimisation",
+                "vulnerability",
+                "children_in_household",
+                "fear_for_safety",
+                "use_of_violence",
+                "arson",
+                "hate_motivation",
+            },
+            id="everything-a-report-can-say",
+        ),
+        pytest.param(
+            case(
+                categories=frozenset({C.THREATS_OF_VIOLENCE}),
+                classification=Classification.HATE_INCIDENT,
+            ),
+            {"threats_of_violence", "hate_motivation"},
+            id="threats-hate-incident",
+        ),
+        pytest.param(
+            case(
+                female_staff_requested=True,
+                capacity_concern=True,
+                perpetrator_kinds=frozenset({PerpetratorKind.CUSTOMER}),
+                track=Track.CROSS_REFERRAL,
+            ),
+            set(),
+            id="facts-that-are-not-questions-answer-nothing",
+        ),
+    ],
+)
+def test_report_answers(facts: CaseFacts, yes: set[str]) -> None:
+    """What the report answers by itself, as the matrix's own question keys."""
+    answers = report_answers(facts)
+    assert set(answers) <= {question.key for question in QUESTIONS}
+    assert {key for key, answer in answers.items() if answer} == yes
+    assess(answers, immediate_danger=facts.immediate_danger)  # never UnknownQuestion
 
 
 @pytest.mark.parametrize("classification", list(Classification), ids=str)
@@ -542,6 +598,9 @@ def test_support_and_advocacy_partners(
         perceived_motivation=frozenset(motivation),
         survivor_is_customer=customer,
     )
+    if not customer and classification is Classification.HARASSMENT:
+        # 3.2.6: the Hate Crime Reporting Centre refers non-customers to Stop Hate UK.
+        partners = [*partners, Partner.STOP_HATE_UK]
     assert support_partners(facts) == partners
     support = [a for a in secondary_actions(facts) if a.kind is K.SUPPORT_AND_ADVOCACY_REFERRAL]
     assert [summary(a) for a in support] == [
@@ -551,28 +610,13 @@ def test_support_and_advocacy_partners(
     assert all(a.clause == "3.3.2" for a in support)
 
 
-@pytest.mark.parametrize(
-    "classification",
-    [
-        pytest.param(
-            Classification.HARASSMENT,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "3.2.6: the Hate Crime Reporting Centre advises and refers non-customers "
-                    "raising harassment or hate crime / incidents, 'making referrals to Stop "
-                    "hate UK' (design.md: 'advice and referrals (Police where appropriate, "
-                    "Stop Hate UK)'); support_partners gives harassment only Survivor Support"
-                ),
-            ),
-            id="harassment",
-        ),
-        *HATE,
-    ],
-)
+@pytest.mark.parametrize("classification", list(Classification), ids=str)
 def test_hate_crime_reporting_centre_refers_to_stop_hate_uk(
     classification: Classification,
 ) -> None:
+    """3.2.6: the Hate Crime Reporting Centre advises and refers non-customers raising
+    harassment or hate crime / incidents, 'making referrals to Stop hate UK' (design.md:
+    'advice and referrals (Police where appropriate, Stop Hate UK)')."""
     facts = case(
         track=Track.HATE_CRIME_REPORTING_CENTRE,
         survivor_is_customer=False,
@@ -581,6 +625,82 @@ def test_hate_crime_reporting_centre_refers_to_stop_hate_uk(
         perceived_motivation=frozenset()
         if classification is Classification.HARASSMENT
         else frozenset({M.GENDER}),
+    )
+    referred = [a.partner for a in plan_actions(facts) if a.kind is K.SUPPORT_AND_ADVOCACY_REFERRAL]
+    assert Partner.STOP_HATE_UK in referred
+
+
+@pytest.mark.parametrize(
+    ("classification", "motivation", "partners"),
+    [
+        pytest.param(
+            Classification.HARASSMENT,
+            set(),
+            [Partner.SURVIVOR_SUPPORT, Partner.STOP_HATE_UK],
+            id="harassment-survivor-support-and-stop-hate-uk",
+        ),
+        pytest.param(
+            Classification.HARASSMENT,
+            {M.RACE},
+            [Partner.SURVIVOR_SUPPORT, Partner.STOP_HATE_UK],
+            id="harassment-race-is-still-harassment",
+        ),
+        *(
+            pytest.param(
+                classification,
+                {M.RACE},
+                [Partner.STOP_HATE_UK, Partner.ANTHONY_WALKER_FOUNDATION],
+                id=f"{classification}-race",
+            )
+            for classification in HATE
+        ),
+        *(
+            pytest.param(
+                classification, {M.DISABILITY}, [Partner.STOP_HATE_UK], id=f"{classification}"
+            )
+            for classification in HATE
+        ),
+    ],
+)
+def test_support_partners_on_the_hate_crime_reporting_centre_track(
+    classification: Classification, motivation: set[PerceivedMotivation], partners: list[Partner]
+) -> None:
+    """3.2.6 on top of 3.3.2: harassment gets Survivor Support and Stop Hate UK; a hate
+    incident or crime the same agencies as on any other track."""
+    facts = case(
+        track=Track.HATE_CRIME_REPORTING_CENTRE,
+        survivor_is_customer=False,
+        classification=classification,
+        perceived_motivation=frozenset(motivation),
+        perpetrator_kinds=frozenset({PerpetratorKind.NOT_CUSTOMER}),
+    )
+    assert support_partners(facts) == partners
+    support = [a for a in plan_actions(facts) if a.kind is K.SUPPORT_AND_ADVOCACY_REFERRAL]
+    assert [summary(a) for a in support] == [
+        (K.SUPPORT_AND_ADVOCACY_REFERRAL, ALL, Executor.REFERRALS, timedelta(days=5), partner)
+        for partner in partners
+    ]
+    assert all(a.clause == "3.3.2" for a in support)
+
+
+@pytest.mark.parametrize("track", sorted(Track), ids=str)
+def test_harassment_of_a_customer_gets_survivor_support_only(track: Track) -> None:
+    facts = case(track=track, survivor_is_customer=True)
+    assert support_partners(facts) == [Partner.SURVIVOR_SUPPORT]
+
+
+@pytest.mark.parametrize("track", sorted(Track), ids=str)
+def test_harassment_of_a_non_customer_also_gets_stop_hate_uk(track: Track) -> None:
+    """3.2.6, whatever the track: the Reporting Centre serves every non-customer."""
+    facts = case(track=track, survivor_is_customer=False)
+    assert support_partners(facts) == [Partner.SURVIVOR_SUPPORT, Partner.STOP_HATE_UK]
+
+
+def test_non_customer_harassment_survivor_gets_stop_hate_uk_whoever_the_perpetrator() -> None:
+    facts = on_track(
+        Track.PERPETRATOR_INVESTIGATION,
+        classification=Classification.HARASSMENT,
+        perpetrator_kinds=frozenset({P.CUSTOMER}),
     )
     referred = [a.partner for a in plan_actions(facts) if a.kind is K.SUPPORT_AND_ADVOCACY_REFERRAL]
     assert Partner.STOP_HATE_UK in referred
@@ -741,9 +861,21 @@ EVERYTHING_SECONDARY = {
             [
                 (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.STOP_HATE_UK),
                 (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.ANTHONY_WALKER_FOUNDATION),
+                (K.POLICE_REFERRAL, Partner.POLICE),
                 (K.CAPACITY_ASSESSMENT_REQUEST, Partner.CAPACITY_PRACTITIONER),
             ],
             id="non-customer-danger",
+        ),
+        pytest.param(
+            False,
+            False,
+            [
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.STOP_HATE_UK),
+                (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.ANTHONY_WALKER_FOUNDATION),
+                (K.POLICE_REFERRAL, Partner.POLICE),
+                (K.CAPACITY_ASSESSMENT_REQUEST, Partner.CAPACITY_PRACTITIONER),
+            ],
+            id="non-customer-no-danger",
         ),
     ],
 )
@@ -771,6 +903,7 @@ SURVIVOR_IS_CUSTOMER = {
     Track.THIRD_PARTY_DISCREET_CONTACT: True,
     Track.ANONYMOUS_VALIDITY_CHECK: False,
     Track.ONLINE_ADVICE_ONLY: True,
+    Track.CROSS_REFERRAL: True,  # either; test_cross_referral_* try both
 }
 
 # 3.3.2 straight away, or only once the track's first step has done its work.
@@ -782,6 +915,7 @@ SUPPORTED_AT_ONCE = {
     Track.THIRD_PARTY_DISCREET_CONTACT: False,  # 3.2.4: confirm the concern first
     Track.ANONYMOUS_VALIDITY_CHECK: False,  # 3.2.5: validity first
     Track.ONLINE_ADVICE_ONLY: False,  # 3.1: advice only
+    Track.CROSS_REFERRAL: False,  # 1.2: the other policy's process first
 }
 
 
@@ -845,26 +979,26 @@ def _first_step_rows() -> list[object]:
                 ],
                 id=f"perpetrator-investigation-enforcement-{when}",
             ),
-            pytest.param(
-                Track.HATE_CRIME_REPORTING_CENTRE,
-                Classification.HATE_CRIME,
-                danger,
-                [step(K.POLICE_REFERRAL, "3.2.6", Executor.REFERRALS, DAY, Partner.POLICE)],
-                id=f"reporting-centre-hate-crime-police-{when}",
+            # The Police referral of 3.2.6 is a secondary action now, not a first step.
+            *(
+                pytest.param(
+                    Track.HATE_CRIME_REPORTING_CENTRE,
+                    classification,
+                    danger,
+                    [],
+                    id=f"reporting-centre-{classification}-no-first-step-{when}",
+                )
+                for classification in Classification
             ),
-            pytest.param(
-                Track.HATE_CRIME_REPORTING_CENTRE,
-                Classification.HATE_INCIDENT,
-                danger,
-                [],
-                id=f"reporting-centre-hate-incident-no-police-{when}",
-            ),
-            pytest.param(
-                Track.HATE_CRIME_REPORTING_CENTRE,
-                Classification.HARASSMENT,
-                danger,
-                [],
-                id=f"reporting-centre-harassment-no-police-{when}",
+            *(
+                pytest.param(
+                    Track.CROSS_REFERRAL,
+                    classification,
+                    danger,
+                    [step(K.POLICY_CROSS_REFERRAL, "1.2", Executor.LANDLORD, timedelta(days=1))],
+                    id=f"cross-referral-{classification}-{when}",
+                )
+                for classification in Classification
             ),
             pytest.param(
                 Track.ONLINE_ADVICE_ONLY,
@@ -968,24 +1102,111 @@ def test_online_advice_only_with_danger_still_gets_the_playbook() -> None:
     assert K.VISIT_WITH_RISK_ASSESSMENT in kinds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "3.2.6: for non-customers the landlord contacts the Police 'if appropriate', and the "
-        "rules take a hate crime to be appropriate on the reporting-centre track; the same "
-        "non-customer survivor is routed to perpetrator investigation when the alleged "
-        "perpetrator is a customer (design.md), and then gets no Police referral"
-    ),
+POLICE_REFERRAL = (K.POLICE_REFERRAL, ALL, Executor.REFERRALS, DAY, Partner.POLICE)
+
+
+@pytest.mark.parametrize(
+    "perpetrators",
+    [
+        pytest.param({P.CUSTOMER}, id="customer"),
+        pytest.param({P.STAFF}, id="staff"),
+        pytest.param({P.ACTING_FOR_LANDLORD}, id="acting-for-landlord"),
+        pytest.param({P.NOT_CUSTOMER}, id="not-customer"),
+        pytest.param({P.UNKNOWN}, id="unknown"),
+        pytest.param(set(), id="nobody-named"),
+        pytest.param({P.NOT_CUSTOMER, P.CUSTOMER}, id="not-customer-and-customer"),
+    ],
 )
-def test_non_customer_hate_crime_survivor_gets_police_referral_whoever_the_perpetrator() -> None:
+@pytest.mark.parametrize("danger", [False, True], ids=["no-danger", "danger"])
+def test_non_customer_hate_crime_survivor_gets_police_referral_whoever_the_perpetrator(
+    perpetrators: set[PerpetratorKind], danger: bool
+) -> None:
+    """3.2.6: for non-customers the landlord contacts the Police 'if appropriate'; a hate
+    crime is, whether intake routes the survivor to the reporting centre or (a perpetrator
+    within reach) to perpetrator investigation."""
+    within_reach = bool(perpetrators & {P.CUSTOMER, P.STAFF, P.ACTING_FOR_LANDLORD})
+    track = Track.PERPETRATOR_INVESTIGATION if within_reach else Track.HATE_CRIME_REPORTING_CENTRE
     facts = on_track(
-        Track.PERPETRATOR_INVESTIGATION,
+        track,
+        immediate_danger=danger,
         classification=Classification.HATE_CRIME,
         perceived_motivation=frozenset({M.RELIGION}),
         categories=frozenset({IncidentCategory.PHYSICAL_ATTACK}),
+        perpetrator_kinds=frozenset(perpetrators),
+    )
+    police = [a for a in plan_actions(facts) if a.kind is K.POLICE_REFERRAL]
+    assert [summary(a) for a in police] == [POLICE_REFERRAL]
+    assert police[0].clause == "3.2.6"
+    assert police[0] in secondary_actions(facts)
+
+
+@pytest.mark.parametrize("track", list(Track), ids=str)
+@pytest.mark.parametrize("classification", list(Classification), ids=str)
+@pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
+def test_police_referral_only_for_a_non_customer_hate_crime_survivor_supported_at_once(
+    track: Track, classification: Classification, customer: bool
+) -> None:
+    """Not for customers (3.3.1 informs emergency services when in danger), not for a hate
+    incident or harassment, and not before a track that confirms or redirects first."""
+    facts = case(
+        track=track,
+        survivor_is_customer=customer,
+        classification=classification,
+        perceived_motivation=frozenset()
+        if classification is Classification.HARASSMENT
+        else frozenset({M.RACE}),
+        categories=frozenset({IncidentCategory.PHYSICAL_ATTACK}),
         perpetrator_kinds=frozenset({P.CUSTOMER}),
     )
-    assert K.POLICE_REFERRAL in {a.kind for a in plan_actions(facts)}
+    in_secondary = [a.kind for a in secondary_actions(facts)].count(K.POLICE_REFERRAL)
+    planned = [a.kind for a in plan_actions(facts)].count(K.POLICE_REFERRAL)
+    hate_crime_non_customer = not customer and classification is Classification.HATE_CRIME
+    assert in_secondary == (1 if hate_crime_non_customer else 0)
+    assert planned == (1 if hate_crime_non_customer and SUPPORTED_AT_ONCE[track] else 0)
+
+
+# --------------------------------------------------------------------------- cross-referral
+
+
+@pytest.mark.parametrize("classification", list(Classification), ids=str)
+@pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
+def test_cross_referral_without_danger_plans_only_the_cross_referral(
+    classification: Classification, customer: bool
+) -> None:
+    """1.2: domestic abuse and anti-social behaviour go to their own policies; nothing of
+    3.3.2 (not even the Police referral of 3.2.6) straight away."""
+    facts = case(
+        track=Track.CROSS_REFERRAL,
+        survivor_is_customer=customer,
+        **EVERYTHING_SECONDARY
+        | {
+            "classification": classification,
+            "perceived_motivation": frozenset()
+            if classification is Classification.HARASSMENT
+            else frozenset({M.RACE}),
+        },
+    )
+    assert secondary_actions(facts)
+    planned = plan_actions(facts)
+    assert [summary(a) for a in planned] == [
+        (K.POLICY_CROSS_REFERRAL, ALL, Executor.LANDLORD, timedelta(days=1), None)
+    ]
+    assert planned[0].clause == "1.2"
+
+
+@pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
+def test_cross_referral_in_immediate_danger_gets_the_playbook_first(customer: bool) -> None:
+    facts = case(
+        track=Track.CROSS_REFERRAL,
+        survivor_is_customer=customer,
+        immediate_danger=True,
+        **EVERY_CONDITION | EVERYTHING_SECONDARY,
+    )
+    playbook = immediate_danger_actions(facts)
+    assert playbook[0].kind is K.INFORM_EMERGENCY_SERVICES
+    cross_referral = step(K.POLICY_CROSS_REFERRAL, "1.2", Executor.LANDLORD, timedelta(days=1))
+    # 3.3.1 has no exception for other policies: the danger is met first, then the referral.
+    assert plan_actions(facts) == [*playbook, cross_referral]
 
 
 # --------------------------------------------------------------------------- deadlines
@@ -1080,6 +1301,31 @@ DUE_FACTS = case(immediate_danger=True, **EVERYTHING)
             Partner.POLICE,
             datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
             id="police-referral-1-day",
+        ),
+        pytest.param(
+            on_track(
+                Track.PERPETRATOR_INVESTIGATION,
+                classification=Classification.HATE_CRIME,
+                perpetrator_kinds=frozenset({P.CUSTOMER}),
+            ),
+            K.POLICE_REFERRAL,
+            Partner.POLICE,
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            id="police-referral-1-day-perpetrator-investigation",
+        ),
+        pytest.param(
+            on_track(Track.CROSS_REFERRAL),
+            K.POLICY_CROSS_REFERRAL,
+            None,
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            id="policy-cross-referral-1-day",
+        ),
+        pytest.param(
+            on_track(Track.CROSS_REFERRAL, immediate_danger=True),
+            K.POLICY_CROSS_REFERRAL,
+            None,
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            id="policy-cross-referral-1-day-in-danger",
         ),
         pytest.param(
             on_track(Track.STAFF_GRIEVANCE),

@@ -45,6 +45,7 @@ def route_of(report: ReportSubmitted) -> Route:
             perpetrator_kinds=frozenset(p.kind for p in report.alleged_perpetrators),
             categories=frozenset(report.incident.categories),
             related_policy=report.incident.related_policy,
+            perceived_motivation=bool(report.incident.perceived_motivation),
         )
     )
 

@@ -51,6 +51,7 @@ class RoutingFacts:
     perpetrator_kinds: frozenset[PerpetratorKind]
     categories: frozenset[IncidentCategory]
     related_policy: RelatedPolicy | None = None
+    perceived_motivation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,12 @@ def route(facts: RoutingFacts) -> Route:
         return Route(Track.STAFF_GRIEVANCE, ("4.3",))
     if facts.reporter_role is ReporterRole.ANONYMOUS:
         return Route(Track.ANONYMOUS_VALIDITY_CHECK, ("3.2.5",))
-    if facts.related_policy is not None:
+    if facts.related_policy is RelatedPolicy.DOMESTIC_ABUSE or (
+        # Only plain anti-social behaviour: perceived hostility makes it a hate incident
+        # this policy acts on (3.1.3).
+        facts.related_policy is RelatedPolicy.ANTI_SOCIAL_BEHAVIOUR
+        and not facts.perceived_motivation
+    ):
         return Route(Track.CROSS_REFERRAL, ("1.2",))
     if facts.categories == {IncidentCategory.ONLINE_ABUSE}:
         return Route(Track.ONLINE_ADVICE_ONLY, ("3.1",))

@@ -129,9 +129,9 @@ def immediate_danger_actions(facts: CaseFacts) -> list[PlannedAction]:
 
 def support_partners(facts: CaseFacts) -> list[Partner]:
     """3.3.2: support and advocacy agencies relevant to the survivor; the Hate Crime
-    Reporting Centre refers to Stop Hate UK for harassment too (3.2.6)."""
+    Reporting Centre refers non-customers to Stop Hate UK for harassment too (3.2.6)."""
     if facts.classification is Classification.HARASSMENT:
-        if facts.track is Track.HATE_CRIME_REPORTING_CENTRE:
+        if not facts.survivor_is_customer:
             return [Partner.SURVIVOR_SUPPORT, Partner.STOP_HATE_UK]
         return [Partner.SURVIVOR_SUPPORT]
     partners = [Partner.STOP_HATE_UK]
