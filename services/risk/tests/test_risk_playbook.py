@@ -84,6 +84,10 @@ EVERY_CONDITION = {
 }
 
 
+# ... and someone to make an injunction against.
+WHOLE_PLAYBOOK = {**EVERY_CONDITION, "perpetrator_kinds": frozenset({PerpetratorKind.CUSTOMER})}
+
+
 def summary(action: PlannedAction) -> tuple[ActionKind, AppliesTo, Executor, timedelta, object]:
     return (action.kind, action.applies_to, action.carried_out_by, action.due_in, action.partner)
 
@@ -353,12 +357,22 @@ def test_playbook_table_is_the_policy_list_in_order() -> None:
                 K.VISIT_WITH_RISK_ASSESSMENT,
                 K.HOUSING_OPTIONS_REFERRAL,
                 K.TARGET_HARDENING,
-                K.EX_PARTE_INJUNCTION,
             ],
             id="no-condition",
         ),
         pytest.param(
-            case(immediate_danger=True, **EVERY_CONDITION),
+            case(immediate_danger=True, perpetrator_kinds=frozenset({PerpetratorKind.STAFF})),
+            [
+                K.INFORM_EMERGENCY_SERVICES,
+                K.VISIT_WITH_RISK_ASSESSMENT,
+                K.HOUSING_OPTIONS_REFERRAL,
+                K.TARGET_HARDENING,
+                K.EX_PARTE_INJUNCTION,
+            ],
+            id="known-perpetrator",
+        ),
+        pytest.param(
+            case(immediate_danger=True, **WHOLE_PLAYBOOK),
             [entry.action.kind for entry in IMMEDIATE_DANGER_PLAYBOOK],
             id="every-condition",
         ),
@@ -373,7 +387,7 @@ def test_playbook_entries_relevance(facts: CaseFacts, relevant: list[ActionKind]
 
 
 def test_customer_in_immediate_danger_with_every_condition_gets_the_whole_playbook() -> None:
-    actions = immediate_danger_actions(case(immediate_danger=True, **EVERY_CONDITION))
+    actions = immediate_danger_actions(case(immediate_danger=True, **WHOLE_PLAYBOOK))
     assert [summary(a) for a in actions] == [
         (K.INFORM_EMERGENCY_SERVICES, ALL, Executor.REFERRALS, NOW, Partner.EMERGENCY_SERVICES),
         (K.VISIT_WITH_RISK_ASSESSMENT, CUSTOMERS, Executor.LANDLORD, DAY, None),
@@ -393,7 +407,7 @@ def test_customer_in_immediate_danger_with_every_condition_gets_the_whole_playbo
 
 @pytest.mark.parametrize(
     "action",
-    immediate_danger_actions(case(immediate_danger=True, **EVERY_CONDITION)),
+    immediate_danger_actions(case(immediate_danger=True, **WHOLE_PLAYBOOK)),
     ids=lambda a: f"{a.kind}-{a.partner}" if a.partner else str(a.kind),
 )
 def test_each_playbook_action_matches_design_table(action: PlannedAction) -> None:
@@ -450,13 +464,13 @@ def test_conditional_playbook_actions_follow_their_condition(
 
 
 def test_customer_in_immediate_danger_without_conditions() -> None:
+    """No injunction without someone to make it against (perpetrator unknown)."""
     actions = immediate_danger_actions(case(immediate_danger=True))
     assert [a.kind for a in actions] == [
         K.INFORM_EMERGENCY_SERVICES,
         K.VISIT_WITH_RISK_ASSESSMENT,
         K.HOUSING_OPTIONS_REFERRAL,
         K.TARGET_HARDENING,
-        K.EX_PARTE_INJUNCTION,
     ]
 
 

@@ -29,32 +29,35 @@ async def _open_case(
     opened_at: datetime,
 ) -> tuple[UUID, list[Envelope]]:
     """The enforcement case for (case, route), opening it if there is none yet."""
-    opened_id = await connection.fetchval(
+    opened = await connection.fetchrow(
         """INSERT INTO enforcement_cases (enforcement_case_id, case_id, route, perpetrator_kind,
                                           opened_at)
            VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (case_id, route) DO NOTHING RETURNING enforcement_case_id""",
+           ON CONFLICT (case_id, route) DO UPDATE SET perpetrator_kind = EXCLUDED.perpetrator_kind
+               WHERE enforcement_cases.perpetrator_kind = 'unknown'
+           RETURNING enforcement_case_id, (xmax = 0) AS inserted""",
         uuid.uuid4(),
         case_id,
         route.value,
         perpetrator_kind.value,
         opened_at,
     )
-    if opened_id is None:
+    if opened is None or not opened["inserted"]:
         existing: UUID = await connection.fetchval(
             "SELECT enforcement_case_id FROM enforcement_cases WHERE case_id = $1 AND route = $2",
             case_id,
             route.value,
         )
         return existing, []
-    opened = EnforcementCaseOpened(
+    opened_id: UUID = opened["enforcement_case_id"]
+    event = EnforcementCaseOpened(
         enforcement_case_id=opened_id,
         case_id=case_id,
         perpetrator_kind=perpetrator_kind,
         route=route,
         opened_at=opened_at,
     )
-    return opened_id, [new_envelope(opened, case_id=case_id, occurred_at=opened_at, cause=cause)]
+    return opened_id, [new_envelope(event, case_id=case_id, occurred_at=opened_at, cause=cause)]
 
 
 async def on_report_received(
@@ -80,15 +83,25 @@ async def on_action_required(
     step = STEP_FOR_ACTION.get(action.kind)
     if action.carried_out_by is not Executor.ENFORCEMENT or step is None:
         return
-    # The report may not have reached us yet (another topic); the case opens either way.
-    enforcement_case_id, outgoing = await _open_case(
-        connection,
-        envelope,
-        case_id=action.case_id,
-        route=EnforcementRoute.TENANCY_ENFORCEMENT,
-        perpetrator_kind=PerpetratorKind.CUSTOMER,
-        opened_at=datetime.now(UTC),
+    existing = await connection.fetchval(
+        "SELECT enforcement_case_id FROM enforcement_cases WHERE case_id = $1 "
+        "ORDER BY opened_at LIMIT 1",
+        action.case_id,
     )
+    outgoing: list[Envelope] = []
+    if existing is not None:
+        enforcement_case_id: UUID = existing
+    else:
+        # The report may not have reached us yet (another topic): open the case with the
+        # perpetrator unknown; the report fills it in when it arrives.
+        enforcement_case_id, outgoing = await _open_case(
+            connection,
+            envelope,
+            case_id=action.case_id,
+            route=EnforcementRoute.TENANCY_ENFORCEMENT,
+            perpetrator_kind=PerpetratorKind.UNKNOWN,
+            opened_at=datetime.now(UTC),
+        )
     taken_at = datetime.now(UTC)
     await connection.execute(
         """INSERT INTO enforcement_steps (step_id, enforcement_case_id, action, action_id,

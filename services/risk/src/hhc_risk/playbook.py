@@ -41,6 +41,11 @@ class CaseFacts:
     ongoing: bool = False
 
     @property
+    def perpetrator_known(self) -> bool:
+        """An injunction needs someone to be made against."""
+        return bool(self.perpetrator_kinds - {PerpetratorKind.UNKNOWN})
+
+    @property
     def arson_involved(self) -> bool:
         return IncidentCategory.ARSON in self.categories
 
@@ -110,7 +115,8 @@ IMMEDIATE_DANGER_PLAYBOOK: tuple[PlaybookEntry, ...] = (
     PlaybookEntry(PlannedAction(ActionKind.TARGET_HARDENING, _CUSTOMERS, "3.3.1, 4.2",
                                 Executor.LANDLORD, _DAY)),
     PlaybookEntry(PlannedAction(ActionKind.EX_PARTE_INJUNCTION, _CUSTOMERS, "3.3.1",
-                                Executor.ENFORCEMENT, _DAY)),
+                                Executor.ENFORCEMENT, _DAY),
+                  relevant=lambda facts: facts.perpetrator_known),
     PlaybookEntry(PlannedAction(ActionKind.FIRE_AUTHORITY_REFERRAL, _ALL, "3.3.1",
                                 Executor.REFERRALS, NOW, Partner.FIRE_AUTHORITY),
                   relevant=lambda facts: facts.arson_involved),
