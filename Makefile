@@ -2,15 +2,16 @@
 # uv is used when installed; otherwise a private copy is installed into .tools/.
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: up test pytest lint typecheck schemas sync clean
+.PHONY: up test pytest lint typecheck schemas sync browser-deps clean
 
 up: sync
 	$(UV) run --frozen hhc-dev up
 
 test: sync lint typecheck pytest
 
-pytest: sync
+pytest: sync browser-deps
 	$(UV) run --frozen pytest
 
 lint: sync
@@ -25,6 +26,17 @@ schemas: sync
 
 sync: $(UV)
 	$(UV) sync --frozen --quiet
+
+# The web form's browser tests: Debian's Chromium, driven by Playwright, and axe-core
+# from npm, injected into each page. Installed when missing (apt-get needs root).
+browser-deps: $(AXE)
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+$(AXE):
+	@command -v npm >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm install --prefix .tools --no-audit --no-fund --loglevel=error axe-core@4
 
 .tools/bin/uv:
 	python3 -m venv .tools

@@ -12,7 +12,9 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hhc_contracts.submission import ReportSubmitted
+# The inbound submission is part of v1 too; it lives in its own module (it is a command,
+# and refuses unknown fields).
+from hhc_contracts.submission import ReportSubmitted as ReportSubmitted
 from hhc_contracts.vocabulary import (
     AccessibleFormat,
     ActionKind,
@@ -234,6 +236,3 @@ class MonthlyReportPublished(Payload):
     median_seconds_to_first_response: float | None
     p90_seconds_to_first_response: float | None
     published_at: AwareDatetime
-
-
-__all__ = [name for name in dir() if not name.startswith("_")] + ["ReportSubmitted"]

@@ -6,6 +6,7 @@ from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Topic
 from hhc_intake.api import router
 from hhc_intake.inbound import on_report_submitted
+from hhc_intake.web import router as web_router
 
 
 class IntakeSettings(ServiceSettings):
@@ -22,7 +23,7 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         "(policy 1.6, 3.1, 3.2, 3.5, 4.3).",
         topics=[Topic.INTAKE_SUBMISSIONS],
         handlers={"intake.report-submitted": on_report_submitted},
-        routers=[router],
+        routers=[router, web_router],
     )
 
 

@@ -5,7 +5,7 @@ Every function here runs inside the caller's transaction.
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -143,15 +143,17 @@ async def require_actions(
             required_at,
             required.due_at,
         )
-        outgoing.append(_envelope(required, case_id, required_at, cause))
+        # The deadline counts from required_at (the report); the event happens now.
+        decided_at = datetime.now(UTC)
+        outgoing.append(_envelope(required, case_id, decided_at, cause))
         if action.kind is ActionKind.SAFEGUARDING_ALERT and action.partner is not None:
             alert = SafeguardingAlertRaised(
                 alert_id=uuid.uuid4(),
                 case_id=case_id,
                 partner=action.partner,
-                raised_at=required_at,
+                raised_at=decided_at,
             )
-            outgoing.append(_envelope(alert, case_id, required_at, cause))
+            outgoing.append(_envelope(alert, case_id, decided_at, cause))
     return outgoing
 
 
