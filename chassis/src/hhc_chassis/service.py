@@ -184,18 +184,19 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             # In-flight HTTP requests are finished by uvicorn before we get here; now the
             # consumers finish the message in hand, the relay its batch, then we close.
             runtime.relay.stop()
+            publishing, others = tasks[0], tasks[1:]
             if runtime.broker_connected.is_set():
-                await broker.stop()
-            for task in tasks[1:]:
+                # The relay finishes its batch while the producer is still open...
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(settings.shutdown_grace_seconds):
+                        await asyncio.gather(publishing, return_exceptions=True)
+            # ... and if it is still connecting (broker away) it has nothing in hand.
+            for task in (publishing, *others):
                 task.cancel()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.shutdown_grace_seconds):
-                    await asyncio.gather(tasks[0], return_exceptions=True)
-            tasks[0].cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if not runtime.broker_connected.is_set():
-                with contextlib.suppress(Exception):
-                    await broker.stop()
+            # Consumers finish the message in hand (graceful_timeout), then disconnect.
+            with contextlib.suppress(Exception):
+                await broker.stop()
             await pool.close()
             shutdown_tracing()
             log.info("service stopped")

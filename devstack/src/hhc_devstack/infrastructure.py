@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import importlib.resources
+import io
 import os
 import pwd
 import shutil
@@ -93,6 +94,8 @@ class EmbeddedBroker:
             env=env,
             start_new_session=True,
         )
+        if isinstance(log, io.IOBase):
+            log.close()  # the broker has its own copy of the descriptor
         wait_for_port(self.port, 30, self.process)
 
     def stop(self) -> None:
@@ -217,6 +220,7 @@ class EmbeddedPostgres:
             user=user,
             group=group,
         )
+        server_log.close()  # the server has its own copy of the descriptor
         wait_for_port(self.port, 30, self.process)
         asyncio.run(self._wait_ready())
 

@@ -8,6 +8,7 @@ Where they come from, in order of preference:
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -30,16 +31,24 @@ from hhc_devstack.infrastructure import (
 T = TypeVar("T")
 
 
+@functools.cache
 def docker_available() -> bool:
     if os.environ.get("HHC_TESTS_NO_DOCKER"):
         return False
+    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
+        return False  # no engine here (and the client would leak its probe's socket)
     try:
         import docker  # type: ignore[import-untyped]
 
-        docker.from_env(timeout=3).ping()
-        return True
+        client = docker.from_env(timeout=3)
     except Exception:
         return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
 
 
 class Broker(Protocol):

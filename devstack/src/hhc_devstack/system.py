@@ -63,6 +63,8 @@ class ServiceProcesses:
             stderr=output,
             start_new_session=True,
         )
+        if output is not None:
+            output.close()  # the service has its own copy of the descriptor
 
     def start_all(self) -> None:
         for service in SERVICE_PORTS:
