@@ -4,7 +4,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: up test pytest lint typecheck schemas sync browser-deps clean
+.PHONY: up test pytest lint typecheck schemas bench sync browser-deps clean
 
 up: sync
 	$(UV) run --frozen hhc-dev up
@@ -19,7 +19,10 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 
 typecheck: sync
-	$(UV) run --frozen mypy contracts/src chassis/src devstack/src services/*/src
+	$(UV) run --frozen mypy contracts/src chassis/src devstack/src services/*/src benchmarks
+
+bench: sync
+	$(UV) run --frozen python benchmarks/outbox_relay.py
 
 schemas: sync
 	$(UV) run --frozen python -m hhc_contracts.schemagen

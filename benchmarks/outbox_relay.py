@@ -1,0 +1,166 @@
+"""Outbox relay throughput against a raw aiokafka baseline, in the same run.
+
+    uv run python benchmarks/outbox_relay.py [--events 5000]
+
+Uses DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts the embedded
+PostgreSQL and Tansu. Prints events per second for:
+- baseline: one aiokafka producer sending every message and waiting for each ack;
+- relay: the chassis outbox relay publishing the same number of staged rows through
+  faststream, with its per-row trace context and marking rows published.
+The relay should stay within a small factor of the baseline; it pays for ordering,
+waiting for each acknowledgement and a database round trip per batch.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from hhc_chassis.db import connect, migrate
+from hhc_chassis.events import new_envelope
+from hhc_chassis.outbox import OutboxRelay, enqueue
+from hhc_chassis.settings import ServiceSettings
+from hhc_contracts import Topic
+from hhc_contracts.v1 import RiskAssessed
+from hhc_contracts.vocabulary import RiskLevel
+from hhc_devstack.infrastructure import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    create_database,
+    create_topics,
+)
+
+
+@contextlib.contextmanager
+def infrastructure() -> Iterator[tuple[str, str]]:
+    broker = postgres = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("DATABASE_URL")
+    try:
+        if not bootstrap:
+            broker = EmbeddedBroker()
+            broker.start()
+            bootstrap = broker.bootstrap_servers
+        if not database:
+            postgres = EmbeddedPostgres(data_dir=Path(tempfile.mkdtemp(prefix="hhc-bench-")))
+            postgres.start()
+            database = postgres.url
+        yield bootstrap, database
+    finally:
+        if broker:
+            broker.stop()
+        if postgres:
+            postgres.stop()
+
+
+def payloads(count: int) -> list[bytes]:
+    now = datetime.now(UTC)
+    return [
+        new_envelope(
+            RiskAssessed(
+                assessment_id=uuid.uuid4(),
+                case_id=uuid.uuid4(),
+                risk_level=RiskLevel.STANDARD,
+                basis="bench",
+                assessed_at=now,
+            ),
+            case_id=uuid.uuid4(),
+            occurred_at=now,
+        )
+        .model_dump_json()
+        .encode()
+        for _ in range(count)
+    ]
+
+
+async def baseline(bootstrap: str, values: list[bytes]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for index, value in enumerate(values):
+            await producer.send_and_wait(
+                Topic.RISK_ASSESSMENTS.value, value, key=str(index).encode()
+            )
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def relay(bootstrap: str, server_url: str, count: int) -> float:
+    database_url = await create_database(server_url, f"bench_{uuid.uuid4().hex[:8]}")
+    settings = ServiceSettings(
+        service_name="bench", database_url=database_url, kafka_bootstrap_servers=bootstrap
+    )
+    await migrate(settings, [])
+    connection = await connect(settings)
+    now = datetime.now(UTC)
+    async with connection.transaction():
+        await enqueue(
+            connection,
+            [
+                new_envelope(
+                    RiskAssessed(
+                        assessment_id=uuid.uuid4(),
+                        case_id=uuid.uuid4(),
+                        risk_level=RiskLevel.STANDARD,
+                        basis="bench",
+                        assessed_at=now,
+                    ),
+                    case_id=uuid.uuid4(),
+                    occurred_at=now,
+                )
+                for _ in range(count)
+            ],
+        )
+    broker = KafkaBroker(bootstrap, enable_idempotence=False)
+    await broker.start()
+
+    async def publish(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+        await broker.publish(value, topic=topic, key=key, headers=headers)
+
+    outbox_relay = OutboxRelay(
+        connect=lambda: connect(settings),
+        publish=publish,
+        schema=settings.schema_name,
+        idle_poll_seconds=0.05,
+    )
+    started = time.perf_counter()
+    running = asyncio.create_task(outbox_relay.run())
+    while await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    outbox_relay.stop()
+    await running
+    await broker.stop()
+    await connection.close()
+    return elapsed
+
+
+async def measure(bootstrap: str, database: str, count: int) -> tuple[float, float]:
+    await create_topics(bootstrap)
+    return await baseline(bootstrap, payloads(count)), await relay(bootstrap, database, count)
+
+
+def main(count: int) -> None:
+    with infrastructure() as (bootstrap, database):
+        raw, relayed = asyncio.run(measure(bootstrap, database, count))
+    print(f"events                          {count}")
+    print(f"baseline aiokafka send_and_wait {count / raw:10.0f} events/s  ({raw:.2f} s)")
+    print(f"outbox relay (faststream)       {count / relayed:10.0f} events/s  ({relayed:.2f} s)")
+    print(f"relay / baseline                {raw / relayed:10.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5000)
+    main(parser.parse_args().events)
