@@ -202,6 +202,8 @@ class EventConsumer:
             },
         )
         trace.get_current_span().set_attribute("hhc.dead_lettered", True)
+        # Until the dead-letter topic has it, the message must not be committed past:
+        # every failure here is retried.
         attempt = 0
         while True:
             attempt += 1
@@ -209,23 +211,33 @@ class EventConsumer:
                 await self._publish_raw(
                     dead_letter_topic(record.topic), record.key, record.value or b"", headers
                 )
-                async with self._pool.acquire() as connection:
-                    await connection.execute(
-                        """INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset,
-                               event_id, event_type, reason, error_class, attempts)
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-                        self.name,
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        envelope.event_id if envelope else None,
-                        envelope.event_type if envelope else None,
-                        reason[:1000],
-                        type(error).__name__,
-                        attempts,
-                    )
-                return
+                break
             except Exception as publish_error:
-                if not is_transient(publish_error):
-                    raise
+                log.warning(
+                    "dead-letter publish failed, will retry",
+                    extra={"consumer": self.name, "error_class": type(publish_error).__name__},
+                )
                 await asyncio.sleep(self._retry.delay(min(attempt, 20)))
+        try:
+            async with self._pool.acquire() as connection:
+                await connection.execute(
+                    """INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset,
+                           event_id, event_type, reason, error_class, attempts)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                    self.name,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    envelope.event_id if envelope else None,
+                    envelope.event_type if envelope else None,
+                    reason[:1000],
+                    type(error).__name__,
+                    attempts,
+                )
+        except Exception as record_error:
+            # The message is safe on the dead-letter topic; only the operators' index of it
+            # is missing, which the log line above stands in for.
+            log.warning(
+                "dead letter not recorded in the database",
+                extra={"consumer": self.name, "error_class": type(record_error).__name__},
+            )

@@ -126,7 +126,18 @@ def _build_broker(definition: ServiceDefinition, runtime_ref: list[Runtime]) -> 
                 publish_raw=runtime.publish,
                 retry=retry,
             )
-            await consumer.consume(message.raw_message)
+            try:
+                await consumer.consume(message.raw_message)
+            except Exception as error:
+                # Not expected (consume handles, retries or dead-letters everything); if it
+                # happens, rewind to this message rather than let a later one commit past it.
+                log.error(
+                    "consumer failed unexpectedly, redelivering",
+                    extra={"consumer": settings.group_id, "error_class": type(error).__name__},
+                )
+                await message.nack()
+                await asyncio.sleep(retry.max_delay_seconds)
+                return
             await message.ack()
 
     return broker
