@@ -88,32 +88,6 @@ async def test_sigterm_finishes_in_flight_work_and_exits_cleanly(
     await _each_assessed_once(database_url, case_ids)
 
 
-async def test_reports_accepted_while_the_broker_is_down_flow_on_when_it_is_back(
-    system: ServiceProcesses, clients: dict[str, httpx.AsyncClient], broker: Broker
-) -> None:
-    broker.make_unavailable()
-    try:
-
-        async def intake_sees_broker_down() -> bool:
-            return (await clients["intake"].get("/readyz")).json()["checks"]["broker"] is False
-
-        await eventually(intake_sees_broker_down, message="readiness ignored the broker")
-        case_ids = await submit_reports(clients["intake"], 20)
-    finally:
-        broker.make_available()
-
-    for case_id in case_ids:
-        await wait_for_timeline(
-            clients["reporting"],
-            case_id,
-            "intake.report-received",
-            "risk.risk-assessed",
-            "referrals.referral-made",
-            "enforcement.case-opened",
-            timeout=120,
-        )
-
-
 async def test_poison_message_is_dead_lettered_with_its_reason_and_the_next_flows(
     system: ServiceProcesses, clients: dict[str, httpx.AsyncClient], broker: Broker
 ) -> None:

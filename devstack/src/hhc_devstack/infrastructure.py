@@ -6,6 +6,7 @@ import importlib.resources
 import io
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -25,9 +26,17 @@ TOPIC_PARTITIONS = 3
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port below Linux's ephemeral range (32768 and up), so that no client's
+    outgoing connection takes it between now and when a server binds it."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def wait_for_port(
@@ -71,13 +80,16 @@ class EmbeddedBroker:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    advertised_port: int | None = None
+    """Where clients are told to connect, when that is a proxy in front of the broker."""
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.advertised_port or self.port}"
 
     def start(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -87,7 +99,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
             ],
             stdout=log,
             stderr=log,

@@ -26,7 +26,9 @@ from hhc_devstack.infrastructure import (
     EmbeddedPostgres,
     create_database,
     create_topics,
+    free_port,
 )
+from hhc_devstack.tcpproxy import CuttableProxy
 
 T = TypeVar("T")
 
@@ -60,7 +62,31 @@ class Broker(Protocol):
 
 
 class EmbeddedBrokerControl:
-    """Tansu keeps data in memory only: 'unavailable' is a stop, 'available' a fresh start."""
+    """Tansu behind a proxy the test can cut: 'unavailable' closes every connection and
+    refuses new ones, 'available' lets them through again. Tansu keeps running, so its
+    memory-only data survives, as a network partition would leave a real broker's."""
+
+    def __init__(self, log_path: Path) -> None:
+        proxy_port = free_port()
+        self._broker = EmbeddedBroker(log_path=log_path, advertised_port=proxy_port)
+        self._broker.start()
+        self._proxy = CuttableProxy(proxy_port, self._broker.port)
+        self._proxy.start()
+        self.bootstrap_servers = self._broker.bootstrap_servers
+
+    def make_unavailable(self) -> None:
+        self._proxy.cut()
+
+    def make_available(self) -> None:
+        self._proxy.connect()
+
+    def close(self) -> None:
+        self._proxy.stop()
+        self._broker.stop()
+
+
+class SharedEmbeddedBroker:
+    """The session's Tansu, shared by every test: never taken away."""
 
     def __init__(self, log_path: Path) -> None:
         self._broker = EmbeddedBroker(log_path=log_path)
@@ -68,13 +94,10 @@ class EmbeddedBrokerControl:
         self.bootstrap_servers = self._broker.bootstrap_servers
 
     def make_unavailable(self) -> None:
-        self._broker.stop()
+        raise RuntimeError("take a broker away only through the isolated_broker fixture")
 
     def make_available(self) -> None:
-        self._broker.start()
-        # Called from async tests too: provision the topics on a loop of its own.
-        with ThreadPoolExecutor(1) as worker:
-            worker.submit(asyncio.run, create_topics(self.bootstrap_servers)).result()
+        pass
 
     def close(self) -> None:
         self._broker.stop()
@@ -144,14 +167,32 @@ def postgres_server_url(state_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def broker(state_dir: Path) -> Iterator[Broker]:
+    control: SharedEmbeddedBroker | ContainerBrokerControl | ExternalBroker
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        control = ExternalBroker(bootstrap)
+    elif docker_available():
+        control = ContainerBrokerControl()
+    else:
+        control = SharedEmbeddedBroker(state_dir / "tansu.log")
+    asyncio.run(create_topics(control.bootstrap_servers))
+    try:
+        yield control
+    finally:
+        control.close()
+
+
+@pytest.fixture
+def isolated_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker of the test's own, which it may take away and bring back."""
     control: EmbeddedBrokerControl | ContainerBrokerControl | ExternalBroker
     if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         control = ExternalBroker(bootstrap)
     elif docker_available():
         control = ContainerBrokerControl()
     else:
-        control = EmbeddedBrokerControl(state_dir / "tansu.log")
-    asyncio.run(create_topics(control.bootstrap_servers))
+        control = EmbeddedBrokerControl(tmp_path / "tansu.log")
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(asyncio.run, create_topics(control.bootstrap_servers)).result()
     try:
         yield control
     finally:
