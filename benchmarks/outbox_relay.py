@@ -29,7 +29,7 @@ from hhc_chassis.db import connect, migrate
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import OutboxRelay, enqueue
 from hhc_chassis.settings import ServiceSettings
-from hhc_contracts import Topic
+from hhc_contracts import Envelope, Topic
 from hhc_contracts.v1 import RiskAssessed
 from hhc_contracts.vocabulary import RiskLevel
 from hhc_devstack.infrastructure import (
@@ -62,24 +62,21 @@ def infrastructure() -> Iterator[tuple[str, str]]:
             postgres.stop()
 
 
-def payloads(count: int) -> list[bytes]:
+def envelopes(count: int) -> list[Envelope]:
+    """The same kind of event for both measurements: one per case, as in real traffic."""
     now = datetime.now(UTC)
-    return [
-        new_envelope(
-            RiskAssessed(
-                assessment_id=uuid.uuid4(),
-                case_id=uuid.uuid4(),
-                risk_level=RiskLevel.STANDARD,
-                basis="bench",
-                assessed_at=now,
-            ),
-            case_id=uuid.uuid4(),
-            occurred_at=now,
+    events = []
+    for _ in range(count):
+        case_id = uuid.uuid4()
+        assessed = RiskAssessed(
+            assessment_id=uuid.uuid4(),
+            case_id=case_id,
+            risk_level=RiskLevel.STANDARD,
+            basis="bench",
+            assessed_at=now,
         )
-        .model_dump_json()
-        .encode()
-        for _ in range(count)
-    ]
+        events.append(new_envelope(assessed, case_id=case_id, occurred_at=now))
+    return events
 
 
 async def baseline(bootstrap: str, values: list[bytes]) -> float:
@@ -103,25 +100,8 @@ async def relay(bootstrap: str, server_url: str, count: int) -> float:
     )
     await migrate(settings, [])
     connection = await connect(settings)
-    now = datetime.now(UTC)
     async with connection.transaction():
-        await enqueue(
-            connection,
-            [
-                new_envelope(
-                    RiskAssessed(
-                        assessment_id=uuid.uuid4(),
-                        case_id=uuid.uuid4(),
-                        risk_level=RiskLevel.STANDARD,
-                        basis="bench",
-                        assessed_at=now,
-                    ),
-                    case_id=uuid.uuid4(),
-                    occurred_at=now,
-                )
-                for _ in range(count)
-            ],
-        )
+        await enqueue(connection, envelopes(count))
     broker = KafkaBroker(bootstrap, enable_idempotence=False)
     await broker.start()
 
@@ -151,7 +131,8 @@ async def relay(bootstrap: str, server_url: str, count: int) -> float:
 
 async def measure(bootstrap: str, database: str, count: int) -> tuple[float, float]:
     await create_topics(bootstrap)
-    return await baseline(bootstrap, payloads(count)), await relay(bootstrap, database, count)
+    values = [envelope.model_dump_json().encode() for envelope in envelopes(count)]
+    return await baseline(bootstrap, values), await relay(bootstrap, database, count)
 
 
 def main(count: int) -> None:
