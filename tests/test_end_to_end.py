@@ -41,6 +41,15 @@ async def test_report_reaches_every_service_in_one_trace(
     visit = next(a for a in actions if a["kind"] == "visit_with_risk_assessment")
     assert visit["applies_to"] == "customers_only"
 
+    async def emergency_referral_closed_its_action() -> bool:
+        listed = (await clients["risk"].get(f"/v1/cases/{case_id}/actions")).json()
+        emergency = next(a for a in listed if a["kind"] == "inform_emergency_services")
+        return (emergency["state"], emergency["outcome"]) == ("completed", "referral_made")
+
+    await eventually(
+        emergency_referral_closed_its_action, message="the referral did not complete risk's action"
+    )
+
     async def one_trace_across_services() -> set[str] | None:
         spans = span_collector.snapshot()
         roots = [s for s in spans if s.service == "hhc-intake" and s.name == "POST /v1/reports"]

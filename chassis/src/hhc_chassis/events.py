@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from hhc_contracts import Envelope, event_spec
+from hhc_contracts import EVENT_TYPES, Envelope, event_spec
 
 
 def new_envelope(
@@ -34,6 +34,4 @@ def new_envelope(
 
 
 def topic_of(envelope: Envelope) -> str:
-    from hhc_contracts import EVENT_TYPES
-
     return EVENT_TYPES[(envelope.event_type, envelope.schema_version)].topic.value

@@ -172,11 +172,6 @@ class OutboxRelay:
             return self._idle_poll_seconds
         return wait
 
-    async def pending(self, connection: asyncpg.Connection) -> int:
-        return int(
-            await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        )
-
 
 async def _close_quietly(connection: asyncpg.Connection) -> None:
     try:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from hhc_contracts import submission, v1
 from hhc_contracts.envelope import Envelope
-from hhc_contracts.registry import EVENT_TYPES, EventSpec
+from hhc_contracts.registry import EventSpec
 from hhc_contracts.vocabulary import (
     AccessibleFormat,
     ActionKind,
@@ -320,11 +320,6 @@ def _example(spec: EventSpec) -> _Example:
     return build()
 
 
-def example_payload(spec: EventSpec) -> BaseModel:
-    """The current example payload of a registered event type."""
-    return _example(spec).payload
-
-
 def example_message(spec: EventSpec) -> Envelope:
     """The whole message, wrapped the way the chassis wraps outgoing events."""
     example = _example(spec)
@@ -342,7 +337,3 @@ def example_message(spec: EventSpec) -> Envelope:
         causation_id=example.caused_by,
         payload=payload.model_dump(mode="json"),
     )
-
-
-def example_messages() -> dict[tuple[str, int], Envelope]:
-    return {key: example_message(spec) for key, spec in EVENT_TYPES.items()}

@@ -2,6 +2,7 @@
 transaction (casework)."""
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -33,6 +34,19 @@ def facts_of(report: ReportReceived) -> CaseFacts:
         capacity_concern=report.capacity_concern,
         ongoing=report.ongoing,
     )
+
+
+def reported_outcome(
+    outcome: ReferralMade | ReferralWithheld | EnforcementActionTaken,
+) -> tuple[UUID | None, str, datetime]:
+    """The action a partner service reports on, what came of it, and when."""
+    match outcome:
+        case ReferralMade():
+            return outcome.action_id, "referral_made", outcome.made_at
+        case ReferralWithheld():
+            return outcome.action_id, "referral_withheld", outcome.withheld_at
+        case EnforcementActionTaken():
+            return outcome.action_id, outcome.action, outcome.taken_at
 
 
 def handlers(deadline_scale: float) -> dict[str, Handler]:
@@ -79,48 +93,26 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
         )
         await enqueue(connection, outgoing)
 
-    async def on_referral_made(
-        connection: asyncpg.Connection, envelope: Envelope, referral: ReferralMade
+    async def on_partner_outcome(
+        connection: asyncpg.Connection,
+        envelope: Envelope,
+        outcome: ReferralMade | ReferralWithheld | EnforcementActionTaken,
     ) -> None:
-        if referral.action_id:
+        """Referrals and enforcement report back on the actions they carry out."""
+        action_id, what, at = reported_outcome(outcome)
+        if action_id:
             await complete_action(
                 connection,
-                action_id=referral.action_id,
-                outcome="referral_made",
-                completed_at=referral.made_at,
-                by_staff=False,
-                cause=envelope,
-            )
-
-    async def on_referral_withheld(
-        connection: asyncpg.Connection, envelope: Envelope, referral: ReferralWithheld
-    ) -> None:
-        if referral.action_id:
-            await complete_action(
-                connection,
-                action_id=referral.action_id,
-                outcome="referral_withheld",
-                completed_at=referral.withheld_at,
-                by_staff=False,
-                cause=envelope,
-            )
-
-    async def on_enforcement_action_taken(
-        connection: asyncpg.Connection, envelope: Envelope, taken: EnforcementActionTaken
-    ) -> None:
-        if taken.action_id:
-            await complete_action(
-                connection,
-                action_id=taken.action_id,
-                outcome=taken.action,
-                completed_at=taken.taken_at,
+                action_id=action_id,
+                outcome=what,
+                completed_at=at,
                 by_staff=False,
                 cause=envelope,
             )
 
     return {
         "intake.report-received": on_report_received,
-        "referrals.referral-made": on_referral_made,
-        "referrals.referral-withheld": on_referral_withheld,
-        "enforcement.action-taken": on_enforcement_action_taken,
+        "referrals.referral-made": on_partner_outcome,
+        "referrals.referral-withheld": on_partner_outcome,
+        "enforcement.action-taken": on_partner_outcome,
     }
