@@ -171,7 +171,10 @@ class TestPlaybook:
 async def events_of_case(
     broker: Broker, case_id: str, event_type: str, until: Any
 ) -> list[Envelope]:
+    """The case's events of one type, read from the start of the topic at least up to
+    where it ended when reading began, and on until ``until(found)`` holds."""
     found: list[Envelope] = []
+    ends: dict[Any, int] = {}
     async with kafka_consumer(broker.bootstrap_servers, Topic.RISK_ACTIONS.value) as consumer:
 
         async def collect() -> bool:
@@ -180,6 +183,14 @@ async def events_of_case(
                     envelope = Envelope.model_validate_json(record.value)
                     if str(envelope.case_id) == case_id and envelope.event_type == event_type:
                         found.append(envelope)
+            assignment = consumer.assignment()
+            if not assignment:
+                return False
+            if not ends:
+                ends.update(await consumer.end_offsets(list(assignment)))
+            for partition, end in ends.items():
+                if await consumer.position(partition) < end:
+                    return False
             return bool(until(found))
 
         await eventually(collect, timeout=60, message=f"no {event_type} for the case")
