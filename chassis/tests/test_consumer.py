@@ -187,4 +187,5 @@ async def test_a_handler_bug_is_retried_a_bounded_number_of_times_then_dead_lett
     assert headers[EventHeaders.DLQ_ATTEMPTS] == "3"
     assert headers[EventHeaders.DLQ_ERROR_CLASS] == "ValueError"
     assert headers[EventHeaders.EVENT_ID] == str(buggy.event_id)
-    assert attempts[buggy.event_id] == 3
+    # Three attempts of its own, plus one in a batch if "fine" was fetched with it.
+    assert attempts[buggy.event_id] in (3, 4)

@@ -1,36 +1,69 @@
 """Consuming events: decode, de-duplicate, handle in one transaction, retry, dead-letter.
 
-Delivery is at least once; the inbox makes the effect exactly once. A partition's
-messages are handled one at a time and the offset is committed only after a message
-was handled or dead-lettered, so a later message never commits past an earlier one
-that failed (design.md, "failures").
+Delivery is at least once; the inbox makes the effect exactly once (design.md,
+"failures"). The guarantees, and where each is kept:
+
+- Nothing is lost unseen. Every record the broker hands over reaches :meth:`EventConsumer.
+  handle_batch` as bytes; it is handled, retried or dead-lettered, never skipped.
+- Nothing is committed past an unhandled message. A partition's records are handled in
+  order by one worker; :class:`PartitionedConsumer` commits, for each partition, the
+  offset after the last record that worker finished, and only that partition's own.
+- Partitions do not wait for each other: each assigned partition has its own worker, so
+  a message being retried holds back only the later messages of its partition.
+- A partition's fetched records are handled in one database transaction (one inbox
+  insert for all of them); if any handler fails, the transaction is undone and the
+  records are handled one at a time, each with its own retries.
+- Retries are bounded: a handler error ``retry_max_attempts`` times, an infrastructure
+  error (database or broker away) for ``retry_max_seconds``; then the message is
+  dead-lettered (``transient-gave-up`` for the latter) and the partition moves on.
 """
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
-from aiokafka import ConsumerRecord
-from opentelemetry import trace
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
 from hhc_chassis.errors import PermanentError, is_transient
+from hhc_chassis.kafka import Publisher, consumer_for, decode_headers
+from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Envelope, EventHeaders, dead_letter_topic, model_for
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer("hhc_chassis.consumer")
+meter = metrics.get_meter("hhc_chassis.consumer")
+handled_counter = meter.create_counter(
+    "hhc.messages.handled", description="Messages handled (duplicates included)"
+)
+dead_letter_counter = meter.create_counter(
+    "hhc.messages.dead_lettered", description="Messages sent to a dead-letter topic"
+)
 
 Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
 """handler(connection, envelope, payload): runs inside the consumer's transaction."""
 
-RawPublish = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[None]]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+TRANSIENT_GAVE_UP = "transient-gave-up"
 
 
 class InvalidMessage(Exception):
     """The message cannot be decoded or does not match its schema."""
+
+
+class Abandoned(Exception):
+    """The partition was taken away or the service is stopping: leave the message unhandled
+    (and uncommitted) for whoever consumes the partition next."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +71,20 @@ class RetryPolicy:
     max_attempts: int = 5
     base_delay_seconds: float = 0.2
     max_delay_seconds: float = 30.0
+    max_seconds: float = 600.0
 
     def delay(self, attempt: int) -> float:
-        capped = min(self.max_delay_seconds, self.base_delay_seconds * 2.0 ** (attempt - 1))
+        capped = min(self.max_delay_seconds, self.base_delay_seconds * 2.0 ** min(attempt - 1, 30))
         return capped * random.uniform(0.5, 1.0)
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "RetryPolicy":
+        return cls(
+            max_attempts=settings.retry_max_attempts,
+            base_delay_seconds=settings.retry_base_delay_seconds,
+            max_delay_seconds=settings.retry_max_delay_seconds,
+            max_seconds=settings.retry_max_seconds,
+        )
 
 
 def _describe_validation_error(error: ValidationError) -> str:
@@ -54,7 +97,7 @@ def _describe_validation_error(error: ValidationError) -> str:
 
 def decode(value: bytes | None, handled_types: Mapping[str, Handler]) -> tuple[Envelope, Any]:
     """The envelope and typed payload, or InvalidMessage naming what is wrong."""
-    if value is None:
+    if not value:
         raise InvalidMessage("message has no value")
     try:
         envelope = Envelope.model_validate_json(value)
@@ -76,61 +119,165 @@ def decode(value: bytes | None, handled_types: Mapping[str, Handler]) -> tuple[E
     return envelope, payload
 
 
+@dataclass(slots=True)
+class _Message:
+    record: Record
+    headers: dict[str, str]
+    envelope: Envelope | None = None
+    payload: Any = None
+    handler: Handler | None = None
+    invalid: InvalidMessage | None = None
+
+    @contextlib.contextmanager
+    def span(self) -> Iterator[None]:
+        """A ``<topic> process`` span continuing the producer's trace from the headers."""
+        record = self.record
+        with tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=propagate.extract(self.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ) as span:
+            if self.envelope is not None:
+                span.set_attribute("hhc.event.type", self.envelope.event_type)
+                span.set_attribute("hhc.event.id", str(self.envelope.event_id))
+                if self.envelope.case_id:
+                    span.set_attribute("hhc.case.id", str(self.envelope.case_id))
+            yield
+
+
 class EventConsumer:
+    """Handles the records of one partition, in order; knows nothing of offsets."""
+
     def __init__(
         self,
         *,
         name: str,
         pool: asyncpg.Pool,
         handlers: Mapping[str, Handler],
-        publish_raw: RawPublish,
+        publisher: Publisher,
         retry: RetryPolicy,
     ) -> None:
         self.name = name
         self._pool = pool
         self._handlers = handlers
-        self._publish_raw = publish_raw
+        self._publisher = publisher
         self._retry = retry
 
-    async def consume(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """Handle one record completely; returns only when the offset may be committed."""
+    def _decode(self, record: Record) -> _Message:
+        message = _Message(record=record, headers=decode_headers(record.headers))
         try:
-            envelope, payload = decode(record.value, self._handlers)
+            message.envelope, message.payload = decode(record.value, self._handlers)
         except InvalidMessage as error:
-            await self._dead_letter(record, None, reason=str(error), error=error, attempts=1)
-            return
-        handler = self._handlers.get(envelope.event_type)
-        if handler is None:
-            return
-        span = trace.get_current_span()
-        span.set_attribute("hhc.event.type", envelope.event_type)
-        span.set_attribute("hhc.event.id", str(envelope.event_id))
-        if envelope.case_id:
-            span.set_attribute("hhc.case.id", str(envelope.case_id))
+            message.invalid = error
+            return message
+        message.handler = self._handlers.get(message.envelope.event_type)
+        return message
 
+    async def handle_batch(
+        self, records: Sequence[Record], abandoned: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Handle every record; returns only when all may be committed. Raises
+        :class:`Abandoned` when ``abandoned()`` turns true while a record waits to retry."""
+        messages = [self._decode(record) for record in records]
+        for message in messages:
+            if message.invalid is not None:
+                with message.span():
+                    await self._dead_letter(message, str(message.invalid), message.invalid, 1)
+        to_handle = [message for message in messages if message.handler is not None]
+        if not to_handle:
+            return
+        if len(to_handle) > 1:
+            try:
+                await self._handle_together(to_handle)
+                return
+            except Exception as error:
+                log.info(
+                    "batch failed, handling its messages one at a time",
+                    extra={
+                        "consumer": self.name,
+                        "messages": len(to_handle),
+                        "error_class": type(error).__name__,
+                    },
+                )
+        for message in to_handle:
+            with message.span():
+                await self._handle_alone(message, abandoned)
+
+    async def _handle_together(self, messages: Sequence[_Message]) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            first_deliveries = set(
+                await connection.fetchval(
+                    """WITH arrived AS (
+                           INSERT INTO inbox (consumer, event_id, event_type, topic,
+                                              kafka_partition, kafka_offset)
+                           SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[],
+                                                    $5::int[], $6::bigint[])
+                           ON CONFLICT DO NOTHING RETURNING event_id)
+                       SELECT coalesce(array_agg(event_id), '{}') FROM arrived""",
+                    self.name,
+                    [message.envelope.event_id for message in messages if message.envelope],
+                    [message.envelope.event_type for message in messages if message.envelope],
+                    [message.record.topic for message in messages],
+                    [message.record.partition for message in messages],
+                    [message.record.offset for message in messages],
+                )
+            )
+            for message in messages:
+                assert message.envelope is not None
+                assert message.handler is not None
+                if message.envelope.event_id not in first_deliveries:
+                    continue  # a duplicate, in this batch or delivered before
+                first_deliveries.discard(message.envelope.event_id)
+                with message.span():
+                    await message.handler(connection, message.envelope, message.payload)
+        handled_counter.add(len(messages), {"consumer": self.name})
+
+    async def _handle_alone(self, message: _Message, abandoned: Callable[[], bool]) -> None:
+        assert message.envelope is not None
+        assert message.handler is not None
+        envelope, handler = message.envelope, message.handler
         attempt = 0
+        first_failure: float | None = None
         while True:
             attempt += 1
             try:
-                await self._handle_once(record, envelope, payload, handler)
+                await self._handle_once(message.record, envelope, message.payload, handler)
+                handled_counter.add(1, {"consumer": self.name})
                 return
             except PermanentError as error:
-                await self._dead_letter(record, envelope, str(error), error, attempt)
+                await self._dead_letter(message, str(error), error, attempt)
                 return
             except Exception as error:
                 transient = is_transient(error)
+                now = time.monotonic()
+                first_failure = first_failure or now
+                if transient and now - first_failure >= self._retry.max_seconds:
+                    await self._dead_letter(
+                        message,
+                        f"{TRANSIENT_GAVE_UP}: still failing after {round(now - first_failure)}"
+                        f" s and {attempt} attempts: {type(error).__name__}",
+                        error,
+                        attempt,
+                    )
+                    return
                 if not transient and attempt >= self._retry.max_attempts:
                     await self._dead_letter(
-                        record,
-                        envelope,
+                        message,
                         f"handler failed {attempt} times: {type(error).__name__}",
                         error,
                         attempt,
                     )
                     return
-                delay = self._retry.delay(min(attempt, 20))
+                delay = self._retry.delay(attempt)
                 log.warning(
                     "handling failed, will retry",
+                    exc_info=not transient,
                     extra={
                         "consumer": self.name,
                         "event_id": str(envelope.event_id),
@@ -141,14 +288,10 @@ class EventConsumer:
                         "retry_in_seconds": round(delay, 2),
                     },
                 )
-                await asyncio.sleep(delay)
+                await _sleep_unless(abandoned, delay)
 
     async def _handle_once(
-        self,
-        record: ConsumerRecord[bytes, bytes],
-        envelope: Envelope,
-        payload: Any,
-        handler: Handler,
+        self, record: Record, envelope: Envelope, payload: Any, handler: Handler
     ) -> None:
         async with self._pool.acquire() as connection, connection.transaction():
             first_delivery = await connection.fetchval(
@@ -172,25 +315,25 @@ class EventConsumer:
             await handler(connection, envelope, payload)
 
     async def _dead_letter(
-        self,
-        record: ConsumerRecord[bytes, bytes],
-        envelope: Envelope | None,
-        reason: str,
-        error: BaseException,
-        attempts: int,
+        self, message: _Message, reason: str, error: BaseException, attempts: int
     ) -> None:
-        headers = {name: value.decode(errors="replace") for name, value in record.headers or ()}
-        headers.update(
-            {
-                EventHeaders.DLQ_REASON: reason[:1000],
-                EventHeaders.DLQ_ERROR_CLASS: type(error).__name__,
-                EventHeaders.DLQ_ATTEMPTS: str(attempts),
-                EventHeaders.DLQ_CONSUMER: self.name,
-                EventHeaders.DLQ_ORIGINAL_TOPIC: record.topic,
-                EventHeaders.DLQ_ORIGINAL_PARTITION: str(record.partition),
-                EventHeaders.DLQ_ORIGINAL_OFFSET: str(record.offset),
-            }
-        )
+        record, envelope = message.record, message.envelope
+        reason = reason[:1000]
+        headers = {
+            **message.headers,
+            EventHeaders.DLQ_REASON: reason,
+            EventHeaders.DLQ_ERROR_CLASS: type(error).__name__,
+            EventHeaders.DLQ_ATTEMPTS: str(attempts),
+            EventHeaders.DLQ_CONSUMER: self.name,
+            EventHeaders.DLQ_ORIGINAL_TOPIC: record.topic,
+            EventHeaders.DLQ_ORIGINAL_PARTITION: str(record.partition),
+            EventHeaders.DLQ_ORIGINAL_OFFSET: str(record.offset),
+        }
+        value = record.value or b""
+        if not self._publisher.fits(value):
+            # It would be refused again, for ever; operators find it at its original offset.
+            headers[EventHeaders.DLQ_VALUE_OMITTED] = f"too large ({len(value)} bytes)"
+            value = b""
         log.error(
             "message dead-lettered",
             extra={
@@ -198,18 +341,19 @@ class EventConsumer:
                 "topic": record.topic,
                 "partition": record.partition,
                 "offset": record.offset,
-                "reason": reason[:1000],
+                "reason": reason,
             },
         )
         trace.get_current_span().set_attribute("hhc.dead_lettered", True)
+        dead_letter_counter.add(1, {"consumer": self.name, "error_class": type(error).__name__})
         # Until the dead-letter topic has it, the message must not be committed past:
         # every failure here is retried.
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self._publish_raw(
-                    dead_letter_topic(record.topic), record.key, record.value or b"", headers
+                await self._publisher.publish(
+                    dead_letter_topic(record.topic), record.key, value, headers
                 )
                 break
             except Exception as publish_error:
@@ -217,7 +361,7 @@ class EventConsumer:
                     "dead-letter publish failed, will retry",
                     extra={"consumer": self.name, "error_class": type(publish_error).__name__},
                 )
-                await asyncio.sleep(self._retry.delay(min(attempt, 20)))
+                await asyncio.sleep(self._retry.delay(attempt))
         try:
             async with self._pool.acquire() as connection:
                 await connection.execute(
@@ -230,7 +374,7 @@ class EventConsumer:
                     record.offset,
                     envelope.event_id if envelope else None,
                     envelope.event_type if envelope else None,
-                    reason[:1000],
+                    reason,
                     type(error).__name__,
                     attempts,
                 )
@@ -241,3 +385,227 @@ class EventConsumer:
                 "dead letter not recorded in the database",
                 extra={"consumer": self.name, "error_class": type(record_error).__name__},
             )
+
+
+async def _sleep_unless(abandoned: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if abandoned():
+            raise Abandoned
+        await asyncio.sleep(min(left, 0.2))
+    if abandoned():
+        raise Abandoned
+
+
+@dataclass(slots=True)
+class _Partition:
+    """What the fetch loop knows of one assigned partition."""
+
+    handled_up_to: int | None = None
+    """The offset after the last record handled: what may be committed."""
+    committed: int | None = None
+    handled_since_commit: int = 0
+    worker: asyncio.Task[None] | None = None
+    revoked: bool = False
+
+
+class PartitionedConsumer:
+    """One group member for all of a service's topics, with a worker per partition.
+
+    The fetch loop pauses a partition while its worker handles what was fetched, so
+    each partition is handled in order and never by two workers at once, while other
+    partitions go on. Offsets are committed per partition, after handling, every
+    ``consumer_commit_every`` messages or ``consumer_commit_interval_ms``, and when a
+    partition is revoked or the service stops.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        topics: Sequence[str],
+        events: EventConsumer,
+        client_factory: Callable[[], AIOKafkaConsumer] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._topics = list(topics)
+        self._events = events
+        self._client_factory = client_factory or (lambda: consumer_for(settings, self._topics))
+        self._client: AIOKafkaConsumer | None = None
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._stopping = asyncio.Event()
+        self._abort = False
+        self._last_commit = time.monotonic()
+        self.connected = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the records in hand, commit, leave the group."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        client = self._client_factory()
+        self._client = client
+        client.subscribe(self._topics, listener=_Rebalance(self))
+        try:
+            if not await self._start(client):
+                return
+            self.connected.set()
+            while not self._stopping.is_set():
+                fetched = await client.getmany(timeout_ms=self._settings.consumer_fetch_wait_ms)
+                for partition, records in fetched.items():
+                    if records:
+                        self._dispatch(client, partition, records)
+                await self._commit(due_only=True)
+        finally:
+            self.connected.clear()
+            await self._finish(client)
+
+    async def _start(self, client: AIOKafkaConsumer) -> bool:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await client.start()
+                return True
+            except (KafkaError, OSError) as error:
+                failures += 1
+                log.warning(
+                    "consumer cannot reach the broker, retrying",
+                    extra={"error_class": type(error).__name__, "attempt": failures},
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stopping.wait(), timeout=min(10.0, 0.5 * 2**failures)
+                    )
+        return False
+
+    def _dispatch(
+        self, client: AIOKafkaConsumer, partition: TopicPartition, records: list[Record]
+    ) -> None:
+        state = self._partitions.setdefault(partition, _Partition())
+        if state.worker is not None and not state.worker.done():
+            # Cannot happen while paused; if it did, handing over would break the order.
+            raise RuntimeError(f"{partition} fetched while its worker is busy")
+        client.pause(partition)
+        state.worker = asyncio.create_task(
+            self._work(client, partition, state, records), name=f"consume {partition}"
+        )
+
+    async def _work(
+        self,
+        client: AIOKafkaConsumer,
+        partition: TopicPartition,
+        state: _Partition,
+        records: list[Record],
+    ) -> None:
+        def abandoned() -> bool:
+            return state.revoked or self._abort
+
+        batch_size = self._settings.consumer_batch_size
+        try:
+            for start in range(0, len(records), batch_size):
+                if abandoned():
+                    return
+                batch = records[start : start + batch_size]
+                await self._events.handle_batch(batch, abandoned)
+                state.handled_up_to = batch[-1].offset + 1
+                state.handled_since_commit += len(batch)
+        except Abandoned:
+            return
+        except Exception as error:
+            # Not expected: handle_batch handles, retries or dead-letters everything. Rewind
+            # to the first unhandled record rather than let anything commit past it.
+            log.exception(
+                "consumer failed unexpectedly, redelivering",
+                extra={"consumer": self._events.name, "error_class": type(error).__name__},
+            )
+            if not abandoned():
+                first_unhandled = state.handled_up_to
+                if first_unhandled is None or first_unhandled < records[0].offset:
+                    first_unhandled = records[0].offset
+                client.seek(partition, first_unhandled)
+                await asyncio.sleep(self._settings.retry_max_delay_seconds)
+        finally:
+            if not abandoned() and partition in client.assignment():
+                client.resume(partition)
+
+    async def _commit(self, *, due_only: bool, only: set[TopicPartition] | None = None) -> None:
+        client = self._client
+        if client is None:
+            return
+        settings = self._settings
+        interval_passed = (
+            time.monotonic() - self._last_commit >= settings.consumer_commit_interval_ms / 1000
+        )
+        offsets = {
+            partition: state.handled_up_to
+            for partition, state in self._partitions.items()
+            if state.handled_up_to is not None
+            and state.handled_up_to != state.committed
+            and (only is None or partition in only)
+            and (
+                not due_only
+                or interval_passed
+                or state.handled_since_commit >= settings.consumer_commit_every
+            )
+        }
+        if not offsets:
+            if interval_passed:
+                self._last_commit = time.monotonic()
+            return
+        try:
+            await client.commit(offsets)
+        except (KafkaError, OSError) as error:
+            # Kept for the next try; at worst the new owner of a partition redelivers what
+            # was handled since the last commit, which the inbox absorbs.
+            log.warning("offset commit failed", extra={"error_class": type(error).__name__})
+            return
+        self._last_commit = time.monotonic()
+        for partition, offset in offsets.items():
+            state = self._partitions[partition]
+            state.committed = offset
+            state.handled_since_commit = 0
+
+    async def _wait_for_workers(self, partitions: Sequence[TopicPartition]) -> None:
+        workers = [
+            state.worker
+            for partition in partitions
+            if (state := self._partitions.get(partition)) and state.worker
+        ]
+        if not workers:
+            return
+        _, unfinished = await asyncio.wait(workers, timeout=self._settings.shutdown_grace_seconds)
+        if unfinished:
+            # Stuck retrying: give up the message in hand, uncommitted, for the next owner.
+            self._abort = True
+            await asyncio.wait(unfinished, timeout=5)
+            for worker in unfinished:
+                worker.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            self._abort = False
+
+    async def on_revoked(self, partitions: set[TopicPartition]) -> None:
+        await self._wait_for_workers(list(partitions))
+        await self._commit(due_only=False, only=partitions)
+        for partition in partitions:
+            state = self._partitions.pop(partition, None)
+            if state is not None:
+                state.revoked = True
+
+    async def _finish(self, client: AIOKafkaConsumer) -> None:
+        with contextlib.suppress(Exception):
+            await self._wait_for_workers(list(self._partitions))
+            await self._commit(due_only=False)
+        with contextlib.suppress(Exception):
+            await client.stop()
+        self._partitions.clear()
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: PartitionedConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._consumer.on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass

@@ -22,7 +22,17 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 
 def connection_settings(settings: ServiceSettings) -> dict[str, str]:
-    return {"search_path": settings.schema_name, "application_name": f"hhc-{settings.service_name}"}
+    keepalive = settings.db_keepalive_seconds
+    return {
+        "search_path": settings.schema_name,
+        "application_name": f"hhc-{settings.service_name}",
+        # The server probes an idle connection and drops it when the peer has vanished,
+        # which releases its advisory locks (the relay's leadership) within about
+        # 2 x keepalive rather than the kernel's default of about two hours.
+        "tcp_keepalives_idle": str(keepalive),
+        "tcp_keepalives_interval": str(max(1, keepalive // 2)),
+        "tcp_keepalives_count": "2",
+    }
 
 
 async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
@@ -31,6 +41,7 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
         min_size=1,
         max_size=settings.db_pool_size,
         server_settings=connection_settings(settings),
+        command_timeout=settings.db_command_timeout_seconds,
         init=_init_connection,
     )
     assert pool is not None
@@ -40,7 +51,10 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
 async def connect(settings: ServiceSettings) -> asyncpg.Connection:
     """A dedicated connection outside the pool (for LISTEN and session advisory locks)."""
     return await asyncpg.connect(
-        settings.database_url, server_settings=connection_settings(settings)
+        settings.database_url,
+        server_settings=connection_settings(settings),
+        command_timeout=settings.db_command_timeout_seconds,
+        timeout=settings.db_command_timeout_seconds,
     )
 
 

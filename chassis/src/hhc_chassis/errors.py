@@ -10,16 +10,35 @@ class PermanentError(Exception):
 
 _TRANSIENT_DATABASE_ERRORS = (
     asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    asyncpg.QueryCanceledError,  # command_timeout, statement_timeout
+)
+
+# Client-side mistakes asyncpg reports as InterfaceError: retrying changes nothing.
+_CLIENT_MISTAKES = (
+    asyncpg.DataError,
+    asyncpg.exceptions.ClientConfigurationError,
+    asyncpg.exceptions.UnsupportedClientFeatureError,
+    asyncpg.exceptions.UnsupportedServerFeatureError,
 )
 
 
 def is_transient(error: BaseException) -> bool:
-    """Infrastructure hiccups: retry without limit, never dead-letter for these."""
-    return isinstance(error, (OSError, TimeoutError, KafkaError, *_TRANSIENT_DATABASE_ERRORS))
+    """Infrastructure hiccups (database or broker away, overloaded, a timeout): worth
+    retrying for a while (``retry_max_seconds``). Everything else is a fault of the
+    message or the code, retried ``retry_max_attempts`` times at most."""
+    if isinstance(error, _CLIENT_MISTAKES):
+        return False
+    if isinstance(error, KafkaError):
+        return bool(getattr(error, "retriable", False)) or type(error) is KafkaError
+    if isinstance(error, asyncpg.InterfaceError):
+        return True  # "connection is closed", "pool is closing": the pool reconnects
+    # Plain OSError is how asyncpg reports a refused connection to every address.
+    return isinstance(error, (ConnectionError, TimeoutError, *_TRANSIENT_DATABASE_ERRORS)) or (
+        type(error) is OSError
+    )

@@ -1,30 +1,76 @@
 """Transactional outbox and its relay (style.md, "Outbox and inbox, in their best known forms").
 
 Writers call :func:`enqueue` inside the transaction that changes state. The relay
-publishes committed rows in id order, waits for the broker's acknowledgement, marks
-them published, and backs off on failure with times computed by the database. One
-relay per service leads at a time (a session advisory lock), so two replicas never
-reorder one case's events; the others wait to take over.
+publishes committed rows, and what it promises:
+
+- Order per key (case), not per service. Rows of one key go out in id order; a row
+  that fails holds back only the later rows of its own key, while every other case's
+  events keep flowing.
+- Batches, not round trips. A batch is handed to the producer without awaiting each
+  acknowledgement (the producer keeps order within a partition), then all are awaited
+  and the published ones marked in one statement.
+- Parking. A row that can never be published as it is (too large, not authorised, a
+  topic still unknown after ``relay_unknown_topic_grace_seconds``) is parked with its
+  reason, counted in readiness and metrics, and released by an operator
+  (``python -m hhc_chassis.outbox_cli retry-parked``). Later rows of its key wait for it.
+- Leadership follows progress. One relay per service leads at a time (a session advisory
+  lock), so replicas never reorder a case's events; a leader that cannot publish due
+  rows for ``relay_stall_seconds`` gives the lock up so that a replica that can takes
+  over.
+
+Known limit: if the broker fails a send after later rows of the same key were already
+accepted, those later rows stay published and the failed one follows them on retry.
+Without idempotent producers (Tansu refuses them) no client can rule that out;
+consumers see each event once (inbox) but, in that case only, not in order.
 """
 
 import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import asyncpg
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
+from opentelemetry import metrics, propagate
 
 from hhc_chassis.events import topic_of
 from hhc_contracts import Envelope
 
 log = logging.getLogger(__name__)
+meter = metrics.get_meter("hhc_chassis.outbox")
+published_counter = meter.create_counter("hhc.outbox.published", description="Rows published")
+parked_counter = meter.create_counter("hhc.outbox.parked", description="Rows parked")
 
-Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
-"""publish(topic, key, value, headers): returns once the broker acknowledged."""
+# Nothing about these changes by trying again.
+_NEVER_PUBLISHABLE = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+    InvalidTopicError,
+)
+
+
+class Sender(Protocol):
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> "asyncio.Future[Any]":
+        """Hand a record to the producer; the future resolves on acknowledgement."""
+
+    async def topic_exists(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
+        """Whether the broker knows the topic."""
 
 
 async def enqueue(connection: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
@@ -33,21 +79,41 @@ async def enqueue(connection: asyncpg.Connection, envelopes: Sequence[Envelope])
         return
     trace_carrier: dict[str, str] = {}
     propagate.inject(trace_carrier)
-    await connection.executemany(
+    await connection.execute(
         """INSERT INTO outbox (event_id, event_type, topic, message_key, payload, headers)
-           VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb)""",
+           SELECT event_id, event_type, topic, message_key, payload::jsonb, headers::jsonb
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                AS staged (event_id, event_type, topic, message_key, payload, headers)""",
+        [envelope.event_id for envelope in envelopes],
+        [envelope.event_type for envelope in envelopes],
+        [topic_of(envelope) for envelope in envelopes],
         [
-            (
-                envelope.event_id,
-                envelope.event_type,
-                topic_of(envelope),
-                str(envelope.case_id) if envelope.case_id else envelope.event_type,
-                envelope.model_dump_json(),
-                json.dumps({**trace_carrier, **envelope.headers()}),
-            )
+            str(envelope.case_id) if envelope.case_id else envelope.event_type
             for envelope in envelopes
         ],
+        [envelope.model_dump_json() for envelope in envelopes],
+        [json.dumps({**trace_carrier, **envelope.headers()}) for envelope in envelopes],
     )
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What one pass of the relay did."""
+
+    published: int = 0
+    failed: int = 0
+    parked: int = 0
+    full: bool = False
+    wait_seconds: float = 0.0
+    pending: bool = False
+    """Rows remain unpublished (due now, backing off, or behind a failed row)."""
+
+
+@dataclass(slots=True)
+class _Failure:
+    row: asyncpg.Record
+    error: BaseException
+    park: bool = field(default=False)
 
 
 class OutboxRelay:
@@ -55,22 +121,29 @@ class OutboxRelay:
         self,
         *,
         connect: Callable[[], Awaitable[asyncpg.Connection]],
-        publish: Publish,
+        sender: Sender,
         schema: str,
         batch_size: int = 200,
         idle_poll_seconds: float = 2.0,
         max_backoff_seconds: float = 30.0,
+        stall_seconds: float = 30.0,
+        unknown_topic_grace_seconds: float = 300.0,
+        send_timeout_seconds: float = 15.0,
     ) -> None:
         self._connect = connect
-        self._publish = publish
+        self._sender = sender
         self._channel = f"{schema}_outbox"
         self._lock_key = f"hhc-outbox-relay:{schema}"
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._max_backoff_seconds = max_backoff_seconds
+        self._stall_seconds = stall_seconds
+        self._unknown_topic_grace_seconds = unknown_topic_grace_seconds
+        self._send_timeout_seconds = send_timeout_seconds
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.is_leader = False
+        self.handovers = 0
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from :meth:`run`."""
@@ -82,35 +155,55 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 connection = await self._connect()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 failures += 1
                 log.warning("outbox relay cannot reach the database: %s", type(error).__name__)
                 await self._pause(min(self._max_backoff_seconds, 0.5 * 2**failures))
                 continue
+            handed_over = False
             try:
                 failures = 0
-                await self._lead(connection)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                handed_over = await self._lead(connection)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("outbox relay lost its connection: %s", type(error).__name__)
                 await self._pause(1.0)
             finally:
                 self.is_leader = False
                 await _close_quietly(connection)
+            if handed_over:
+                # Leave the lock to a replica that can publish, then stand by again.
+                await self._pause(self._stall_seconds)
 
-    async def _lead(self, connection: asyncpg.Connection) -> None:
+    async def _lead(self, connection: asyncpg.Connection) -> bool:
+        """Publish while leading; True when leadership was given up for want of progress."""
         while not await connection.fetchval(
             "SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key
         ):
             if await self._pause(self._idle_poll_seconds):
-                return
+                return False
         self.is_leader = True
+        log.info("outbox relay leads", extra={"channel": self._channel})
         await connection.add_listener(self._channel, self._on_notify)
-        delay = 0.0
+        stalled_since: float | None = None
         while not self._stopping.is_set():
             self._wake.clear()
-            delay = await self.publish_due(connection)
-            if delay > 0:
-                await self._pause(delay)
+            outcome = await self.publish_due(connection)
+            if outcome.published or not outcome.pending:
+                stalled_since = None
+            elif outcome.failed:
+                stalled_since = stalled_since or time.monotonic()
+            if stalled_since is not None and time.monotonic() - stalled_since >= (
+                self._stall_seconds
+            ):
+                self.handovers += 1
+                log.error(
+                    "outbox relay cannot publish, giving up leadership",
+                    extra={"channel": self._channel, "stalled_seconds": self._stall_seconds},
+                )
+                return True
+            if outcome.wait_seconds > 0:
+                await self._pause(outcome.wait_seconds)
+        return False
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -122,55 +215,168 @@ class OutboxRelay:
         self._wake.clear()
         return self._stopping.is_set()
 
-    async def publish_due(self, connection: asyncpg.Connection) -> float:
-        """Publish one batch in order; return how long to wait before the next (0: now)."""
+    async def publish_due(self, connection: asyncpg.Connection) -> BatchOutcome:
+        """Publish one batch of due rows, keeping each key's order."""
         rows = await connection.fetch(
             """SELECT id, topic, message_key, payload::text AS value, headers::text AS headers,
-                      attempts, GREATEST(0, EXTRACT(EPOCH FROM next_attempt_at - now())) AS wait
-               FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1""",
+                      attempts, EXTRACT(EPOCH FROM now() - first_failed_at)::float8 AS failing_for
+               FROM outbox row
+               WHERE published_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now()
+                 AND NOT EXISTS (
+                     SELECT FROM outbox earlier
+                     WHERE earlier.message_key = row.message_key AND earlier.id < row.id
+                       AND earlier.published_at IS NULL
+                       AND (earlier.parked_at IS NOT NULL OR earlier.next_attempt_at > now()))
+               ORDER BY id LIMIT $1""",
             self._batch_size,
         )
-        if not rows:
-            return self._idle_poll_seconds
-        published: list[int] = []
-        wait = 0.0
+        outcome = BatchOutcome(full=len(rows) == self._batch_size)
+        if rows:
+            published, failures = await self._send_all(rows)
+            if published:
+                await connection.execute(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                    published,
+                )
+                published_counter.add(len(published), {"channel": self._channel})
+            for failure in failures:
+                await self._record_failure(connection, failure)
+            outcome.published = len(published)
+            outcome.failed = len(failures)
+            outcome.parked = sum(failure.park for failure in failures)
+        if outcome.full and outcome.published:
+            return outcome  # more may be due now
+        # When the next row can go: the earliest due time among each key's first unpublished
+        # row (rows behind it wait for it; rows behind a parked one wait for an operator).
+        next_due = await connection.fetchval(
+            """SELECT GREATEST(0, EXTRACT(EPOCH FROM min(next_attempt_at) - now()))::float8
+               FROM outbox row
+               WHERE published_at IS NULL AND parked_at IS NULL
+                 AND NOT EXISTS (
+                     SELECT FROM outbox earlier
+                     WHERE earlier.message_key = row.message_key AND earlier.id < row.id
+                       AND earlier.published_at IS NULL)"""
+        )
+        outcome.pending = next_due is not None
+        outcome.wait_seconds = (
+            self._idle_poll_seconds
+            if next_due is None
+            else min(self._idle_poll_seconds, max(float(next_due), 0.01 if outcome.failed else 0))
+        )
+        return outcome
+
+    async def _send_all(self, rows: Sequence[asyncpg.Record]) -> tuple[list[int], list[_Failure]]:
+        blocked_keys: set[str] = set()
+        unknown_topics: set[str] = set()
+        failures: list[_Failure] = []
+        in_flight: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
         for row in rows:
-            if row["wait"] > 0:
-                # An earlier failure is backing off: later rows wait behind it to keep order.
-                wait = float(row["wait"])
-                break
-            headers: dict[str, str] = json.loads(row["headers"])
-            token = otel_context.attach(propagate.extract(headers))
+            if row["message_key"] in blocked_keys:
+                continue  # behind a row of its own key that failed in this batch
             try:
-                await self._publish(
-                    row["topic"], row["message_key"].encode(), row["value"].encode(), headers
-                )
+                if row["topic"] in unknown_topics or not await self._sender.topic_exists(
+                    row["topic"], timeout=min(self._send_timeout_seconds, 3.0)
+                ):
+                    unknown_topics.add(row["topic"])
+                    raise UnknownTopicOrPartitionError(f"unknown topic {row['topic']}")
+                in_flight.append((row, await self._hand_over(row)))
             except Exception as error:
-                log.warning(
-                    "outbox publish failed, backing off",
-                    extra={"outbox_id": row["id"], "error_class": type(error).__name__},
-                )
-                wait = await connection.fetchval(
-                    """UPDATE outbox SET attempts = attempts + 1, last_error = $2,
-                              next_attempt_at = now() + make_interval(
-                                  secs => LEAST($3::float8, 0.2 * power(2, attempts)))
-                       WHERE id = $1
-                       RETURNING EXTRACT(EPOCH FROM next_attempt_at - now())::float8""",
-                    row["id"],
-                    f"{type(error).__name__}: {error}"[:500],
-                    self._max_backoff_seconds,
-                )
-                break
-            finally:
-                otel_context.detach(token)
-            published.append(row["id"])
-        if published:
-            await connection.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", published
+                failures.append(_Failure(row, error))
+                blocked_keys.add(row["message_key"])
+        outcomes = await asyncio.gather(
+            *(asyncio.wait_for(future, self._send_timeout_seconds) for _, future in in_flight),
+            return_exceptions=True,
+        )
+        published: list[int] = []
+        for (row, _), result in zip(in_flight, outcomes, strict=True):
+            if isinstance(result, BaseException):
+                failures.append(_Failure(row, result))
+            else:
+                published.append(row["id"])
+        for failure in failures:
+            failure.park = self._never_publishable(failure)
+        return published, failures
+
+    async def _hand_over(self, row: asyncpg.Record) -> "asyncio.Future[Any]":
+        headers: dict[str, str] = json.loads(row["headers"])
+        # Continue the trace of the transaction that wrote the row, not the relay's own.
+        token = otel_context.attach(propagate.extract(headers))
+        try:
+            return await asyncio.wait_for(
+                self._sender.send(
+                    row["topic"], row["message_key"].encode(), row["value"].encode(), headers
+                ),
+                self._send_timeout_seconds,
             )
-        if wait == 0.0 and len(rows) < self._batch_size:
-            return self._idle_poll_seconds
-        return wait
+        finally:
+            otel_context.detach(token)
+
+    def _never_publishable(self, failure: _Failure) -> bool:
+        if isinstance(failure.error, _NEVER_PUBLISHABLE):
+            return True
+        if isinstance(failure.error, UnknownTopicOrPartitionError):
+            failing_for = failure.row["failing_for"]
+            return failing_for is not None and failing_for >= self._unknown_topic_grace_seconds
+        return False
+
+    async def _record_failure(self, connection: asyncpg.Connection, failure: _Failure) -> None:
+        error = failure.error
+        reason = f"{type(error).__name__}: {error}"[:500]
+        extra = {"outbox_id": failure.row["id"], "error_class": type(error).__name__}
+        if failure.park:
+            log.error("outbox row parked: it cannot be published as it is", extra=extra)
+            parked_counter.add(1, {"channel": self._channel})
+            await connection.execute(
+                """UPDATE outbox SET attempts = attempts + 1, last_error = $2, parked_at = now(),
+                          first_failed_at = coalesce(first_failed_at, now())
+                   WHERE id = $1""",
+                failure.row["id"],
+                reason,
+            )
+            return
+        log.warning("outbox publish failed, backing off", extra=extra)
+        await connection.execute(
+            """UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                      first_failed_at = coalesce(first_failed_at, now()),
+                      next_attempt_at = now() + make_interval(
+                          secs => LEAST($3::float8, 0.2 * power(2, attempts)))
+               WHERE id = $1""",
+            failure.row["id"],
+            reason,
+            self._max_backoff_seconds,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxState:
+    unpublished: int
+    parked: int
+    oldest_unpublished_seconds: float | None
+
+
+async def outbox_state(connection: asyncpg.Connection | asyncpg.Pool) -> OutboxState:
+    row = await connection.fetchrow(
+        """SELECT count(*) AS unpublished,
+                  count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked,
+                  EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS oldest
+           FROM outbox WHERE published_at IS NULL"""
+    )
+    assert row is not None
+    return OutboxState(row["unpublished"], row["parked"], row["oldest"])
+
+
+async def release_parked(
+    connection: asyncpg.Connection, schema: str, ids: Sequence[int] = ()
+) -> int:
+    """Put parked rows (all, or those ``ids``) back in line; the relay is woken."""
+    released = await connection.fetch(
+        """UPDATE outbox SET parked_at = NULL, next_attempt_at = now(), first_failed_at = NULL
+           WHERE parked_at IS NOT NULL AND (cardinality($1::bigint[]) = 0 OR id = ANY($1))
+           RETURNING id""",
+        list(ids),
+    )
+    await connection.execute("SELECT pg_notify($1, '')", f"{schema}_outbox")
+    return len(released)
 
 
 async def _close_quietly(connection: asyncpg.Connection) -> None:

@@ -1,10 +1,11 @@
 """One way to run a service: HTTP API, consumers, outbox relay, health, graceful shutdown.
 
 A service declares what it is (:class:`ServiceDefinition`); :func:`create_app` builds
-the ASGI app whose lifespan migrates the schema, opens the pool, connects the broker
-(retrying in the background, so the API answers while Kafka is away), starts the relay
-and the service's own background tasks, and on SIGTERM/SIGINT lets in-flight requests
-and messages finish before closing everything.
+the ASGI app whose lifespan migrates the schema, opens the pool, connects to the broker
+(retrying in the background, so the API answers while Kafka is away), and runs the
+relay, the consumer, the retention purge and the service's own background tasks, each
+supervised (restarted when it dies; liveness fails when one keeps dying). On
+SIGTERM/SIGINT in-flight requests and messages finish before everything closes.
 """
 
 import asyncio
@@ -19,18 +20,22 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from faststream.middlewares import AckPolicy
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from hhc_chassis.consumer import EventConsumer, Handler, RetryPolicy
+from hhc_chassis.consumer import EventConsumer, Handler, PartitionedConsumer, RetryPolicy
 from hhc_chassis.db import MigrationSet, connect, create_pool, migrate
 from hhc_chassis.http import BodySizeLimit, describe_validation_error
-from hhc_chassis.outbox import OutboxRelay
+from hhc_chassis.kafka import Publisher
+from hhc_chassis.outbox import OutboxRelay, outbox_state
+from hhc_chassis.retention import purge_expired
 from hhc_chassis.settings import ServiceSettings
-from hhc_chassis.telemetry import configure_logging, configure_tracing, shutdown_tracing
+from hhc_chassis.supervise import TaskHealth, supervise
+from hhc_chassis.telemetry import (
+    configure_logging,
+    configure_metrics,
+    configure_tracing,
+    shutdown_tracing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +53,45 @@ class ServiceDefinition:
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     routers: Sequence[Any] = ()
     background: Sequence[BackgroundTask] = ()
+    ready_without_broker: bool = False
+    """Readiness ignores the broker (it still reports it): for a service that keeps
+    accepting work into its outbox while Kafka is away, such as intake."""
 
 
 class Runtime:
     """What handlers and routes reach through ``request.app.state.runtime``."""
 
-    def __init__(self, settings: ServiceSettings, pool: asyncpg.Pool, broker: KafkaBroker) -> None:
+    def __init__(self, definition: ServiceDefinition, pool: asyncpg.Pool) -> None:
+        settings = definition.settings
         self.settings = settings
         self.pool = pool
-        self.broker = broker
-        self.broker_connected = asyncio.Event()
+        self.publisher = Publisher(settings)
+        self.health = TaskHealth(restart_limit=settings.task_restart_limit)
+        self.stopping = asyncio.Event()
         self.relay = OutboxRelay(
             connect=lambda: connect(settings),
-            publish=self.publish,
+            sender=self.publisher,
             schema=settings.schema_name,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
             max_backoff_seconds=settings.retry_max_delay_seconds,
+            stall_seconds=settings.relay_stall_seconds,
+            unknown_topic_grace_seconds=settings.relay_unknown_topic_grace_seconds,
+            send_timeout_seconds=settings.relay_send_timeout_seconds,
         )
-
-    async def publish(
-        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
-    ) -> None:
-        """Publish and wait for the broker's acknowledgement."""
-        await self.broker.publish(value, topic=topic, key=key, headers=headers)
+        self.consumer: PartitionedConsumer | None = None
+        if definition.topics:
+            self.consumer = PartitionedConsumer(
+                settings=settings,
+                topics=definition.topics,
+                events=EventConsumer(
+                    name=settings.group_id,
+                    pool=pool,
+                    handlers=definition.handlers,
+                    publisher=self.publisher,
+                    retry=RetryPolicy.from_settings(settings),
+                ),
+            )
 
     async def is_database_ready(self) -> bool:
         try:
@@ -81,110 +101,57 @@ class Runtime:
             return False
 
     async def is_broker_ready(self) -> bool:
-        if not self.broker_connected.is_set():
+        if self.consumer is not None and not self.consumer.connected.is_set():
             return False
-        try:
-            return await self.broker.ping(timeout=2)
-        except Exception:
-            return False
+        return await self.publisher.is_reachable()
 
+    async def publish_outbox(self) -> None:
+        if await self.publisher.connect(stopping=self.stopping):
+            await self.relay.run()
 
-def _build_broker(definition: ServiceDefinition, runtime_ref: list[Runtime]) -> KafkaBroker:
-    settings = definition.settings
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_servers.split(","),
-        client_id=f"hhc-{settings.service_name}",
-        # Tansu (the embedded broker) rejects idempotent producers; Kafka does not need it
-        # here because the inbox makes redelivery harmless.
-        enable_idempotence=False,
-        acks="all",
-        graceful_timeout=settings.shutdown_grace_seconds,
-        middlewares=[
-            KafkaTelemetryMiddleware(tracer_provider=configure_tracing(settings.service_name))
-        ],
-        logger=logging.getLogger(f"hhc.{settings.service_name}.broker"),
-    )
-    if definition.topics:
-        retry = RetryPolicy(
-            max_attempts=settings.retry_max_attempts,
-            base_delay_seconds=settings.retry_base_delay_seconds,
-            max_delay_seconds=settings.retry_max_delay_seconds,
-        )
-
-        @broker.subscriber(
-            *definition.topics,
-            group_id=settings.group_id,
-            ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest",
-        )
-        async def on_message(message: KafkaMessage) -> None:
-            runtime = runtime_ref[0]
-            consumer = EventConsumer(
-                name=settings.group_id,
-                pool=runtime.pool,
-                handlers=definition.handlers,
-                publish_raw=runtime.publish,
-                retry=retry,
+    async def purge_expired_rows(self) -> None:
+        settings = self.settings
+        while not self.stopping.is_set():
+            await purge_expired(
+                self.pool,
+                outbox_retention=settings.outbox_retention,
+                inbox_retention=settings.inbox_retention,
+                batch_size=settings.retention_batch_size,
             )
-            try:
-                await consumer.consume(message.raw_message)
-            except Exception as error:
-                # Not expected (consume handles, retries or dead-letters everything); if it
-                # happens, rewind to this message rather than let a later one commit past it.
-                log.error(
-                    "consumer failed unexpectedly, redelivering",
-                    extra={"consumer": settings.group_id, "error_class": type(error).__name__},
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.stopping.wait(), timeout=settings.retention_interval_seconds
                 )
-                await message.nack()
-                await asyncio.sleep(retry.max_delay_seconds)
-                return
-            await message.ack()
-
-    return broker
-
-
-async def _connect_broker(runtime: Runtime) -> None:
-    failures = 0
-    while True:
-        try:
-            await runtime.broker.start()
-        except Exception as error:
-            failures += 1
-            log.warning(
-                "broker not reachable, retrying",
-                extra={"error_class": type(error).__name__, "attempt": failures},
-            )
-            with contextlib.suppress(Exception):
-                await runtime.broker.stop()
-            await asyncio.sleep(min(10.0, 0.5 * 2**failures))
-            continue
-        runtime.broker_connected.set()
-        log.info("broker connected")
-        return
 
 
 def create_app(definition: ServiceDefinition) -> FastAPI:
     settings = definition.settings
-    runtime_ref: list[Runtime] = []
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_tracing(settings.service_name)
+        configure_metrics(settings.service_name)
         await migrate(settings, [definition.migrations])
         pool = await create_pool(settings)
-        broker = _build_broker(definition, runtime_ref)
-        runtime = Runtime(settings, pool, broker)
-        runtime_ref[:] = [runtime]
+        runtime = Runtime(definition, pool)
         app.state.runtime = runtime
-        tasks: list[asyncio.Task[None]] = []
 
-        async def start_publishing() -> None:
-            await _connect_broker(runtime)
-            await runtime.relay.run()
+        def supervised(
+            name: str, run: Callable[[], Coroutine[Any, Any, None]]
+        ) -> asyncio.Task[None]:
+            return asyncio.create_task(
+                supervise(name, run, runtime.health, runtime.stopping), name=name
+            )
 
-        tasks.append(asyncio.create_task(start_publishing(), name="relay"))
-        tasks.extend(
-            asyncio.create_task(task(runtime), name=getattr(task, "__name__", "background"))
+        publishing = supervised("relay", runtime.publish_outbox)
+        consuming = supervised("consumer", runtime.consumer.run) if runtime.consumer else None
+        others = [supervised("retention", runtime.purge_expired_rows)]
+
+        def bound(task: BackgroundTask) -> Callable[[], Coroutine[Any, Any, None]]:
+            return lambda: task(runtime)
+
+        others.extend(
+            supervised(getattr(task, "__name__", "background"), bound(task))
             for task in definition.background
         )
         log.info("service started", extra={"port": settings.http_port})
@@ -193,21 +160,21 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         finally:
             log.info("service stopping")
             # In-flight HTTP requests are finished by uvicorn before we get here; now the
-            # consumers finish the message in hand, the relay its batch, then we close.
+            # consumer finishes the records in hand and commits, the relay its batch,
+            # while the producer is still open; then everything closes.
+            runtime.stopping.set()
             runtime.relay.stop()
-            publishing, others = tasks[0], tasks[1:]
-            if runtime.broker_connected.is_set():
-                # The relay finishes its batch while the producer is still open...
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(settings.shutdown_grace_seconds):
-                        await asyncio.gather(publishing, return_exceptions=True)
-            # ... and if it is still connecting (broker away) it has nothing in hand.
-            for task in (publishing, *others):
+            if runtime.consumer is not None:
+                runtime.consumer.stop()
+            finishing = [task for task in (publishing, consuming) if task is not None]
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.shutdown_grace_seconds):
+                    await asyncio.gather(*finishing, return_exceptions=True)
+            for task in (*finishing, *others):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            # Consumers finish the message in hand (graceful_timeout), then disconnect.
+            await asyncio.gather(*finishing, *others, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await broker.stop()
+                await runtime.publisher.close()
             await pool.close()
             shutdown_tracing()
             log.info("service stopped")
@@ -219,23 +186,36 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process and its tasks")
+    async def healthz(request: Request) -> JSONResponse:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        failing = runtime.health.failing if runtime else {}
+        return JSONResponse(
+            status_code=503 if failing else 200,
+            content={"status": "failing", "failing_tasks": failing}
+            if failing
+            else {"status": "ok"},
+        )
 
     @app.get("/readyz", tags=["health"], summary="Readiness: database and broker reachable")
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         database = bool(runtime and await runtime.is_database_ready())
         broker = bool(runtime and await runtime.is_broker_ready())
-        ready = database and broker
-        return JSONResponse(
-            status_code=200 if ready else 503,
-            content={
-                "status": "ready" if ready else "not ready",
-                "checks": {"database": database, "broker": broker},
-            },
-        )
+        ready = database and (broker or definition.ready_without_broker)
+        content: dict[str, Any] = {
+            "status": "ready" if ready else "not ready",
+            "checks": {"database": database, "broker": broker},
+        }
+        if runtime and database:
+            with contextlib.suppress(Exception):
+                state = await outbox_state(runtime.pool)
+                content["outbox"] = {
+                    "unpublished": state.unpublished,
+                    "parked": state.parked,
+                    "oldest_unpublished_seconds": state.oldest_unpublished_seconds,
+                }
+        return JSONResponse(status_code=200 if ready else 503, content=content)
 
     @app.exception_handler(RequestValidationError)
     async def plain_validation_errors(

@@ -1,6 +1,7 @@
 """Configuration from environment variables: one settings object per service."""
 
 import re
+from datetime import timedelta
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,7 +40,65 @@ class ServiceSettings(BaseSettings):
     )
     retry_base_delay_seconds: float = Field(default=0.2, gt=0)
     retry_max_delay_seconds: float = Field(default=30.0, gt=0)
+    retry_max_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a transient failure is retried before the message is "
+        "dead-lettered as transient-gave-up",
+    )
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
+    db_command_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest a database statement may take"
+    )
+    db_keepalive_seconds: int = Field(
+        default=10,
+        ge=1,
+        description="TCP keepalive idle time; a vanished peer is noticed in about 2x this",
+    )
+
+    consumer_batch_size: int = Field(
+        default=500, ge=1, description="Most messages of one partition handled in one transaction"
+    )
+    consumer_commit_every: int = Field(
+        default=500, ge=1, description="Commit a partition's offset after this many messages ..."
+    )
+    consumer_commit_interval_ms: int = Field(
+        default=200, ge=1, description="... or after this long, whichever comes first"
+    )
+    consumer_fetch_wait_ms: int = Field(
+        default=100, ge=1, description="Longest the broker holds a fetch while it has no data"
+    )
+
+    relay_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A leading relay that cannot publish due rows for this long hands over",
+    )
+    relay_unknown_topic_grace_seconds: float = Field(
+        default=300.0, ge=0, description="How long a row for an unknown topic is retried"
+    )
+    relay_send_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Longest wait for the broker to accept or acknowledge"
+    )
+
+    outbox_retention: timedelta = Field(
+        default=timedelta(days=7), description="Published outbox rows are deleted after this"
+    )
+    inbox_retention: timedelta = Field(
+        default=timedelta(days=100),
+        description="Inbox rows are deleted after this; keep it longer than topic and "
+        "dead-letter retention, or a very late redelivery would act twice",
+    )
+    retention_interval_seconds: float = Field(
+        default=600.0, gt=0, description="Time between two purges of expired rows"
+    )
+    retention_batch_size: int = Field(default=1000, ge=1)
+
+    task_restart_limit: int = Field(
+        default=5,
+        ge=1,
+        description="A background task that dies this many times in a row makes /healthz fail",
+    )
 
     @field_validator("db_schema")
     @classmethod

@@ -13,12 +13,15 @@ import os
 import sys
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 _provider: TracerProvider | None = None
+_meter_provider: MeterProvider | None = None
 
 
 def _otlp_exporter() -> SpanExporter | None:
@@ -47,10 +50,7 @@ def configure_tracing(service_name: str) -> TracerProvider:
     """Idempotent: the first call wins, later calls return the same provider."""
     global _provider
     if _provider is None:
-        resource = Resource.create({SERVICE_NAME: f"hhc-{service_name}"})
-        if os.environ.get("OTEL_SERVICE_NAME"):
-            resource = Resource.create({})
-        provider = TracerProvider(resource=resource)
+        provider = TracerProvider(resource=_resource(service_name))
         exporter = _otlp_exporter()
         if exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -59,9 +59,39 @@ def configure_tracing(service_name: str) -> TracerProvider:
     return _provider
 
 
+def _resource(service_name: str) -> Resource:
+    if os.environ.get("OTEL_SERVICE_NAME"):
+        return Resource.create({})
+    return Resource.create({SERVICE_NAME: f"hhc-{service_name}"})
+
+
+def configure_metrics(service_name: str, *readers: MetricReader) -> MeterProvider:
+    """Idempotent, like tracing: counters of handled, dead-lettered, published and parked
+    messages, exported over OTLP when an endpoint is configured (or to ``readers``)."""
+    global _meter_provider
+    if _meter_provider is None:
+        all_readers = list(readers)
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+        ):
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+
+            all_readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        _meter_provider = MeterProvider(
+            resource=_resource(service_name), metric_readers=all_readers
+        )
+        metrics.set_meter_provider(_meter_provider)
+    return _meter_provider
+
+
 def shutdown_tracing() -> None:
     if _provider is not None:
         _provider.shutdown()
+    if _meter_provider is not None:
+        # Flushed, not shut down: a process that builds the app again (tests) keeps counting.
+        _meter_provider.force_flush()
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -95,5 +125,5 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aiokafka logs whole records at DEBUG; keep library chatter at WARNING.
-    for noisy in ("aiokafka", "faststream", "uvicorn.access"):
+    for noisy in ("aiokafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -25,6 +25,7 @@ class EventHeaders:
     DLQ_ORIGINAL_TOPIC: Final = "hhc-dlq-original-topic"
     DLQ_ORIGINAL_PARTITION: Final = "hhc-dlq-original-partition"
     DLQ_ORIGINAL_OFFSET: Final = "hhc-dlq-original-offset"
+    DLQ_VALUE_OMITTED: Final = "hhc-dlq-value-omitted"
 
 
 class Envelope(BaseModel):

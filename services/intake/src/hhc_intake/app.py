@@ -24,6 +24,9 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         topics=[Topic.INTAKE_SUBMISSIONS],
         handlers={"intake.report-submitted": on_report_submitted},
         routers=[router, web_router],
+        # Reports are accepted into the outbox while Kafka is away: intake stays in
+        # rotation, and /readyz reports the broker's state in its body.
+        ready_without_broker=True,
     )
 
 

@@ -1,0 +1,150 @@
+"""Kafka clients, configured once for every service: aiokafka with nothing in between.
+
+No framework parses a message before our code sees it: values reach the consumer as
+bytes and header values are decoded leniently, so a message another system got wrong
+is dead-lettered by us rather than skipped by a parser (the class of faststream bug
+#2618 named in design.md). Idempotent producers stay off: Tansu, the embedded broker,
+refuses them, and the inbox makes redelivery harmless on Apache Kafka too.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from hhc_chassis.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("hhc_chassis.kafka")
+
+RawHeaders = Sequence[tuple[str, bytes]]
+
+# Room left for the record's own overhead when deciding whether a value fits a request.
+_RECORD_OVERHEAD_BYTES = 16 * 1024
+
+
+def decode_headers(raw: RawHeaders | None) -> dict[str, str]:
+    """Header values as text; bytes that are not UTF-8 are replaced, never refused."""
+    return {name: value.decode("utf-8", errors="replace") for name, value in raw or ()}
+
+
+def consumer_for(settings: ServiceSettings, topics: Sequence[str]) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        client_id=f"hhc-{settings.service_name}",
+        group_id=settings.group_id,
+        # Offsets are committed by us, per partition, only after handling.
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+        max_poll_interval_ms=max(300_000, int(settings.retry_max_seconds * 1000) * 2),
+    )
+
+
+class Publisher:
+    """One producer per process: the outbox relay and dead-lettering share it."""
+
+    def __init__(self, settings: ServiceSettings, **overrides: Any) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+            client_id=f"hhc-{settings.service_name}",
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=2,
+            request_timeout_ms=int(settings.relay_send_timeout_seconds * 1000),
+            **overrides,
+        )
+        self.connected = asyncio.Event()
+        self.max_request_size: int = self._producer._max_request_size
+
+    async def connect(self, *, stopping: asyncio.Event | None = None) -> bool:
+        """Start the producer, retrying with backoff until the broker answers.
+
+        Returns False when ``stopping`` was set before it could connect.
+        """
+        failures = 0
+        while stopping is None or not stopping.is_set():
+            try:
+                await self._producer.start()
+            except (KafkaError, OSError) as error:
+                failures += 1
+                log.warning(
+                    "broker not reachable, retrying",
+                    extra={"error_class": type(error).__name__, "attempt": failures},
+                )
+                delay = min(10.0, 0.5 * 2**failures)
+                if stopping is None:
+                    await asyncio.sleep(delay)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopping.wait(), timeout=delay)
+                continue
+            self.connected.set()
+            log.info("broker connected")
+            return True
+        return False
+
+    async def close(self) -> None:
+        if self.connected.is_set():
+            self.connected.clear()
+            await self._producer.stop()
+
+    async def is_reachable(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109
+        if not self.connected.is_set():
+            return False
+        try:
+            async with asyncio.timeout(timeout):
+                await self._producer.client.fetch_all_metadata()
+        except Exception:
+            return False
+        return True
+
+    def fits(self, value: bytes) -> bool:
+        return len(value) + _RECORD_OVERHEAD_BYTES <= self.max_request_size
+
+    async def topic_exists(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
+        """Whether the broker knows the topic, asking it for at most ``timeout`` seconds."""
+        client = self._producer.client
+        if client.cluster.partitions_for_topic(topic) is not None:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await client._wait_on_metadata(topic)
+        except (TimeoutError, KafkaError):
+            return False
+        return True
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> "asyncio.Future[Any]":
+        """Hand a record to the producer under a ``<topic> publish`` span continuing the
+        current trace; the returned future resolves when the broker acknowledged it.
+        Raises at once for what can never be sent (too large, unknown topic)."""
+        await self.connected.wait()
+        with tracer.start_as_current_span(
+            f"{topic} publish",
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": topic},
+        ):
+            carrier = dict(headers)
+            propagate.inject(carrier)
+            future: asyncio.Future[Any] = await self._producer.send(
+                topic,
+                value,
+                key=key,
+                headers=[(name, text.encode()) for name, text in carrier.items()],
+            )
+            return future
+
+    async def publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> None:
+        """Send and wait for the broker's acknowledgement."""
+        await (await self.send(topic, key, value, headers))
