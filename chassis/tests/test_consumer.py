@@ -1,5 +1,7 @@
 """Consuming through the chassis: inbox, retries, dead letters, against real PG and broker."""
 
+import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -8,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hhc_chassis.service import ServiceDefinition, create_app
 from hhc_chassis.settings import ServiceSettings
@@ -20,6 +22,8 @@ from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer, servi
 from .support import TEST_MIGRATIONS, assessment, settings_for
 
 attempts: Counter[uuid.UUID] = Counter()
+held = asyncio.Event()  # set by the handler when it holds a "hold" message
+release = asyncio.Event()  # set by the test to let it finish
 
 
 async def flaky_handler(
@@ -38,6 +42,9 @@ async def flaky_handler(
         raise ConnectionResetError("database connection dropped")
     if label == "bug":
         raise ValueError("a bug in the handler")
+    if label == "hold":
+        held.set()
+        await release.wait()
 
 
 class Harness:
@@ -47,19 +54,46 @@ class Harness:
         self.producer = producer
 
     async def send(
-        self, value: bytes, key: bytes = b"k", headers: dict[str, str] | None = None
-    ) -> None:
-        await self.producer.send_and_wait(
+        self,
+        value: bytes | None,
+        key: bytes | None = b"k",
+        headers: dict[str, str] | None = None,
+        *,
+        raw_headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
+    ) -> int:
+        """Send one record; returns its offset."""
+        metadata = await self.producer.send_and_wait(
             self.topic,
             value,
             key=key,
-            headers=[(name, v.encode()) for name, v in (headers or {}).items()],
+            partition=partition,
+            headers=[(name, v.encode()) for name, v in (headers or {}).items()]
+            + (raw_headers or []),
+        )
+        return int(metadata.offset)
+
+    async def send_event(self, envelope: Envelope, *, partition: int | None = None) -> int:
+        return await self.send(
+            envelope.model_dump_json().encode(),
+            str(envelope.case_id).encode(),
+            envelope.headers(),
+            partition=partition,
         )
 
-    async def send_event(self, envelope: Envelope) -> None:
-        await self.send(
-            envelope.model_dump_json().encode(), str(envelope.case_id).encode(), envelope.headers()
+    async def committed(self, partition: int) -> int | None:
+        """The group's committed offset for the partition, read back from the broker."""
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.group_id,
+            enable_auto_commit=False,
         )
+        await reader.start()
+        try:
+            offset = await reader.committed(TopicPartition(self.topic, partition))
+        finally:
+            await reader.stop()
+        return None if offset is None else int(offset)
 
     async def effects(self) -> list[tuple[uuid.UUID, str]]:
         connection = await asyncpg.connect(self.settings.database_url)
@@ -91,13 +125,13 @@ class Harness:
             return found
 
 
-@pytest.fixture
-async def harness(
-    database_url: str, broker: Broker, unique_topic: Callable[[str], str]
+@contextlib.asynccontextmanager
+async def running_harness(
+    database_url: str, bootstrap_servers: str, topic: str, **overrides: object
 ) -> AsyncIterator[Harness]:
-    topic = unique_topic("consumer")
-    await create_topics(broker.bootstrap_servers, [topic, f"{topic}.dlq"])
-    settings = settings_for(database_url, broker.bootstrap_servers, retry_max_attempts=3)
+    settings = settings_for(
+        database_url, bootstrap_servers, **{"retry_max_attempts": 3, **overrides}
+    )
     definition = ServiceDefinition(
         settings=settings,
         migrations=TEST_MIGRATIONS,
@@ -105,7 +139,9 @@ async def harness(
         topics=[topic],
         handlers={"risk.risk-assessed": flaky_handler},
     )
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, max_request_size=4 * 1024 * 1024
+    )
     await producer.start()
     try:
         async with serving(create_app(definition), free_port()) as url:
@@ -114,6 +150,19 @@ async def harness(
             yield Harness(settings, topic, producer)
     finally:
         await producer.stop()
+
+
+@pytest.fixture
+async def topic(broker: Broker, unique_topic: Callable[[str], str]) -> str:
+    name = unique_topic("consumer")
+    await create_topics(broker.bootstrap_servers, [name, f"{name}.dlq"])
+    return name
+
+
+@pytest.fixture
+async def harness(database_url: str, broker: Broker, topic: str) -> AsyncIterator[Harness]:
+    async with running_harness(database_url, broker.bootstrap_servers, topic) as harness:
+        yield harness
 
 
 async def _is_ready(client: httpx.AsyncClient) -> bool:
@@ -189,3 +238,129 @@ async def test_a_handler_bug_is_retried_a_bounded_number_of_times_then_dead_lett
     assert headers[EventHeaders.EVENT_ID] == str(buggy.event_id)
     # Three attempts of its own, plus one in a batch if "fine" was fetched with it.
     assert attempts[buggy.event_id] in (3, 4)
+
+
+async def test_every_kind_of_bad_record_is_dead_lettered_with_its_reason_and_none_is_skipped(
+    harness: Harness,
+) -> None:
+    case_id = uuid.uuid4()
+    partition = 0
+    odd_headers = assessment(case_id, "odd-headers")
+    no_key = assessment(case_id, "no-key")
+    sent = [
+        # A valid event is handled whatever its headers say: the envelope is the message.
+        await harness.send(
+            odd_headers.model_dump_json().encode(),
+            raw_headers=[("content-type", b"text/plain"), ("x-origin", b"\xff\xfe\xfa")],
+            partition=partition,
+        ),
+        await harness.send(
+            b"plain words, not JSON", headers={"content-type": "text/plain"}, partition=partition
+        ),
+        await harness.send(b"", partition=partition),
+        await harness.send(None, key=b"a-tombstone", partition=partition),
+        await harness.send(no_key.model_dump_json().encode(), key=None, partition=partition),
+        await harness.send(b'{"event_id": "' + b"1" * 10, partition=partition),
+        await harness.send(b"{" + b" " * (2 * 1024 * 1024) + b"}", partition=partition),
+        await harness.send_event(assessment(case_id, "last"), partition=partition),
+    ]
+
+    assert await harness.labels_when(3) == ["odd-headers", "no-key", "last"]
+    dead = await harness.dead_letters(5)
+    by_offset = {
+        int(dict(record.headers)[EventHeaders.DLQ_ORIGINAL_OFFSET]): {
+            name: value.decode(errors="replace") for name, value in record.headers
+        }
+        for record in dead
+    }
+    assert sorted(by_offset) == [sent[1], sent[2], sent[3], sent[5], sent[6]]
+    assert by_offset[sent[1]][EventHeaders.DLQ_REASON].startswith("invalid envelope")
+    assert by_offset[sent[2]][EventHeaders.DLQ_REASON] == "message has no value"
+    assert by_offset[sent[3]][EventHeaders.DLQ_REASON] == "message has no value"
+    assert by_offset[sent[5]][EventHeaders.DLQ_REASON].startswith("invalid envelope")
+    assert by_offset[sent[6]][EventHeaders.DLQ_VALUE_OMITTED].startswith("too large")
+    # Nothing was committed past a record before it was handled or dead-lettered.
+    assert await eventually(lambda: _committed_to(harness, partition, sent[-1] + 1))
+
+
+async def _committed_to(harness: Harness, partition: int, offset: int) -> bool:
+    return await harness.committed(partition) == offset
+
+
+async def test_an_offset_is_never_committed_past_a_message_still_being_handled(
+    database_url: str, broker: Broker, topic: str
+) -> None:
+    """Turns red if offsets are committed before handling (faststream's ACK_FIRST) or for
+    the whole consumer rather than per partition (faststream #2618)."""
+    held.clear()
+    release.clear()
+    case_id = uuid.uuid4()
+    async with running_harness(
+        database_url,
+        broker.bootstrap_servers,
+        topic,
+        consumer_commit_interval_ms=50,
+        shutdown_grace_seconds=1,
+    ) as harness:
+        first = await harness.send_event(assessment(case_id, "first"), partition=0)
+        await eventually(lambda: _committed_to(harness, 0, first + 1))
+        hold = await harness.send_event(assessment(case_id, "hold"), partition=0)
+        await harness.send_event(assessment(case_id, "behind"), partition=0)
+        await asyncio.wait_for(held.wait(), 30)
+        # Another partition is handled and committed meanwhile: the committer runs.
+        other = await harness.send_event(assessment(uuid.uuid4(), "other"), partition=1)
+        await eventually(lambda: _committed_to(harness, 1, other + 1))
+        assert await harness.committed(0) == hold
+        # The service stops while "hold" is in hand and cannot finish.
+    assert await harness.committed(0) == hold
+    assert [label for _, label in await harness.effects()] == ["first", "other"]
+
+    release.set()
+    async with running_harness(
+        database_url, broker.bootstrap_servers, topic, consumer_group=harness.settings.group_id
+    ) as restarted:
+        # The same group picks up at the message it never finished, and nothing twice.
+        assert await restarted.labels_when(4) == ["first", "other", "hold", "behind"]
+
+
+async def test_a_transient_failure_outlasting_retry_max_seconds_is_dead_lettered(
+    database_url: str, broker: Broker, topic: str
+) -> None:
+    async with running_harness(
+        database_url, broker.bootstrap_servers, topic, retry_max_seconds=0.5
+    ) as harness:
+        case_id = uuid.uuid4()
+        stuck = assessment(case_id, "transient-1000000")
+        await harness.send_event(stuck)
+        await harness.send_event(assessment(case_id, "next"))
+
+        assert await harness.labels_when(1) == ["next"]
+        [dead] = await harness.dead_letters(1)
+    headers = {name: value.decode() for name, value in dead.headers}
+    assert headers[EventHeaders.DLQ_REASON].startswith("transient-gave-up")
+    assert headers[EventHeaders.DLQ_ERROR_CLASS] == "ConnectionResetError"
+    assert headers[EventHeaders.EVENT_ID] == str(stuck.event_id)
+
+
+async def test_a_batch_with_a_failing_message_is_handled_one_by_one_each_once_in_order(
+    database_url: str, broker: Broker, topic: str
+) -> None:
+    case_id = uuid.uuid4()
+    labels = [f"{n:02d}" for n in range(40)]
+    labels[17] = "bug"
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+    await producer.start()
+    try:
+        # Sent before the consumer starts, so that they are fetched together.
+        for label in labels:
+            event = assessment(case_id, label)
+            await producer.send_and_wait(
+                topic, event.model_dump_json().encode(), key=str(case_id).encode(), partition=2
+            )
+    finally:
+        await producer.stop()
+    async with running_harness(database_url, broker.bootstrap_servers, topic) as harness:
+        handled = await harness.labels_when(39)
+        [dead] = await harness.dead_letters(1)
+    assert handled == [label for label in labels if label != "bug"]
+    assert dict(dead.headers)[EventHeaders.DLQ_ERROR_CLASS] == b"ValueError"

@@ -3,15 +3,18 @@
 import asyncio
 import contextlib
 import json
+import os
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from hhc_chassis.db import connect, migrate
-from hhc_chassis.outbox import OutboxRelay, Publish, enqueue
+from hhc_chassis.kafka import Publisher
+from hhc_chassis.outbox import OutboxRelay, Sender, enqueue, outbox_state
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Envelope, Topic
 from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer
@@ -20,19 +23,15 @@ from .support import assessment, settings_for
 
 
 @contextlib.asynccontextmanager
-async def kafka_publish(bootstrap_servers: str) -> AsyncIterator[Publish]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=False)
-    await producer.start()
-
-    async def publish(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
-        await producer.send_and_wait(
-            topic, value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
-        )
-
+async def kafka_publish(
+    settings: ServiceSettings, **producer_options: Any
+) -> AsyncIterator[Publisher]:
+    publisher = Publisher(settings, **producer_options)
+    await publisher.connect()
     try:
-        yield publish
+        yield publisher
     finally:
-        await producer.stop()
+        await publisher.close()
 
 
 @contextlib.asynccontextmanager
@@ -45,15 +44,38 @@ async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
         await asyncio.wait_for(task, 10)
 
 
-def relay_for(settings: ServiceSettings, publish: Publish, **options: float) -> OutboxRelay:
+def relay_for(settings: ServiceSettings, sender: Sender, **options: float) -> OutboxRelay:
     return OutboxRelay(
         connect=lambda: connect(settings),
-        publish=publish,
+        sender=sender,
         schema=settings.schema_name,
         idle_poll_seconds=options.get("idle_poll_seconds", 0.5),
         max_backoff_seconds=options.get("max_backoff_seconds", 0.2),
         batch_size=int(options.get("batch_size", 200)),
+        stall_seconds=options.get("stall_seconds", 30),
+        unknown_topic_grace_seconds=options.get("unknown_topic_grace_seconds", 300),
+        send_timeout_seconds=options.get("send_timeout_seconds", 15),
     )
+
+
+class FlakySender:
+    """The real publisher, failing the sends that ``fails`` picks (a broker that refuses)."""
+
+    def __init__(self, publisher: Publisher, fails: Callable[[str], bool]) -> None:
+        self._publisher = publisher
+        self._fails = fails
+        self.refused = 0
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> "asyncio.Future[Any]":
+        if self._fails(json.loads(value)["payload"]["reasons"][0]):
+            self.refused += 1
+            raise ConnectionError("broker went away")
+        return await self._publisher.send(topic, key, value, headers)
+
+    async def topic_exists(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
+        return await self._publisher.topic_exists(topic, timeout)
 
 
 async def stage(settings: ServiceSettings, envelopes: list[Envelope]) -> None:
@@ -110,7 +132,7 @@ async def test_publishes_in_order_per_case_and_marks_rows_sent(
     await stage(settings, envelopes)
 
     async with (
-        kafka_publish(broker.bootstrap_servers) as publish,
+        kafka_publish(settings) as publish,
         running(relay_for(settings, publish, batch_size=7)),
     ):
         labels = await read_labels(broker.bootstrap_servers, set(case_ids), 60)
@@ -131,19 +153,18 @@ async def test_backs_off_on_failure_and_keeps_order(
     await stage(settings, [assessment(case_id, f"{n}") for n in range(5)])
     failures_left = 3
 
-    async with kafka_publish(broker.bootstrap_servers) as real_publish:
+    def fails(label: str) -> bool:
+        nonlocal failures_left
+        if label == "2" and failures_left > 0:
+            failures_left -= 1
+            return True
+        return False
 
-        async def flaky_publish(
-            topic: str, key: bytes, value: bytes, headers: dict[str, str]
-        ) -> None:
-            nonlocal failures_left
-            if failures_left > 0 and json.loads(value)["payload"]["reasons"] == ["2"]:
-                failures_left -= 1
-                raise ConnectionError("broker went away")
-            await real_publish(topic, key, value, headers)
-
-        async with running(relay_for(settings, flaky_publish)):
-            labels = await read_labels(broker.bootstrap_servers, {case_id}, 5)
+    async with (
+        kafka_publish(settings) as publisher,
+        running(relay_for(settings, FlakySender(publisher, fails))),
+    ):
+        labels = await read_labels(broker.bootstrap_servers, {case_id}, 5)
 
     assert labels[case_id] == ["0", "1", "2", "3", "4"]
     connection = await asyncpg.connect(settings.database_url)
@@ -162,7 +183,7 @@ async def test_wakes_on_new_rows_without_waiting_for_the_poll(
     settings: ServiceSettings, broker: Broker
 ) -> None:
     case_id = uuid.uuid4()
-    async with kafka_publish(broker.bootstrap_servers) as publish:
+    async with kafka_publish(settings) as publish:
         relay = relay_for(settings, publish, idle_poll_seconds=60)
         async with running(relay):
             await eventually(lambda: asyncio.sleep(0, result=relay.is_leader))
@@ -177,7 +198,7 @@ async def test_two_relays_never_both_lead_and_a_restart_loses_nothing(
 ) -> None:
     case_id = uuid.uuid4()
     await stage(settings, [assessment(case_id, f"{n:02d}") for n in range(10)])
-    async with kafka_publish(broker.bootstrap_servers) as publish:
+    async with kafka_publish(settings) as publish:
         first, second = relay_for(settings, publish), relay_for(settings, publish)
         first_run = asyncio.create_task(first.run())
         await eventually(lambda: asyncio.sleep(0, result=first.is_leader))
@@ -198,3 +219,146 @@ async def test_two_relays_never_both_lead_and_a_restart_loses_nothing(
 
     labels = await read_labels(broker.bootstrap_servers, {case_id}, 30)
     assert labels[case_id] == [f"{n:02d}" for n in range(30)]
+
+
+async def test_a_failing_row_holds_back_only_the_later_rows_of_its_own_case(
+    settings: ServiceSettings, broker: Broker
+) -> None:
+    stuck, flowing = uuid.uuid4(), uuid.uuid4()
+    await stage(settings, [assessment(stuck, f"stuck-{n}") for n in range(3)])
+    await stage(settings, [assessment(flowing, f"flowing-{n}") for n in range(3)])
+    broker_refuses = True
+
+    async with kafka_publish(settings) as publisher:
+        sender = FlakySender(publisher, lambda label: broker_refuses and label == "stuck-0")
+        async with running(relay_for(settings, sender)):
+            labels = await read_labels(broker.bootstrap_servers, {flowing}, 3)
+            assert labels[flowing] == ["flowing-0", "flowing-1", "flowing-2"]
+            await eventually(lambda: asyncio.sleep(0, result=sender.refused >= 2))
+            # stuck-1 and stuck-2 were never handed to the broker ahead of stuck-0.
+            assert (await outbox_state(await connect(settings))).unpublished == 3
+            broker_refuses = False
+            labels = await read_labels(broker.bootstrap_servers, {stuck}, 3)
+    assert labels[stuck] == ["stuck-0", "stuck-1", "stuck-2"]
+
+
+async def test_a_row_too_large_to_publish_is_parked_and_released_by_the_operator_command(
+    settings: ServiceSettings, broker: Broker
+) -> None:
+    case_id, other = uuid.uuid4(), uuid.uuid4()
+    await stage(settings, [assessment(case_id, "x" * 6000), assessment(case_id, "after")])
+    await stage(settings, [assessment(other, "unaffected")])
+
+    async def parked() -> int:
+        return (await outbox_state(await connect(settings))).parked
+
+    async with (
+        kafka_publish(settings, max_request_size=4096) as small_publisher,
+        running(relay_for(settings, small_publisher)),
+    ):
+        labels = await read_labels(broker.bootstrap_servers, {other}, 1)
+        assert labels[other] == ["unaffected"]
+        assert await eventually(parked) == 1
+    connection = await connect(settings)
+    try:
+        row = await connection.fetchrow(
+            "SELECT last_error, parked_at, attempts FROM outbox WHERE parked_at IS NOT NULL"
+        )
+        after = await connection.fetchval(
+            "SELECT published_at FROM outbox WHERE payload->'payload'->'reasons'->>0 = 'after'"
+        )
+    finally:
+        await connection.close()
+    assert row["last_error"].startswith("MessageSizeTooLargeError")
+    assert row["attempts"] == 1
+    assert after is None, "a later row of the parked row's case went out ahead of it"
+
+    # The operator raises the limit (here: a relay with the default size) and releases it.
+    released = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hhc_chassis.outbox_cli",
+        "retry-parked",
+        "--service",
+        "risk",
+        env={
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "DB_SCHEMA": settings.schema_name,
+        },
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await released.communicate()
+    assert released.returncode == 0
+    assert json.loads(output)["released"] == 1
+    async with kafka_publish(settings) as publisher, running(relay_for(settings, publisher)):
+        labels = await read_labels(broker.bootstrap_servers, {case_id}, 2)
+        await eventually(lambda: _none_left(settings))
+    assert labels[case_id] == ["x" * 6000, "after"]
+
+
+class NoSuchTopics:
+    """A broker that does not create topics on first use (Apache Kafka with
+    auto.create.topics.enable=false); Tansu creates them, so this stands in."""
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> "asyncio.Future[Any]":
+        raise AssertionError("nothing may be sent to a topic the broker does not know")
+
+    async def topic_exists(self, topic: str, timeout: float) -> bool:  # noqa: ASYNC109
+        return False
+
+
+async def test_a_row_for_an_unknown_topic_is_retried_for_its_grace_period_then_parked(
+    settings: ServiceSettings,
+) -> None:
+    await stage(settings, [assessment(uuid.uuid4(), "early")])
+    relay = relay_for(settings, NoSuchTopics(), unknown_topic_grace_seconds=0.5)
+    connection = await connect(settings)
+    try:
+        first = await relay.publish_due(connection)
+        assert (first.failed, first.parked) == (1, 0)  # within its grace: backing off
+        await connection.execute("UPDATE outbox SET next_attempt_at = now()")
+        await asyncio.sleep(0.6)  # the grace period itself is what is under test
+        second = await relay.publish_due(connection)
+        assert (second.failed, second.parked) == (1, 1)
+        reason = await connection.fetchval("SELECT last_error FROM outbox")
+    finally:
+        await connection.close()
+    assert reason.startswith("UnknownTopicOrPartitionError")
+
+
+async def test_a_leader_cut_off_from_the_broker_hands_over_to_a_relay_that_can_publish(
+    settings: ServiceSettings, broker: Broker, isolated_broker: Broker
+) -> None:
+    case_id = uuid.uuid4()
+    cut_off_settings = settings.model_copy(
+        update={
+            "kafka_bootstrap_servers": isolated_broker.bootstrap_servers,
+            "relay_send_timeout_seconds": 1.5,
+        }
+    )
+    async with (
+        kafka_publish(cut_off_settings) as cut_off,
+        kafka_publish(settings) as healthy,
+    ):
+        first = relay_for(settings, cut_off, stall_seconds=2, send_timeout_seconds=1.5)
+        second = relay_for(settings, healthy, stall_seconds=2)
+        async with running(first):
+            await eventually(lambda: asyncio.sleep(0, result=first.is_leader))
+            async with running(second):
+                isolated_broker.make_unavailable()
+                try:
+                    await stage(settings, [assessment(case_id, f"{n:02d}") for n in range(10)])
+                    await eventually(
+                        lambda: asyncio.sleep(0, result=second.is_leader),
+                        timeout=60,
+                        message="the cut-off leader kept the lock",
+                    )
+                    labels = await read_labels(broker.bootstrap_servers, {case_id}, 10)
+                    await eventually(lambda: _none_left(settings))
+                finally:
+                    isolated_broker.make_available()
+    assert first.handovers >= 1
+    assert labels[case_id] == [f"{n:02d}" for n in range(10)]

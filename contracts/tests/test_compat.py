@@ -3,6 +3,8 @@
 import copy
 from typing import Any
 
+import pytest
+
 from hhc_contracts import EVENT_TYPES
 from hhc_contracts.compat import breaking_changes
 from hhc_contracts.schemagen import message_schema
@@ -199,3 +201,96 @@ def test_a_field_removed_from_a_real_message_is_found() -> None:
     del new["$defs"]["ReportReceived"]["properties"]["survivor_is_customer"]
     new["$defs"]["ReportReceived"]["required"].remove("survivor_is_customer")
     assert breaking_changes(old, new) == ["payload.survivor_is_customer: removed"]
+
+
+# --------------------------------------------------------------------------- enum values
+# Consumers read values they do not know tolerantly (vocabulary.OpenEnum), so adding one
+# is compatible; producers under the old schema still send a removed or renamed one.
+
+
+def test_renamed_enum_value_is_breaking() -> None:
+    def rename(schema: Schema) -> None:
+        values = schema["$defs"]["Channel"]["enum"]
+        values[values.index("letter")] = "post"
+
+    assert breaking_changes(BASELINE, changed(rename)) == [
+        'payload.channel: value "letter" removed',
+        'payload.categories[]: value "letter" removed',
+    ]
+
+
+def test_removed_value_of_an_optional_enum_is_breaking() -> None:
+    old = message({"channel": optional(CHANNEL_REF)}, required=[], defs={"Channel": CHANNEL})
+    new = copy.deepcopy(old)
+    new["$defs"]["Channel"]["enum"].remove("email")
+    assert breaking_changes(old, new) == ['payload.channel: value "email" removed']
+    added = copy.deepcopy(old)
+    added["$defs"]["Channel"]["enum"].append("web_form")
+    assert breaking_changes(old, added) == []
+
+
+def keyed_by_channel() -> Schema:
+    """A dict keyed by an enum, and a tuple with an enum position, as pydantic emits them."""
+    return message(
+        {
+            "counts": {
+                "type": "object",
+                "propertyNames": CHANNEL_REF,
+                "additionalProperties": {"type": "integer"},
+            },
+            "pair": {
+                "type": "array",
+                "prefixItems": [CHANNEL_REF, {"type": "integer"}],
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        },
+        required=["counts", "pair"],
+        defs={"Channel": CHANNEL},
+    )
+
+
+def test_removed_enum_value_is_breaking_in_dict_keys_and_tuple_positions() -> None:
+    old = keyed_by_channel()
+    new = copy.deepcopy(old)
+    new["$defs"]["Channel"]["enum"].remove("telephone")
+    assert breaking_changes(old, new) == [
+        'payload.counts.(key): value "telephone" removed',
+        'payload.pair[0]: value "telephone" removed',
+    ]
+
+
+def test_added_enum_value_is_not_breaking_in_dict_keys_and_tuple_positions() -> None:
+    old = keyed_by_channel()
+    new = copy.deepcopy(old)
+    new["$defs"]["Channel"]["enum"].append("web_form")
+    assert breaking_changes(old, new) == []
+
+
+def test_restricting_dict_keys_is_breaking() -> None:
+    new = keyed_by_channel()
+    old = copy.deepcopy(new)
+    del old["$defs"]["Payload"]["properties"]["counts"]["propertyNames"]
+    assert breaking_changes(old, new) == ["payload.counts.(key): keys now restricted"]
+
+
+def test_changed_tuple_position_is_breaking() -> None:
+    old = keyed_by_channel()
+    new = copy.deepcopy(old)
+    new["$defs"]["Payload"]["properties"]["pair"]["prefixItems"][1] = STRING
+    assert breaking_changes(old, new) == ["payload.pair[1]: type changed from integer to string"]
+
+
+@pytest.mark.parametrize("change", ["removed", "renamed", "added"])
+def test_enum_value_changes_in_a_real_message(change: str) -> None:
+    old = message_schema(EVENT_TYPES[("intake.report-received", 1)])
+    new = copy.deepcopy(old)
+    channels: list[str] = new["$defs"]["Channel"]["enum"]
+    if change == "removed":
+        channels.remove("web_form")
+    elif change == "renamed":
+        channels[channels.index("web_form")] = "online_form"
+    else:
+        channels.append("video_call")
+    expected = [] if change == "added" else ['payload.channel: value "web_form" removed']
+    assert breaking_changes(old, new) == expected

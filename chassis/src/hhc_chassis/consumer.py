@@ -37,7 +37,13 @@ from pydantic import BaseModel, ValidationError
 from hhc_chassis.errors import PermanentError, is_transient
 from hhc_chassis.kafka import Publisher, consumer_for, decode_headers
 from hhc_chassis.settings import ServiceSettings
-from hhc_contracts import Envelope, EventHeaders, dead_letter_topic, model_for
+from hhc_contracts import (
+    Envelope,
+    EventHeaders,
+    dead_letter_topic,
+    model_for,
+    unrecognised_values,
+)
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("hhc_chassis.consumer")
@@ -47,6 +53,10 @@ handled_counter = meter.create_counter(
 )
 dead_letter_counter = meter.create_counter(
     "hhc.messages.dead_lettered", description="Messages sent to a dead-letter topic"
+)
+unrecognised_counter = meter.create_counter(
+    "hhc.messages.unrecognised_values",
+    description="Enum values a newer producer added, kept as received (tolerant reader)",
 )
 
 Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
@@ -177,6 +187,23 @@ class EventConsumer:
             message.invalid = error
             return message
         message.handler = self._handlers.get(message.envelope.event_type)
+        if isinstance(message.payload, BaseModel) and (
+            fields := unrecognised_values(message.payload)
+        ):
+            # Handled with the rules' safe defaults; counted so that operators know this
+            # consumer is older than its producer.
+            unrecognised_counter.add(
+                len(fields), {"consumer": self.name, "event_type": message.envelope.event_type}
+            )
+            log.warning(
+                "event carries values this consumer does not know",
+                extra={
+                    "consumer": self.name,
+                    "event_type": message.envelope.event_type,
+                    "event_id": str(message.envelope.event_id),
+                    "fields": fields,
+                },
+            )
         return message
 
     async def handle_batch(
@@ -434,7 +461,6 @@ class PartitionedConsumer:
         self._client: AIOKafkaConsumer | None = None
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._stopping = asyncio.Event()
-        self._abort = False
         self._last_commit = time.monotonic()
         self.connected = asyncio.Event()
 
@@ -498,7 +524,7 @@ class PartitionedConsumer:
         records: list[Record],
     ) -> None:
         def abandoned() -> bool:
-            return state.revoked or self._abort
+            return state.revoked
 
         batch_size = self._settings.consumer_batch_size
         try:
@@ -566,6 +592,8 @@ class PartitionedConsumer:
             state.handled_since_commit = 0
 
     async def _wait_for_workers(self, partitions: Sequence[TopicPartition]) -> None:
+        """Let workers finish the records in hand; those still busy when most of the grace
+        period is gone (a message retrying) give it up, uncommitted, for the next owner."""
         workers = [
             state.worker
             for partition in partitions
@@ -573,31 +601,38 @@ class PartitionedConsumer:
         ]
         if not workers:
             return
-        _, unfinished = await asyncio.wait(workers, timeout=self._settings.shutdown_grace_seconds)
-        if unfinished:
-            # Stuck retrying: give up the message in hand, uncommitted, for the next owner.
-            self._abort = True
-            await asyncio.wait(unfinished, timeout=5)
-            for worker in unfinished:
+        try:
+            await asyncio.wait(
+                workers, timeout=self._settings.shutdown_grace_seconds * 0.6
+            )
+        finally:
+            for worker in workers:
                 worker.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
-            self._abort = False
+        await asyncio.gather(*workers, return_exceptions=True)
 
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
+        """Before another member gets them: finish the batch in hand, commit what was handled."""
+        for partition in partitions:
+            if state := self._partitions.get(partition):
+                state.revoked = True  # workers stop at the end of their batch
         await self._wait_for_workers(list(partitions))
         await self._commit(due_only=False, only=partitions)
         for partition in partitions:
-            state = self._partitions.pop(partition, None)
-            if state is not None:
-                state.revoked = True
+            self._partitions.pop(partition, None)
 
     async def _finish(self, client: AIOKafkaConsumer) -> None:
-        with contextlib.suppress(Exception):
+        try:
             await self._wait_for_workers(list(self._partitions))
             await self._commit(due_only=False)
-        with contextlib.suppress(Exception):
-            await client.stop()
-        self._partitions.clear()
+        except Exception as error:
+            log.warning("final commit failed", extra={"error_class": type(error).__name__})
+        finally:
+            for state in self._partitions.values():
+                if state.worker is not None:
+                    state.worker.cancel()  # never leave a worker holding a connection
+            self._partitions.clear()
+            with contextlib.suppress(Exception):
+                await client.stop()
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -52,15 +52,15 @@ class Publisher:
     """One producer per process: the outbox relay and dead-lettering share it."""
 
     def __init__(self, settings: ServiceSettings, **overrides: Any) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-            client_id=f"hhc-{settings.service_name}",
-            acks="all",
-            enable_idempotence=False,
-            linger_ms=2,
-            request_timeout_ms=int(settings.relay_send_timeout_seconds * 1000),
-            **overrides,
-        )
+        options: dict[str, Any] = {
+            "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+            "client_id": f"hhc-{settings.service_name}",
+            "acks": "all",
+            "enable_idempotence": False,
+            "linger_ms": 2,
+            "request_timeout_ms": int(settings.relay_send_timeout_seconds * 1000),
+        }
+        self._producer = AIOKafkaProducer(**{**options, **overrides})
         self.connected = asyncio.Event()
         self.max_request_size: int = self._producer._max_request_size
 

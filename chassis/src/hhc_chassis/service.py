@@ -175,7 +175,10 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             await asyncio.gather(*finishing, *others, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await runtime.publisher.close()
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=5)
+            except TimeoutError:
+                pool.terminate()
             shutdown_tracing()
             log.info("service stopped")
 

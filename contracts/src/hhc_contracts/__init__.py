@@ -6,7 +6,9 @@ per event type. Services depend on this package and on nothing of each other.
 
 from hhc_contracts.envelope import Envelope, EventHeaders
 from hhc_contracts.registry import EVENT_TYPES, EventSpec, event_spec, model_for
+from hhc_contracts.tolerance import unrecognised_values
 from hhc_contracts.topics import Topic, dead_letter_topic
+from hhc_contracts.vocabulary import is_recognised
 
 __all__ = [
     "EVENT_TYPES",
@@ -16,5 +18,7 @@ __all__ = [
     "Topic",
     "dead_letter_topic",
     "event_spec",
+    "is_recognised",
     "model_for",
+    "unrecognised_values",
 ]

@@ -5,11 +5,14 @@ A consumer built against ``old`` must keep working with messages described by
 (style.md, "Schema evolution"). Within a major version that leaves exactly one kind
 of change: adding an optional property. Two exceptions follow the vocabulary's own
 rule ("add members freely"): adding an enum value, or dropping an enum restriction,
-is not reported.
+is not reported, because consumers read values they do not know tolerantly
+(``hhc_contracts.vocabulary.OpenEnum``). Removing or renaming an enum value is
+reported wherever the enum is used: producers under the old schema still send it.
 
 The comparison understands what pydantic emits: local ``$ref``s into ``$defs``,
 ``anyOf`` with ``{"type": "null"}`` for optional values, ``const``, ``enum``,
-nested objects and arrays. It does not understand ``allOf``, ``if``/``then`` or
+nested objects, arrays and tuples (``prefixItems``), and dictionaries with typed keys
+(``propertyNames``). It does not understand ``allOf``, ``if``/``then`` or
 ``patternProperties``; none of the contracts use them.
 """
 
@@ -230,9 +233,26 @@ class _Comparison:
         elif old_extra is not False and new_extra is False:
             self.report(path, "no longer accepts unknown properties")
 
+        # A dictionary keyed by an enum: its keys are values like any other.
+        old_names, new_names = old.get("propertyNames"), new.get("propertyNames")
+        names_path = f"{path}.(key)" if path else "(key)"
+        if isinstance(old_names, dict) and isinstance(new_names, dict):
+            self.compare(old_names, new_names, names_path)
+        elif isinstance(new_names, dict):
+            self.report(names_path, "keys now restricted")
+
     def _compare_arrays(self, old: JsonSchema, new: JsonSchema, path: str) -> None:
         old_items, new_items = old.get("items"), new.get("items")
         if isinstance(old_items, dict) and isinstance(new_items, dict):
             self.compare(old_items, new_items, f"{path}[]")
         elif isinstance(new_items, dict) and old_items is None:
             self.report(f"{path}[]", "items now restricted")
+
+        # A tuple: each position has its own schema. A change in their number changes
+        # minItems and maxItems, which _compare_constraints reports.
+        old_positions: list[JsonSchema] = old.get("prefixItems", [])
+        new_positions: list[JsonSchema] = new.get("prefixItems", [])
+        for index, (old_position, new_position) in enumerate(
+            zip(old_positions, new_positions, strict=False)
+        ):
+            self.compare(old_position, new_position, f"{path}[{index}]")

@@ -2,11 +2,15 @@
 ``intake.report-submitted`` on the inbound topic, so both get the same validation.
 
 Unlike events, a submission refuses unknown fields: a typo must not silently drop what
-a survivor said. Almost all of it is personal data; only intake keeps it.
+a survivor said. It refuses values the vocabulary lacks too (``StrictInput``): events
+tolerate them because a newer service may have sent them, but a submission comes from
+outside, where an unknown value is a mistake to send back. Almost all of it is personal
+data; only intake keeps it.
 """
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
+from hhc_contracts.tolerance import StrictInput
 from hhc_contracts.vocabulary import (
     AccessibleFormat,
     Channel,
@@ -23,7 +27,7 @@ NAME = Field(default=None, max_length=200)
 CONTACT = Field(default=None, max_length=254)
 
 
-class Strict(BaseModel):
+class Strict(StrictInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 

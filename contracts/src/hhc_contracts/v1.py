@@ -1,10 +1,11 @@
 """Version 1 payloads of every event in the flow (design.md, "Shape").
 
 Rules for evolving them (style.md, "Schema evolution"): within v1 only add
-optional fields with defaults; consumers ignore unknown fields; anything else is
-a v2 published side by side. Personal data always sits in a ``personal``
-sub-object so that it can be minimised, encrypted or dropped by consumers that
-must not keep it (reporting keeps none).
+optional fields with defaults, and enum values; consumers ignore unknown fields and
+keep unknown enum values as received (``vocabulary.OpenEnum``), deciding on them by
+their safe defaults; anything else is a v2 published side by side. Personal data
+always sits in a ``personal`` sub-object so that it can be minimised, encrypted or
+dropped by consumers that must not keep it (reporting keeps none).
 """
 
 from datetime import date

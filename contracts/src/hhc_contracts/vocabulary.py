@@ -2,12 +2,40 @@
 
 Values are stable wire strings: add members freely, never rename or remove one
 within a major version.
+
+Because members are added freely, a consumer meets values newer than its copy of
+this module. Every vocabulary is an :class:`OpenEnum`: an unknown value parses as
+an unrecognised member that keeps the string as received (re-serialising gives it
+back unchanged) and equals no known member, so rules fall through to their safe
+default instead of the event being dead-lettered. Input from outside the case system
+refuses unknown values all the same (:class:`hhc_contracts.tolerance.StrictInput`).
 """
 
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Self
 
 
-class Channel(StrEnum):
+class OpenEnum(StrEnum):
+    """A vocabulary that may grow faster than its readers (the module docstring)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Self | None:
+        # Only strings: anything else is the wrong type, not a newer vocabulary. The
+        # member is not cached in the enum, so it never becomes a known one.
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = "UNRECOGNISED"
+        member._value_ = value
+        return member
+
+
+def is_recognised(value: Enum) -> bool:
+    """Whether ``value`` is a member this version of the vocabulary knows."""
+    return type(value).__members__.get(value.name) is value
+
+
+class Channel(OpenEnum):
     """How a report reached the landlord (policy 3.2.1, 3.2.6)."""
 
     IN_PERSON = "in_person"
@@ -22,7 +50,7 @@ class Channel(StrEnum):
     HOUSING_SYSTEM = "housing_system"
 
 
-class ReporterRole(StrEnum):
+class ReporterRole(OpenEnum):
     """Who made the report (policy 3.2.2 - 3.2.5)."""
 
     SURVIVOR = "survivor"
@@ -33,7 +61,7 @@ class ReporterRole(StrEnum):
     PARTNER_AGENCY = "partner_agency"
 
 
-class PerpetratorKind(StrEnum):
+class PerpetratorKind(OpenEnum):
     """Who the alleged perpetrator is (policy 1.3, 2.6, 3.2.5)."""
 
     CUSTOMER = "customer"
@@ -43,7 +71,7 @@ class PerpetratorKind(StrEnum):
     UNKNOWN = "unknown"
 
 
-class IncidentCategory(StrEnum):
+class IncidentCategory(OpenEnum):
     """The forms harassment and hate incidents take (policy 3.1)."""
 
     VERBAL_ABUSE = "verbal_abuse"
@@ -59,7 +87,7 @@ class IncidentCategory(StrEnum):
     MALICIOUS_COMPLAINTS = "malicious_complaints"
 
 
-class PerceivedMotivation(StrEnum):
+class PerceivedMotivation(OpenEnum):
     """Hostility or prejudice the survivor perceives (policy 3.1.3)."""
 
     DISABILITY = "disability"
@@ -71,7 +99,7 @@ class PerceivedMotivation(StrEnum):
     AGE = "age"
 
 
-class Classification(StrEnum):
+class Classification(OpenEnum):
     """Derived from the report, never typed in (policy 3.1, 3.1.3)."""
 
     HARASSMENT = "harassment"
@@ -79,7 +107,7 @@ class Classification(StrEnum):
     HATE_CRIME = "hate_crime"
 
 
-class ConsentState(StrEnum):
+class ConsentState(OpenEnum):
     """Consent to share information with partners (policy 3.5.2)."""
 
     GIVEN = "given"
@@ -87,7 +115,7 @@ class ConsentState(StrEnum):
     NOT_ASKED = "not_asked"
 
 
-class Track(StrEnum):
+class Track(OpenEnum):
     """The route a case takes (design.md, routing rules; policy 3.1, 3.2, 4.3, 1.2)."""
 
     CUSTOMER_CASE = "customer_case"
@@ -100,14 +128,14 @@ class Track(StrEnum):
     CROSS_REFERRAL = "cross_referral"
 
 
-class RelatedPolicy(StrEnum):
+class RelatedPolicy(OpenEnum):
     """The interlinked policies a report may belong to instead (policy 1.2)."""
 
     DOMESTIC_ABUSE = "domestic_abuse"
     ANTI_SOCIAL_BEHAVIOUR = "anti_social_behaviour"
 
 
-class Vulnerability(StrEnum):
+class Vulnerability(OpenEnum):
     """What may make a survivor an adult at risk (policy 1.6, 3.3.1)."""
 
     AGE = "age"
@@ -118,7 +146,7 @@ class Vulnerability(StrEnum):
     PREGNANCY = "pregnancy"
 
 
-class ContactMethod(StrEnum):
+class ContactMethod(OpenEnum):
     TELEPHONE = "telephone"
     TEXT_MESSAGE = "text_message"
     EMAIL = "email"
@@ -126,7 +154,7 @@ class ContactMethod(StrEnum):
     IN_PERSON = "in_person"
 
 
-class AccessibleFormat(StrEnum):
+class AccessibleFormat(OpenEnum):
     """Formats for people who need them (policy 1.6.1)."""
 
     LARGE_PRINT = "large_print"
@@ -135,20 +163,20 @@ class AccessibleFormat(StrEnum):
     AUDIO = "audio"
 
 
-class RiskLevel(StrEnum):
+class RiskLevel(OpenEnum):
     STANDARD = "standard"
     MEDIUM = "medium"
     HIGH = "high"
 
 
-class AppliesTo(StrEnum):
+class AppliesTo(OpenEnum):
     """Whom a playbook action is for (policy 3.3.1)."""
 
     ALL_REPORTEES = "all_reportees"
     CUSTOMERS_ONLY = "customers_only"
 
 
-class Executor(StrEnum):
+class Executor(OpenEnum):
     """Which part of the organisation carries an action out."""
 
     REFERRALS = "referrals"
@@ -156,7 +184,7 @@ class Executor(StrEnum):
     LANDLORD = "landlord"
 
 
-class ActionKind(StrEnum):
+class ActionKind(OpenEnum):
     """Actions of the immediate-danger playbook (3.3.1) and secondary actions (3.3.2)."""
 
     INFORM_EMERGENCY_SERVICES = "inform_emergency_services"
@@ -181,7 +209,7 @@ class ActionKind(StrEnum):
     REFER_TO_LINE_MANAGER = "refer_to_line_manager"
 
 
-class Partner(StrEnum):
+class Partner(OpenEnum):
     """External agencies the landlord refers to (policy 3.2.6, 3.3, 3.6)."""
 
     EMERGENCY_SERVICES = "emergency_services"
@@ -197,14 +225,14 @@ class Partner(StrEnum):
     CAPACITY_PRACTITIONER = "capacity_practitioner"
 
 
-class ReferralBasis(StrEnum):
+class ReferralBasis(OpenEnum):
     """Why sharing was lawful (policy 3.5.2)."""
 
     CONSENT = "consent"
     IMMEDIATE_HARM_OVERRIDE = "immediate_harm_override"
 
 
-class EnforcementRoute(StrEnum):
+class EnforcementRoute(OpenEnum):
     """Which route enforcement takes against an alleged perpetrator (policy 2.5, 2.6, 3.2.5)."""
 
     TENANCY_ENFORCEMENT = "tenancy_enforcement"

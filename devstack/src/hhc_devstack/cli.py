@@ -86,6 +86,15 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start broker, database, topics and the services")
     up_parser.add_argument("--state-dir", type=Path, default=Path(".local"))
-    arguments = parser.parse_args()
+    commands.add_parser(
+        "outbox",
+        help="a service's outbox: status, parked rows, retry-parked (see --help)",
+        add_help=False,
+    )
+    arguments, rest = parser.parse_known_args()
     if arguments.command == "up":
         sys.exit(up(arguments.state_dir))
+    if arguments.command == "outbox":
+        from hhc_chassis.outbox_cli import main as outbox_main
+
+        sys.exit(outbox_main(rest))

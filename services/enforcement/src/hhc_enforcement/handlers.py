@@ -81,6 +81,8 @@ async def on_action_required(
     connection: asyncpg.Connection, envelope: Envelope, action: ActionRequired
 ) -> None:
     step = STEP_FOR_ACTION.get(action.kind)
+    # An action or executor the vocabulary does not know gets no step here: one would be
+    # invented. The action stays open at risk, which escalates it to a manager when due.
     if action.carried_out_by is not Executor.ENFORCEMENT or step is None:
         return
     existing = await connection.fetchval(

@@ -1,4 +1,9 @@
-"""Enforcement's rules (policy 2.5, 2.6, 3.2.5, 3.3). Pure: no I/O."""
+"""Enforcement's rules (policy 2.5, 2.6, 3.2.5, 3.3). Pure: no I/O.
+
+Enforcement acts against a person only on strong evidence (2.5), so a value the
+vocabulary does not know leads to no enforcement: an unknown perpetrator kind is
+treated as unknown, and an unknown action kind becomes no step.
+"""
 
 from collections.abc import Collection
 
@@ -22,7 +27,8 @@ STEP_FOR_ACTION = {
 def routes_to_open(
     perpetrator_kinds: Collection[PerpetratorKind],
 ) -> dict[EnforcementRoute, PerpetratorKind]:
-    """One enforcement case per route the alleged perpetrators call for."""
+    """One enforcement case per route the alleged perpetrators call for; a kind not in
+    the table (unknown, or not known to this vocabulary) calls for none."""
     routes: dict[EnforcementRoute, PerpetratorKind] = {}
     for kind in perpetrator_kinds:
         route = ROUTE_FOR_PERPETRATOR.get(kind)

@@ -1,4 +1,8 @@
-"""Intake's rules: classification and routing. Pure functions, no I/O."""
+"""Intake's rules: classification and routing. Pure functions, no I/O.
+
+A value the vocabulary does not know (``is_recognised``) equals no member, so each
+rule below says what it makes of one: the default that protects the survivor.
+"""
 
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -11,6 +15,7 @@ from hhc_contracts.vocabulary import (
     RelatedPolicy,
     ReporterRole,
     Track,
+    is_recognised,
 )
 
 # Forms of behaviour in 3.1 that are criminal acts in themselves; a hate incident
@@ -35,7 +40,12 @@ PERPETRATORS_WITHIN_REACH = frozenset(
 def classify(
     categories: Collection[IncidentCategory], motivation: Collection[PerceivedMotivation]
 ) -> Classification:
-    """3.1.3: any perceived motivation makes a hate incident; with a criminal act, a hate crime."""
+    """3.1.3: any perceived motivation makes a hate incident; with a criminal act, a hate crime.
+
+    An unknown motivation is still a perceived motivation, so still a hate incident (3.1.3
+    acts on what the survivor perceives). An unknown category is still harassment (3.1's
+    list of forms is "non-exhaustive") but not one of the criminal acts listed above.
+    """
     if not motivation:
         return Classification.HARASSMENT
     if CRIMINAL_CATEGORIES.intersection(categories):
@@ -67,9 +77,22 @@ REPORTING_FOR_SOMEONE_ELSE = frozenset(
 )
 
 
+def reports_for_someone_else(role: ReporterRole) -> bool:
+    """A role the vocabulary does not know counts as reporting for someone else: telling
+    them about the case could breach the survivor's privacy (3.2.3), while discreet
+    contact still reaches the survivor (3.2.4)."""
+    return role in REPORTING_FOR_SOMEONE_ELSE or not is_recognised(role)
+
+
 def route(facts: RoutingFacts) -> Route:
     """Exactly one track per case, with the clauses that justify it (design.md, routing
-    rules). The order of the checks is the precedence between tracks."""
+    rules). The order of the checks is the precedence between tracks.
+
+    Unknown values fall through to the safe side: an unknown related policy keeps the
+    case under this policy rather than passing it on (1.2); an unknown category makes
+    the case more than online abuse, so it is acted on, not just advised on (3.1); an
+    unknown perpetrator kind is not one the landlord can act against, as if unknown.
+    """
     if facts.survivor_is_staff:
         return Route(Track.STAFF_GRIEVANCE, ("4.3",))
     if facts.reporter_role is ReporterRole.ANONYMOUS:
@@ -83,7 +106,7 @@ def route(facts: RoutingFacts) -> Route:
         return Route(Track.CROSS_REFERRAL, ("1.2",))
     if facts.categories == {IncidentCategory.ONLINE_ABUSE}:
         return Route(Track.ONLINE_ADVICE_ONLY, ("3.1",))
-    if facts.survivor_is_customer and facts.reporter_role in REPORTING_FOR_SOMEONE_ELSE:
+    if facts.survivor_is_customer and reports_for_someone_else(facts.reporter_role):
         return Route(Track.THIRD_PARTY_DISCREET_CONTACT, ("3.2.2", "3.2.3", "3.2.4"))
     if facts.survivor_is_customer:
         return Route(Track.CUSTOMER_CASE, ("3.3",))
@@ -94,7 +117,7 @@ def route(facts: RoutingFacts) -> Route:
 
 def reporter_receives_feedback(role: ReporterRole) -> bool:
     """3.2.3: third parties (and anonymous reporters) get no feedback on the case."""
-    return role not in REPORTING_FOR_SOMEONE_ELSE and role is not ReporterRole.ANONYMOUS
+    return not reports_for_someone_else(role) and role is not ReporterRole.ANONYMOUS
 
 
 def case_reference(year: int, sequence_number: int) -> str:

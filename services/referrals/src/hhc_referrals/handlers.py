@@ -16,6 +16,8 @@ from hhc_referrals.consent import OVERRIDE_RECORDED_BY, Share, consent_gate
 async def on_action_required(
     connection: asyncpg.Connection, envelope: Envelope, action: ActionRequired
 ) -> None:
+    # An executor the vocabulary does not know is not this service: doing its action here
+    # would be a step nobody asked for. Left open, risk escalates it when it is overdue.
     if action.carried_out_by is not Executor.REFERRALS or action.partner is None:
         return
     decision = consent_gate(
@@ -69,7 +71,8 @@ async def on_action_required(
 async def on_consent_changed(
     connection: asyncpg.Connection, envelope: Envelope, change: ConsentChanged
 ) -> None:
-    """Consent given later releases the referrals withheld for want of it (3.5.2)."""
+    """Consent given later releases the referrals withheld for want of it (3.5.2); an
+    unknown consent state is not consent given."""
     if change.consent_to_share is not ConsentState.GIVEN:
         return
     withheld = await connection.fetch(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from hhc_contracts.vocabulary import Classification, IncidentCategory, RiskLevel
+from hhc_contracts.vocabulary import Classification, IncidentCategory, RiskLevel, is_recognised
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,14 @@ REVIEW_INTERVAL: Mapping[RiskLevel, timedelta] = {
 }
 
 Answers = Mapping[str, bool]
+
+
+def review_interval(level: RiskLevel) -> timedelta | None:
+    """How soon a case at ``level`` is reviewed; None when it has no set review. A level
+    the vocabulary does not know is treated as the highest: reviewed soonest (3.3)."""
+    if not is_recognised(level):
+        level = RiskLevel.HIGH
+    return REVIEW_INTERVAL.get(level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,5 +111,7 @@ def answers_from_report(
         "threats_of_violence": IncidentCategory.THREATS_OF_VIOLENCE in categories,
         "use_of_violence": IncidentCategory.PHYSICAL_ATTACK in categories,
         "arson": IncidentCategory.ARSON in categories,
+        # A classification the vocabulary does not know counts as hate: it raises the
+        # score rather than lowering it (3.1.3).
         "hate_motivation": classification is not Classification.HARASSMENT,
     }

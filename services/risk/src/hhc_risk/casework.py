@@ -21,7 +21,7 @@ from hhc_contracts.v1 import (
     SafeguardingAlertRaised,
 )
 from hhc_contracts.vocabulary import ActionKind, AppliesTo, ConsentState, Executor
-from hhc_risk.assessment import REVIEW_INTERVAL, Answers, Assessment
+from hhc_risk.assessment import Answers, Assessment, review_interval
 from hhc_risk.playbook import PlannedAction
 
 
@@ -37,7 +37,7 @@ async def record_assessment(
     cause: Envelope | None,
 ) -> list[Envelope]:
     """Store an assessment; plan its review (14 days high, 28 medium), superseding the last."""
-    interval = REVIEW_INTERVAL.get(assessment.level)
+    interval = review_interval(assessment.level)
     review_due_at = assessed_at + interval * deadline_scale if interval else None
     event = RiskAssessed(
         assessment_id=uuid.uuid4(),

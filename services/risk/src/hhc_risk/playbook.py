@@ -1,7 +1,9 @@
 """Risk's rules: first risk level and the actions a case needs (policy 3.3, 1.6.2).
 
 Pure functions over :class:`CaseFacts`; the tables below read side by side with
-the policy's lists.
+the policy's lists. Facts come from events, which may carry values newer than this
+vocabulary (``is_recognised``); each rule takes the default that protects the survivor
+and plans no step the policy does not name.
 """
 
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from hhc_contracts.vocabulary import (
     PerceivedMotivation,
     PerpetratorKind,
     Track,
+    is_recognised,
 )
 from hhc_risk.assessment import Assessment, answers_from_report, assess
 
@@ -42,8 +45,12 @@ class CaseFacts:
 
     @property
     def perpetrator_known(self) -> bool:
-        """An injunction needs someone to be made against."""
-        return bool(self.perpetrator_kinds - {PerpetratorKind.UNKNOWN})
+        """An injunction needs someone to be made against; a kind the vocabulary does not
+        know says nothing of who they are, as if unknown."""
+        return any(
+            is_recognised(kind) and kind is not PerpetratorKind.UNKNOWN
+            for kind in self.perpetrator_kinds
+        )
 
     @property
     def arson_involved(self) -> bool:
@@ -135,7 +142,10 @@ def immediate_danger_actions(facts: CaseFacts) -> list[PlannedAction]:
 
 def support_partners(facts: CaseFacts) -> list[Partner]:
     """3.3.2: support and advocacy agencies relevant to the survivor; the Hate Crime
-    Reporting Centre refers non-customers to Stop Hate UK for harassment too (3.2.6)."""
+    Reporting Centre refers non-customers to Stop Hate UK for harassment too (3.2.6).
+
+    A classification the vocabulary does not know is not plain harassment: it is taken
+    as hate, whose support includes a hate crime agency (3.1.3, 3.3.2)."""
     if facts.classification is Classification.HARASSMENT:
         if not facts.survivor_is_customer:
             return [Partner.SURVIVOR_SUPPORT, Partner.STOP_HATE_UK]
@@ -212,7 +222,9 @@ def secondary_actions(facts: CaseFacts) -> list[PlannedAction]:
             )
         )
     if not customer and facts.classification is Classification.HATE_CRIME:
-        # 3.2.6: the Hate Crime Reporting Centre contacts the Police where appropriate.
+        # 3.2.6: the Hate Crime Reporting Centre contacts the Police where appropriate;
+        # an unknown classification is not known to be a crime, so no referral is made
+        # for it (the Police are still informed in immediate danger, 3.3.1).
         actions.append(
             _action(
                 ActionKind.POLICE_REFERRAL,
@@ -275,11 +287,19 @@ _SUPPORTED_AT_ONCE = frozenset(
 )
 
 
+def supported_at_once(track: Track) -> bool:
+    """A track the vocabulary does not know gets the support of 3.3.2 straight away, as a
+    customer case does: protecting and supporting survivors comes first (1.4), and what
+    is shared with partners still waits for consent (3.5.2). It gets no first step of its
+    own (``_first_step_of_track``): that would be a step the policy does not name."""
+    return track in _SUPPORTED_AT_ONCE or not is_recognised(track)
+
+
 def plan_actions(facts: CaseFacts) -> list[PlannedAction]:
     """Every action a newly reported case needs: the playbook when someone is in immediate
     danger, whatever the track, then what the track asks for."""
     planned = immediate_danger_actions(facts) if facts.immediate_danger else []
     planned += _first_step_of_track(facts)
-    if facts.track in _SUPPORTED_AT_ONCE:
+    if supported_at_once(facts.track):
         planned += secondary_actions(facts)
     return planned
