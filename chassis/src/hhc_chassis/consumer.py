@@ -602,9 +602,7 @@ class PartitionedConsumer:
         if not workers:
             return
         try:
-            await asyncio.wait(
-                workers, timeout=self._settings.shutdown_grace_seconds * 0.6
-            )
+            await asyncio.wait(workers, timeout=self._settings.shutdown_grace_seconds * 0.6)
         finally:
             for worker in workers:
                 worker.cancel()
