@@ -4,7 +4,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: up test pytest lint typecheck schemas bench sync browser-deps clean
+.PHONY: up test pytest lint typecheck schemas bench bench-relay sync browser-deps clean
 
 up: sync
 	$(UV) run --frozen hhc-dev up
@@ -21,7 +21,11 @@ lint: sync
 typecheck: sync
 	$(UV) run --frozen mypy contracts/src chassis/src devstack/src services/*/src benchmarks
 
+# The whole system beside a raw aiokafka + asyncpg pipeline (about 8 minutes; --quick: 1).
 bench: sync
+	$(UV) run --frozen python benchmarks/system.py $(BENCH_ARGS)
+
+bench-relay: sync
 	$(UV) run --frozen python benchmarks/outbox_relay.py
 
 schemas: sync
