@@ -362,3 +362,16 @@ async def test_a_leader_cut_off_from_the_broker_hands_over_to_a_relay_that_can_p
                     isolated_broker.make_available()
     assert first.handovers >= 1
     assert labels[case_id] == [f"{n:02d}" for n in range(10)]
+
+
+async def test_with_nothing_to_publish_the_relay_waits_for_the_poll_or_a_notify(
+    settings: ServiceSettings,
+) -> None:
+    """An idle relay that loops at once costs a core and thousands of queries a second."""
+    relay = relay_for(settings, NoSuchTopics(), idle_poll_seconds=7)
+    connection = await connect(settings)
+    try:
+        idle = await relay.publish_due(connection)
+    finally:
+        await connection.close()
+    assert (idle.pending, idle.wait_seconds) == (False, 7)

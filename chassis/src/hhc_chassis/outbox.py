@@ -249,7 +249,7 @@ class OutboxRelay:
         # When the next row can go: the earliest due time among each key's first unpublished
         # row (rows behind it wait for it; rows behind a parked one wait for an operator).
         next_due = await connection.fetchval(
-            """SELECT GREATEST(0, EXTRACT(EPOCH FROM min(next_attempt_at) - now()))::float8
+            """SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now())::float8
                FROM outbox row
                WHERE published_at IS NULL AND parked_at IS NULL
                  AND NOT EXISTS (
@@ -257,6 +257,7 @@ class OutboxRelay:
                      WHERE earlier.message_key = row.message_key AND earlier.id < row.id
                        AND earlier.published_at IS NULL)"""
         )
+        # NULL when nothing waits (GREATEST would turn that into 0: a busy loop).
         outcome.pending = next_due is not None
         outcome.wait_seconds = (
             self._idle_poll_seconds
