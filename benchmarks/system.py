@@ -1,25 +1,29 @@
 """The whole system under load, beside a raw aiokafka + asyncpg pipeline, in one run.
 
-    .venv/bin/python benchmarks/system.py           # about 8 minutes on 2 cores
+    .venv/bin/python benchmarks/system.py           # about 7 minutes on 2 cores
     .venv/bin/python benchmarks/system.py --quick   # every phase about 3 s: a smoke run
 
-Always starts its own Tansu broker and PostgreSQL on free ports (data in
-.local/bench/pg-*, removed at the end) and the five services (logs appended to
-.local/bench/logs/<service>.log), and stops all of them at the end, on error or Ctrl-C.
-It measures, in this order:
+Run from the repository's root. Always starts its own Tansu broker and PostgreSQL on
+free ports (data in .local/bench/pg-*, removed at the end) and the five services (logs
+appended to .local/bench/logs/<service>.log), and stops all of them at the end, on
+error, Ctrl-C or SIGTERM. Everything listens on and talks to 127.0.0.1 only. It
+measures, in this order:
 
 1. raw baseline: producer -> topic A -> stage (getmany, one INSERT ... unnest per batch
    in one transaction, one event per input to topic B: send all, await all, commit) ->
    reader of B; plain aiokafka and asyncpg, the stage in a process of its own. Max
    events/s end to end, and latency at fixed rates;
-2. each service's time to ready (process start to /readyz 200);
+2. each service's time to ready (process start to /readyz 200), then a few seconds idle:
+   CPU per process and database transactions per second with no reports at all;
 3. the system: reports POSTed to intake at fixed rates (open loop), then at saturation
    (a bounded number of concurrent senders); per phase the accepted rate, HTTP latency,
    reports/s through risk, referrals, enforcement and reporting (the first event each
    produced for a report of the phase; reporting from its ``case_events`` rows), events/s
    on every topic, the immediate-danger path (POST to emergency services named on the
-   referrals topic), what was left behind when the bounded drain ended, and CPU seconds
-   per process;
+   referrals topic), what was left behind when the bounded drain ended (and each
+   consumer group's lag), CPU seconds per process, including what the rest of the
+   machine used meanwhile (another workload skews every figure), and database
+   transactions per second;
 4. replay: a fresh group reading every topic from the start, and a second reporting
    process (fresh CONSUMER_GROUP and DB_SCHEMA) catching up with the first;
 5. RSS of each service (VmRSS, VmHWM from /proc) and the system/raw events/s ratio.
@@ -31,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import random
@@ -96,6 +101,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     "reporting": [topic.value for topic in Topic],
 }
 EMERGENCY = Partner.EMERGENCY_SERVICES.value.encode()
+IN_FLIGHT_CAP = 1000
+"""Open-loop phases send no more while this many requests wait for an answer."""
 
 
 # --------------------------------------------------------------------------- figures
@@ -106,7 +113,7 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))
     return ordered[rank]
 
 
@@ -466,6 +473,13 @@ async def raw_baseline(
             count = max(1, int(per_second * options.raw_rate_seconds))
             result = await produce(f"rate-{per_second}", count, per_second)
             figures["fixed_rates"].append({"rate": per_second, **result})
+        stage.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(stage.communicate(), 15)
+        handled = json.loads(output.splitlines()[-1])
+        figures["stage"] = {
+            **handled,
+            "mean_batch": round(handled["handled"] / max(1, handled["batches"]), 1),
+        }
         return figures
     finally:
         if reading is not None:
@@ -478,12 +492,8 @@ async def raw_baseline(
             await producer.stop()
         if stage.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                stage.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(stage.wait(), 15)
-            except TimeoutError:
                 stage.kill()
-                await stage.wait()
+            await stage.wait()
         stack.helpers.remove(stage.pid)
 
 
@@ -558,7 +568,7 @@ class Observer:
             group_id=f"bench-observer-{uuid.uuid4().hex[:8]}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=50,
+            fetch_max_wait_ms=100,  # as the services; each empty fetch costs Tansu CPU
         )
         self.first: dict[tuple[str, str, str], float] = {}
         self.stage_first: dict[str, dict[str, float]] = {stage: {} for stage in STAGE_TOPICS}
@@ -730,6 +740,8 @@ class Sending:
     http_seconds: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
+    """Not sent: IN_FLIGHT_CAP requests were already waiting."""
+    cancelled: int = 0
     attempted: int = 0
     started: float = 0.0
     stopped: float = 0.0
@@ -746,7 +758,9 @@ class Load:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            timeout=httpx.Timeout(30.0),
+            # A request waits at most 30 s for a connection of the pool, then 30 s for
+            # each step with intake.
+            timeout=httpx.Timeout(30.0, pool=30.0),
         )
         self.rng = random.Random(seed)
         self.counter = 0
@@ -781,7 +795,7 @@ class Load:
         """Open loop: report i leaves at start + i / rate, whatever earlier ones do."""
         loop = asyncio.get_running_loop()
         in_flight: set[asyncio.Task[None]] = set()
-        cap = 1000
+        cap = IN_FLIGHT_CAP
         start = loop.time()
         sending.started = time.time()
         for index in range(int(per_second * seconds)):
@@ -796,7 +810,13 @@ class Load:
             task.add_done_callback(in_flight.discard)
         sending.stopped = time.time()
         if in_flight:
-            await asyncio.wait(in_flight, timeout=35)
+            # Every request ends within its timeouts; this bounds the phase all the same.
+            await asyncio.wait(in_flight, timeout=70)
+        for task in list(in_flight):
+            task.cancel()
+            sending.cancelled += 1
+        if in_flight:
+            await asyncio.wait(in_flight)
 
     async def saturate(self, sending: Sending, senders: int, seconds: float) -> None:
         """Closed loop: ``senders`` concurrent clients, each sending as soon as answered."""
@@ -972,7 +992,8 @@ def phase_figures(
         "target_per_s": target,
         "sending_seconds": round(sending_seconds, 2),
         "attempted": sending.attempted,
-        "skipped_client_overloaded": sending.skipped,
+        "not_sent_in_flight_cap": sending.skipped,
+        "cancelled_unanswered": sending.cancelled,
         "accepted": len(sending.sent),
         # Over the time to the last answer: requests queue when intake is slower.
         "accepted_per_s": rate(len(sending.sent), answered_seconds),
@@ -988,7 +1009,7 @@ def phase_figures(
         "events": {
             "of_phase_reports": phase_events,
             "of_phase_reports_per_s": rate(phase_events, last_event - start),
-            "of_phase_reports_by_type": by_topic_and_type(observer, cases),
+            "reports_with_event_type": by_topic_and_type(observer, cases),
             "all_topics_in_window": sum(in_window.values()),
             "all_topics_per_s": rate(sum(in_window.values()), window_end - start),
             "window_seconds": round(window_end - start, 2),
@@ -1019,6 +1040,14 @@ def by_topic_and_type(observer: Observer, cases: set[str]) -> dict[str, int]:
     return dict(sorted(counted.items()))
 
 
+async def db_transactions(connection: Any) -> int:
+    """Transactions committed or rolled back so far, every database of the server."""
+    count: int = await connection.fetchval(
+        "SELECT sum(xact_commit + xact_rollback)::bigint FROM pg_stat_database"
+    )
+    return count
+
+
 async def system_phases(
     stack: Stack, bootstrap: str, database_url: str, options: argparse.Namespace
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -1034,9 +1063,15 @@ async def system_phases(
     phases: list[dict[str, Any]] = []
     try:
         await asyncio.wait_for(observer.ready.wait(), 60)
-        cpu_before = stack.cpu()
+        cpu_before, tx_before = stack.cpu(), await db_transactions(connection)
         await asyncio.sleep(options.idle_seconds)
-        idle = {"seconds": options.idle_seconds, "cpu_seconds": cpu_delta(cpu_before, stack.cpu())}
+        idle = {
+            "seconds": options.idle_seconds,
+            "cpu_seconds": cpu_delta(cpu_before, stack.cpu()),
+            "db_transactions_per_s": rate(
+                await db_transactions(connection) - tx_before, options.idle_seconds
+            ),
+        }
         plan: list[tuple[str, float | None, float]] = [("warm-up", 10, 2)]
         plan += [
             (f"rate-{per_second:g}", per_second, options.phase_seconds)
@@ -1045,7 +1080,7 @@ async def system_phases(
         plan.append((f"saturation-{options.concurrency}", None, options.saturation_seconds))
         for name, per_second, seconds in plan:
             sending = Sending(name)
-            cpu_before = stack.cpu()
+            cpu_before, tx_before = stack.cpu(), await db_transactions(connection)
             print(f"  {name}: sending for {seconds:g} s ...", flush=True)
             if per_second is None:
                 await load.saturate(sending, options.concurrency, seconds)
@@ -1058,6 +1093,9 @@ async def system_phases(
             lag = await consumer_lag(bootstrap)
             figures = phase_figures(
                 sending, observer, reporting, drained_in, drained, per_second, cpu, lag
+            )
+            figures["db_transactions_per_s"] = rate(
+                await db_transactions(connection) - tx_before, figures["wall_seconds"]
             )
             phases.append(figures)
             print(
@@ -1326,7 +1364,19 @@ def render(results: dict[str, Any]) -> str:
             ]
         )
     lines += ["  " + line for line in table(rows, ["load", "seen", "events/s", "p50 ms", "p99 ms"])]
-    lines += ["", "System: reports POSTed to intake (per phase; rates are reports/s)"]
+    lines.append(
+        f"  (stage: {raw['stage']['handled']} events in {raw['stage']['batches']} batches, "
+        f"{raw['stage']['mean_batch']} a batch; latency: produced to read from topic B)"
+    )
+    idle = results["system"]["idle"]
+    used = sum(v for k, v in idle["cpu_seconds"].items() if k not in ("other", "bench"))
+    lines += [
+        "",
+        f"Idle ({idle['seconds']:g} s, no reports): the system used {used / idle['seconds']:.2f} "
+        f"cores, {fmt(idle['db_transactions_per_s'])} database transactions/s",
+        "",
+        "System: reports POSTed to intake (per phase; rates are reports/s)",
+    ]
     rows = []
     for phase in results["system"]["phases"]:
         stages = phase["stages"]
@@ -1334,6 +1384,8 @@ def render(results: dict[str, Any]) -> str:
         rows.append(
             [
                 phase["name"],
+                fmt(phase["offered_per_s"], 1),
+                str(phase["not_sent_in_flight_cap"] + phase["cancelled_unanswered"]),
                 str(phase["accepted"]),
                 fmt(phase["accepted_per_s"], 1),
                 fmt(phase["http"]["p50_ms"]),
@@ -1351,6 +1403,8 @@ def render(results: dict[str, Any]) -> str:
         )
     header = [
         "phase",
+        "offered/s",
+        "unsent",
         "202",
         "202/s",
         "http p50",
@@ -1367,12 +1421,15 @@ def render(results: dict[str, Any]) -> str:
     ]
     lines += ["  " + line for line in table(rows, header)]
     lines += [
-        "  (x/s through a stage: reports whose first event from it was seen, over the time from",
-        "   the phase's start to the last of them; events/s: every topic, phase start to its",
-        "   last event; danger: POST to emergency services named on the referrals topic;",
-        "   drain s with '+': the bound was reached with work left; a stage counts only the",
-        "   reports it acts on: referrals those risk asked it for, enforcement those with a",
-        "   perpetrator it can act against)",
+        "  offered/s: what the load tried to send; unsent: not sent because "
+        f"{IN_FLIGHT_CAP} were waiting,",
+        "  or cancelled unanswered; 202/s: over the time to the last answer; http in ms;",
+        "  x/s through a stage: reports whose first event from it was seen, over the time from",
+        "  the phase's start to the last of them (a stage counts only the reports it acts on:",
+        "  referrals those risk asked it for, enforcement those with a perpetrator it can act",
+        "  against); events/s: every topic, from the phase's start to its last event; danger:",
+        "  POST to emergency services named on the referrals topic; drain s with '+': its bound",
+        "  was reached with work left",
         "",
         "Left behind when the drain ended: reports not through a stage / expected there;",
         "uncommitted messages per consumer group; dead letters seen",
@@ -1416,7 +1473,10 @@ def render(results: dict[str, Any]) -> str:
         for phase in [{"name": "idle", "wall_seconds": idle["seconds"], **idle}]
         + results["system"]["phases"]
     ]
-    lines += ["  " + line for line in table(rows, ["phase", "wall", *names])]
+    for row, phase in zip(rows[1:], results["system"]["phases"], strict=True):
+        row.append(fmt(phase["db_transactions_per_s"]))
+    rows[0].append(fmt(idle["db_transactions_per_s"]))
+    lines += ["  " + line for line in table(rows, ["phase", "wall", *names, "db tx/s"])]
     replay = results["replay"]
     plain, rep = replay["plain"], replay["reporting"]
     lines += [

@@ -101,8 +101,8 @@ class Runtime:
             return False
 
     async def is_broker_ready(self) -> bool:
-        if self.consumer is not None and not self.consumer.connected.is_set():
-            return False
+        # The consumer's group membership is not asked for: joining takes seconds, and the
+        # API serves (and the outbox fills) whether or not it has partitions yet.
         return await self.publisher.is_reachable()
 
     async def publish_outbox(self) -> None:
