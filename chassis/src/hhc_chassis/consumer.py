@@ -608,8 +608,18 @@ class PartitionedConsumer:
                 worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
 
+    def on_assigned(self, partitions: set[TopicPartition]) -> None:
+        log.info(
+            "partitions assigned",
+            extra={"consumer": self._events.name, "partitions": sorted(map(str, partitions))},
+        )
+
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
         """Before another member gets them: finish the batch in hand, commit what was handled."""
+        log.info(
+            "partitions revoked",
+            extra={"consumer": self._events.name, "partitions": len(partitions)},
+        )
         for partition in partitions:
             if state := self._partitions.get(partition):
                 state.revoked = True  # workers stop at the end of their batch
@@ -641,4 +651,4 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._consumer.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        pass
+        self._consumer.on_assigned(set(assigned))

@@ -44,7 +44,11 @@ def consumer_for(settings: ServiceSettings, topics: Sequence[str]) -> AIOKafkaCo
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
-        max_poll_interval_ms=max(300_000, int(settings.retry_max_seconds * 1000) * 2),
+        # Members must rejoin a rebalance within this, or are left out of it: a member that
+        # died without leaving must not hold the group's partitions for long. Rejoining
+        # waits for the batch in hand (at most 0.6 x SHUTDOWN_GRACE_SECONDS).
+        rebalance_timeout_ms=int(max(20.0, settings.shutdown_grace_seconds * 1.5) * 1000),
+        session_timeout_ms=10_000,
     )
 
 

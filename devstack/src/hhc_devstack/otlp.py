@@ -29,9 +29,11 @@ class SpanCollector:
         class Receiver(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                collector._keep(request)
+                if self.path.rstrip("/").endswith("/v1/traces"):
+                    request = ExportTraceServiceRequest()
+                    request.ParseFromString(body)
+                    collector._keep(request)
+                # Metrics (and logs) are accepted and dropped: the tests read traces only.
                 response = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")

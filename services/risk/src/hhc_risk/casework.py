@@ -111,6 +111,7 @@ async def require_actions(
         )
     }
     outgoing: list[Envelope] = []
+    stored: list[ActionRequired] = []
     for action in planned:
         key = (action.kind.value, action.partner.value if action.partner else None)
         if key in open_now:
@@ -129,20 +130,7 @@ async def require_actions(
             immediate_danger=immediate_danger,
             consent_to_share=consent,
         )
-        await connection.execute(
-            """INSERT INTO actions (action_id, case_id, kind, applies_to, clause,
-                                    carried_out_by, partner, required_at, due_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-            required.action_id,
-            case_id,
-            action.kind.value,
-            action.applies_to.value,
-            action.clause,
-            action.carried_out_by.value,
-            key[1],
-            required_at,
-            required.due_at,
-        )
+        stored.append(required)
         # The deadline counts from required_at (the report); the event happens now.
         decided_at = datetime.now(UTC)
         outgoing.append(_envelope(required, case_id, decided_at, cause))
@@ -154,6 +142,24 @@ async def require_actions(
                 raised_at=decided_at,
             )
             outgoing.append(_envelope(alert, case_id, decided_at, cause))
+    if stored:
+        # One statement for the whole plan: a report in immediate danger needs a dozen.
+        await connection.execute(
+            """INSERT INTO actions (action_id, case_id, kind, applies_to, clause,
+                                    carried_out_by, partner, required_at, due_at)
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                                    $6::text[], $7::text[], $8::timestamptz[],
+                                    $9::timestamptz[])""",
+            [action.action_id for action in stored],
+            [case_id] * len(stored),
+            [action.kind.value for action in stored],
+            [action.applies_to.value for action in stored],
+            [action.clause for action in stored],
+            [action.carried_out_by.value for action in stored],
+            [action.partner.value if action.partner else None for action in stored],
+            [action.required_at for action in stored],
+            [action.due_at for action in stored],
+        )
     return outgoing
 
 
