@@ -14,7 +14,7 @@ import pytest
 
 from hhc_chassis.db import connect, migrate
 from hhc_chassis.kafka import Publisher
-from hhc_chassis.outbox import OutboxRelay, Sender, enqueue, outbox_state
+from hhc_chassis.outbox import OutboxRelay, OutboxState, Sender, enqueue, outbox_state
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Envelope, Topic
 from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer
@@ -93,6 +93,14 @@ async def unpublished(settings: ServiceSettings) -> int:
         return int(
             await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         )
+    finally:
+        await connection.close()
+
+
+async def state_of(settings: ServiceSettings) -> OutboxState:
+    connection = await connect(settings)
+    try:
+        return await outbox_state(connection)
     finally:
         await connection.close()
 
@@ -236,7 +244,7 @@ async def test_a_failing_row_holds_back_only_the_later_rows_of_its_own_case(
             assert labels[flowing] == ["flowing-0", "flowing-1", "flowing-2"]
             await eventually(lambda: asyncio.sleep(0, result=sender.refused >= 2))
             # stuck-1 and stuck-2 were never handed to the broker ahead of stuck-0.
-            assert (await outbox_state(await connect(settings))).unpublished == 3
+            assert (await state_of(settings)).unpublished == 3
             broker_refuses = False
             labels = await read_labels(broker.bootstrap_servers, {stuck}, 3)
     assert labels[stuck] == ["stuck-0", "stuck-1", "stuck-2"]
@@ -250,7 +258,7 @@ async def test_a_row_too_large_to_publish_is_parked_and_released_by_the_operator
     await stage(settings, [assessment(other, "unaffected")])
 
     async def parked() -> int:
-        return (await outbox_state(await connect(settings))).parked
+        return (await state_of(settings)).parked
 
     async with (
         kafka_publish(settings, max_request_size=4096) as small_publisher,

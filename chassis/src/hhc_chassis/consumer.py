@@ -237,6 +237,8 @@ class EventConsumer:
                 await self._handle_alone(message, abandoned)
 
     async def _handle_together(self, messages: Sequence[_Message]) -> None:
+        envelopes = [message.envelope for message in messages if message.envelope is not None]
+        assert len(envelopes) == len(messages), "only decoded messages are handled"
         async with self._pool.acquire() as connection, connection.transaction():
             first_deliveries = set(
                 await connection.fetchval(
@@ -248,8 +250,8 @@ class EventConsumer:
                            ON CONFLICT DO NOTHING RETURNING event_id)
                        SELECT coalesce(array_agg(event_id), '{}') FROM arrived""",
                     self.name,
-                    [message.envelope.event_id for message in messages if message.envelope],
-                    [message.envelope.event_type for message in messages if message.envelope],
+                    [envelope.event_id for envelope in envelopes],
+                    [envelope.event_type for envelope in envelopes],
                     [message.record.topic for message in messages],
                     [message.record.partition for message in messages],
                     [message.record.offset for message in messages],
@@ -462,7 +464,6 @@ class PartitionedConsumer:
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._stopping = asyncio.Event()
         self._last_commit = time.monotonic()
-        self.connected = asyncio.Event()
 
     def stop(self) -> None:
         """Finish the records in hand, commit, leave the group."""
@@ -475,7 +476,6 @@ class PartitionedConsumer:
         try:
             if not await self._start(client):
                 return
-            self.connected.set()
             while not self._stopping.is_set():
                 fetched = await client.getmany(timeout_ms=self._settings.consumer_fetch_wait_ms)
                 for partition, records in fetched.items():
@@ -483,7 +483,6 @@ class PartitionedConsumer:
                         self._dispatch(client, partition, records)
                 await self._commit(due_only=True)
         finally:
-            self.connected.clear()
             await self._finish(client)
 
     async def _start(self, client: AIOKafkaConsumer) -> bool:

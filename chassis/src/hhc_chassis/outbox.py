@@ -30,7 +30,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
@@ -113,7 +113,7 @@ class BatchOutcome:
 class _Failure:
     row: asyncpg.Record
     error: BaseException
-    park: bool = field(default=False)
+    park: bool = False
 
 
 class OutboxRelay:
