@@ -22,6 +22,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from hhc_chassis.audit import audit_router, record_refusal
+from hhc_chassis.auth import TokenVerifier
+from hhc_chassis.case_access import with_case_access
 from hhc_chassis.consumer import EventConsumer, Handler, PartitionedConsumer, RetryPolicy
 from hhc_chassis.db import MigrationSet, connect, create_pool, migrate
 from hhc_chassis.http import BodySizeLimit, describe_validation_error
@@ -36,6 +39,7 @@ from hhc_chassis.telemetry import (
     configure_tracing,
     shutdown_tracing,
 )
+from hhc_contracts import Topic
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,9 @@ class Runtime:
             send_timeout_seconds=settings.relay_send_timeout_seconds,
         )
         self.consumer: PartitionedConsumer | None = None
+        handlers = definition.handlers
+        if Topic.INTAKE_CASES in definition.topics:
+            handlers = with_case_access(handlers)
         if definition.topics:
             self.consumer = PartitionedConsumer(
                 settings=settings,
@@ -87,7 +94,7 @@ class Runtime:
                 events=EventConsumer(
                     name=settings.group_id,
                     pool=pool,
-                    handlers=definition.handlers,
+                    handlers=handlers,
                     publisher=self.publisher,
                     retry=RetryPolicy.from_settings(settings),
                 ),
@@ -188,6 +195,10 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         version=definition.version,
         lifespan=lifespan,
     )
+    # Built here, not in the lifespan: a service without an identity provider configured
+    # must not start at all.
+    app.state.token_verifier = TokenVerifier(settings)
+    app.state.record_refusal = record_refusal
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process and its tasks")
     async def healthz(request: Request) -> JSONResponse:
@@ -227,7 +238,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         return JSONResponse(status_code=422, content=describe_validation_error(error))
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in definition.routers:
+    for router in (*definition.routers, audit_router):
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app

@@ -94,6 +94,18 @@ class ServiceSettings(BaseSettings):
     )
     retention_batch_size: int = Field(default=1000, ge=1)
 
+    oidc_issuer: str = Field(
+        default="", description="Token issuer (the identity provider's URL); required to serve"
+    )
+    oidc_audience: str = Field(default="hhc", description="Audience tokens must be issued for")
+    oidc_jwks_url: str = Field(default="", description="Where the issuer publishes its keys")
+    oidc_jwks_cache_seconds: int = Field(
+        default=300, ge=1, description="Keys are fetched again after this, or for an unknown kid"
+    )
+    oidc_leeway_seconds: int = Field(
+        default=30, ge=0, description="Clock skew allowed on exp, nbf and iat"
+    )
+
     task_restart_limit: int = Field(
         default=5,
         ge=1,

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from hhc_contracts import submission, v1
 from hhc_contracts.envelope import Envelope
-from hhc_contracts.registry import EventSpec
+from hhc_contracts.registry import ANY_PRODUCER, EventSpec
 from hhc_contracts.vocabulary import (
     AccessibleFormat,
     ActionKind,
@@ -307,6 +307,36 @@ _EXAMPLES: dict[type[BaseModel], Callable[[], _Example]] = {
             published_at=_at(1, 6, 0, 0, month=4),
         ),
     ),
+    v1.CaseTeamChanged: lambda: _Example(
+        event_id=UUID("ad496bc8-2859-469d-9d3b-5a7cd9411346"),
+        occurred_at=_at(2, 10, 0, 0),
+        payload=v1.CaseTeamChanged(
+            case_id=CASE_ID,
+            team="south",
+            previous_team="north",
+            changed_by="manager-0042",
+            changed_at=_at(2, 10, 0, 0),
+        ),
+    ),
+    v1.AccessRecorded: lambda: _Example(
+        event_id=UUID("be5a7cd9-396a-47ae-8e4c-6b8dea522457"),
+        occurred_at=_at(2, 11, 0, 0),
+        payload=v1.AccessRecorded(
+            audit_id=17,
+            service="intake",
+            subject="caseworker-0007",
+            roles=["caseworker"],
+            team="north",
+            case_id=CASE_ID,
+            operation="GET /v1/cases/{case_id}",
+            fields=["reports", "consent_history"],
+            outcome="granted",
+            recorded_at=_at(2, 11, 0, 0),
+            request_id="4bf92f3577b34da6",
+            trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+            record_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+    ),
 }
 
 
@@ -329,7 +359,7 @@ def example_message(spec: EventSpec) -> Envelope:
         event_id=example.event_id,
         event_type=spec.event_type,
         schema_version=spec.version,
-        producer=spec.producer,
+        producer="intake" if spec.producer == ANY_PRODUCER else spec.producer,
         case_id=case_id,
         occurred_at=example.occurred_at,
         # An event about no case starts its own correlation, as the chassis does.

@@ -7,6 +7,9 @@ from pydantic import BaseModel
 from hhc_contracts import v1
 from hhc_contracts.topics import Topic
 
+ANY_PRODUCER = "any"
+"""Producer of an event type every service publishes; the envelope names which one."""
+
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
@@ -31,6 +34,7 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
         ),
         EventSpec("intake.report-received", 1, Topic.INTAKE_CASES, v1.ReportReceived, "intake"),
         EventSpec("intake.consent-changed", 1, Topic.INTAKE_CASES, v1.ConsentChanged, "intake"),
+        EventSpec("intake.case-team-changed", 1, Topic.INTAKE_CASES, v1.CaseTeamChanged, "intake"),
         EventSpec("risk.risk-assessed", 1, Topic.RISK_ASSESSMENTS, v1.RiskAssessed, "risk"),
         EventSpec("risk.action-required", 1, Topic.RISK_ACTIONS, v1.ActionRequired, "risk"),
         EventSpec("risk.action-completed", 1, Topic.RISK_ACTIONS, v1.ActionCompleted, "risk"),
@@ -67,6 +71,8 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
             v1.MonthlyReportPublished,
             "reporting",
         ),
+        # Every service records its own audit; the envelope's producer names which.
+        EventSpec("audit.access-recorded", 1, Topic.AUDIT_ACCESS, v1.AccessRecorded, ANY_PRODUCER),
     )
 }
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, create_model
 
 from hhc_contracts.envelope import Envelope, EventHeaders
 from hhc_contracts.examples import example_message
-from hhc_contracts.registry import EVENT_TYPES, EventSpec
+from hhc_contracts.registry import ANY_PRODUCER, EVENT_TYPES, EventSpec
 from hhc_contracts.topics import Topic, dead_letter_topic
 
 JsonObject = dict[str, Any]
@@ -123,7 +123,8 @@ def _envelope_headers(spec: EventSpec | None) -> dict[str, JsonObject]:
     if spec:
         headers[EventHeaders.EVENT_TYPE]["const"] = spec.event_type
         headers[EventHeaders.SCHEMA_VERSION]["const"] = str(spec.version)
-        headers[EventHeaders.PRODUCER]["const"] = spec.producer
+        if spec.producer != ANY_PRODUCER:
+            headers[EventHeaders.PRODUCER]["const"] = spec.producer
     return headers
 
 

@@ -129,3 +129,10 @@ class ReportSubmitted(Strict):
     incident: Incident
     immediate_danger: bool = False
     consent: Consent = Field(default_factory=Consent)
+    area: str | None = Field(
+        default=None,
+        max_length=16,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$",
+        description="Where the survivor lives or the incident happened, as a postcode "
+        "district or area code (e.g. 'M14'); decides the team that takes the case",
+    )

@@ -17,6 +17,8 @@ class Topic(StrEnum):
     REFERRALS = "hhc.referrals.referrals.v1"
     ENFORCEMENT_CASES = "hhc.enforcement.cases.v1"
     REPORTING_MONTHLY = "hhc.reporting.monthly-reports.v1"
+    # Every service records each look at personal data here (no personal data in it).
+    AUDIT_ACCESS = "hhc.audit.access.v1"
 
 
 DEAD_LETTER_SUFFIX = ".dlq"

@@ -97,7 +97,23 @@ class ReportReceived(Payload):
     )
     incident_occurred_at: AwareDatetime | None = None
     received_at: AwareDatetime
+    team: str = Field(
+        default="", description="Team the case belongs to, from the report's area at intake."
+    )
+    taken_by: str | None = Field(
+        default=None, description="Subject (staff account id) who took the report, if staff did."
+    )
     personal: ReportPersonalData = Field(default_factory=ReportPersonalData)
+
+
+class CaseTeamChanged(Payload):
+    """intake.case-team-changed: a manager moved the case to another team."""
+
+    case_id: UUID
+    team: str
+    previous_team: str
+    changed_by: str = Field(description="Subject (staff account id) of the manager.")
+    changed_at: AwareDatetime
 
 
 class ConsentPersonalData(Payload):
@@ -237,3 +253,23 @@ class MonthlyReportPublished(Payload):
     median_seconds_to_first_response: float | None
     p90_seconds_to_first_response: float | None
     published_at: AwareDatetime
+
+
+class AccessRecorded(Payload):
+    """audit.access-recorded: someone read or changed a case's personal data, or tried to.
+
+    Published by every service that holds personal data; carries none itself."""
+
+    audit_id: int = Field(description="Position in the recording service's audit chain.")
+    service: str
+    subject: str = Field(description="Account id of the caller (staff or system).")
+    roles: list[str]
+    team: str | None = None
+    case_id: UUID | None = None
+    operation: str = Field(description="e.g. 'GET /v1/cases/{case_id}'.")
+    fields: list[str] = Field(default_factory=list, description="Names of the fields touched.")
+    outcome: str = Field(description="'granted', 'refused' or 'not-found'.")
+    recorded_at: AwareDatetime
+    request_id: str | None = None
+    trace_id: str | None = None
+    record_hash: str = Field(description="SHA-256 of the record and the one before it.")

@@ -1,7 +1,10 @@
-"""`hhc-dev up`: the whole system on this machine, until Ctrl-C.
+"""`hhc-dev up`: the whole system on this machine, until Ctrl-C; `hhc-dev token`: a
+token for it.
 
 The broker is embedded Tansu unless KAFKA_BOOTSTRAP_SERVERS is set; PostgreSQL is a
-private server in .local/postgres unless DATABASE_URL is set.
+private server in .local/postgres unless DATABASE_URL is set; the identity provider is
+the development issuer (.local/issuer, port HHC_ISSUER_PORT, 8090) unless OIDC_ISSUER
+and OIDC_JWKS_URL are set.
 """
 
 import argparse
@@ -12,7 +15,9 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from hhc_chassis.access import Role
 from hhc_devstack.infrastructure import EmbeddedBroker, EmbeddedPostgres, create_topics
+from hhc_devstack.issuer import DEFAULT_PORT, DevIssuer, token_from_state
 from hhc_devstack.system import ServiceProcesses
 
 
@@ -33,7 +38,15 @@ def up(state_dir: Path) -> int:
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
     services: ServiceProcesses | None = None
+    issuer: DevIssuer | None = None
     try:
+        identity_env: dict[str, str] = {}
+        if not (os.environ.get("OIDC_ISSUER") and os.environ.get("OIDC_JWKS_URL")):
+            issuer = DevIssuer(
+                state_dir / "issuer", port=int(os.environ.get("HHC_ISSUER_PORT", DEFAULT_PORT))
+            ).start()
+            identity_env = issuer.env()
+            print(f"identity    development issuer at {issuer.issuer} (hhc-dev token)")
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
             broker = EmbeddedBroker(
@@ -54,7 +67,10 @@ def up(state_dir: Path) -> int:
             print(f"database    PostgreSQL (embedded) at {database_url}")
         asyncio.run(create_topics(bootstrap))
         services = ServiceProcesses(
-            database_url=database_url, bootstrap_servers=bootstrap, log_dir=log_dir
+            database_url=database_url,
+            bootstrap_servers=bootstrap,
+            log_dir=log_dir,
+            extra_env=identity_env,
         )
         services.start_all()
         services.wait_ready(timeout=60)
@@ -79,6 +95,8 @@ def up(state_dir: Path) -> int:
             broker.stop()
         if postgres:
             postgres.stop()
+        if issuer:
+            issuer.stop()
 
 
 def main() -> None:
@@ -86,6 +104,19 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start broker, database, topics and the services")
     up_parser.add_argument("--state-dir", type=Path, default=Path(".local"))
+    token_parser = commands.add_parser(
+        "token", help="print a token of the development issuer for a role (make up first)"
+    )
+    token_parser.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=[role.value for role in Role],
+        help="repeat for more than one",
+    )
+    token_parser.add_argument("--team", default=None)
+    token_parser.add_argument("--subject", default=None, help="account id [dev-<random>]")
+    token_parser.add_argument("--state-dir", type=Path, default=Path(".local"))
     commands.add_parser(
         "outbox",
         help="a service's outbox: status, parked rows, retry-parked (see --help)",
@@ -94,6 +125,20 @@ def main() -> None:
     arguments, rest = parser.parse_known_args()
     if arguments.command == "up":
         sys.exit(up(arguments.state_dir))
+    if arguments.command == "token":
+        try:
+            print(
+                token_from_state(
+                    arguments.state_dir / "issuer",
+                    roles=arguments.role,
+                    team=arguments.team,
+                    subject=arguments.subject,
+                )
+            )
+        except FileNotFoundError as error:
+            print(error, file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)
     if arguments.command == "outbox":
         from hhc_chassis.outbox_cli import main as outbox_main
 

@@ -4,6 +4,10 @@ Where they come from, in order of preference:
 - DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS when set (a server of yours);
 - testcontainers (PostgreSQL and Apache Kafka images) when a Docker engine answers;
 - otherwise the embedded stack: a private PostgreSQL and Tansu, started here.
+
+The identity provider is always the development issuer, started when pytest starts and
+named in OIDC_* for every service the tests run (in process or as processes); the
+``issue_token`` fixture signs tokens with it.
 """
 
 import asyncio
@@ -28,9 +32,61 @@ from hhc_devstack.infrastructure import (
     create_topics,
     free_port,
 )
+from hhc_devstack.issuer import DevIssuer
 from hhc_devstack.tcpproxy import CuttableProxy
 
 T = TypeVar("T")
+
+_issuer: DevIssuer | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _issuer
+    _issuer = DevIssuer(Path(tempfile.mkdtemp(prefix="hhc-test-issuer-"))).start()
+    os.environ.update(_issuer.env())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _issuer is not None:
+        _issuer.stop()
+        shutil.rmtree(_issuer.state_dir, ignore_errors=True)
+
+
+class TokenFactory(Protocol):
+    def __call__(
+        self,
+        role: str,
+        *more_roles: str,
+        team: str | None = None,
+        subject: str | None = None,
+        **claims: Any,
+    ) -> str: ...
+
+
+@pytest.fixture(scope="session")
+def dev_issuer() -> DevIssuer:
+    assert _issuer is not None, "the plugin's issuer starts in pytest_configure"
+    return _issuer
+
+
+@pytest.fixture(scope="session")
+def issue_token(dev_issuer: DevIssuer) -> TokenFactory:
+    """``issue_token("caseworker", team="north")``: a signed token of the test issuer."""
+
+    def make(
+        role: str,
+        *more_roles: str,
+        team: str | None = None,
+        subject: str | None = None,
+        **claims: Any,
+    ) -> str:
+        return dev_issuer.token(roles=[role, *more_roles], team=team, subject=subject, **claims)
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @functools.cache

@@ -7,14 +7,25 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Body, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from hhc_chassis import audit
+from hhc_chassis.access import Caller, Permission, Role
+from hhc_chassis.auth import authorised
 from hhc_chassis.service import runtime_of
 from hhc_contracts.submission import Consent, ReportSubmitted
 from hhc_contracts.vocabulary import Channel, ConsentState, ReporterRole
-from hhc_intake.cases import Accepted, CaseNotOpen, add_report, change_consent, open_case
+from hhc_intake.cases import (
+    Accepted,
+    CaseNotOpen,
+    add_report,
+    change_consent,
+    change_team,
+    open_case,
+)
+from hhc_intake.settings import intake_settings
 
 router = APIRouter(tags=["reports"])
 
@@ -88,6 +99,21 @@ IdempotencyKey = Annotated[
 ]
 
 
+Submitter = Annotated[Caller, Depends(authorised(Permission.SUBMIT_REPORT))]
+FurtherReporter = Annotated[Caller, Depends(authorised(Permission.ADD_FURTHER_REPORT))]
+ConsentRecorder = Annotated[Caller, Depends(authorised(Permission.RECORD_CONSENT))]
+TeamChanger = Annotated[Caller, Depends(authorised(Permission.CHANGE_TEAM))]
+CaseReader = Annotated[Caller, Depends(authorised(Permission.READ_CASE))]
+
+
+def _taken_by(caller: Caller) -> str | None:
+    """The member of staff who took a report; a system account takes none."""
+    return caller.subject if caller.roles - {Role.SYSTEM} else None
+
+
+REPORT_FIELDS = ("report",)
+
+
 class ReportAccepted(BaseModel):
     case_id: UUID
     reference: str
@@ -95,11 +121,13 @@ class ReportAccepted(BaseModel):
 
 async def _idempotent(
     request: Request,
+    caller: Caller,
     key: str | None,
     body: BaseModel,
     act: Callable[[asyncpg.Connection], Awaitable[Accepted]],
 ) -> Any:
-    """Run ``act(connection)`` once per Idempotency-Key; a retry gets the first answer."""
+    """Run ``act(connection)`` once per Idempotency-Key; a retry gets the first answer.
+    The report written is audited in the same transaction."""
     runtime = runtime_of(request)
     request_hash = hashlib.sha256(
         f"{request.url.path}\n{body.model_dump_json()}".encode()
@@ -117,6 +145,17 @@ async def _idempotent(
                     raise HTTPException(409, "Idempotency-Key was used for a different request")
                 return JSONResponse(status_code=202, content=earlier["response"])
         accepted = await act(connection)
+        await audit.append(
+            connection,
+            runtime.settings.service_name,
+            audit.entry_for(
+                request,
+                caller,
+                case_id=accepted.case_id,
+                fields=REPORT_FIELDS,
+                outcome=audit.GRANTED,
+            ),
+        )
         answer = ReportAccepted(case_id=accepted.case_id, reference=accepted.reference)
         if key:
             await connection.execute(
@@ -138,12 +177,23 @@ async def _idempotent(
     responses={409: {"description": "Idempotency-Key reused for a different report"}},
 )
 async def submit_report(
-    report: ReportBody, request: Request, idempotency_key: IdempotencyKey = None
+    report: ReportBody,
+    request: Request,
+    caller: Submitter,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    async def act(connection: asyncpg.Connection) -> Accepted:
-        return await open_case(connection, report, received_at=datetime.now(UTC))
+    teams = intake_settings(request).team_assignment
 
-    return await _idempotent(request, idempotency_key, report, act)
+    async def act(connection: asyncpg.Connection) -> Accepted:
+        return await open_case(
+            connection,
+            report,
+            received_at=datetime.now(UTC),
+            teams=teams,
+            taken_by=_taken_by(caller),
+        )
+
+    return await _idempotent(request, caller, idempotency_key, report, act)
 
 
 @router.post(
@@ -154,15 +204,29 @@ async def submit_report(
     responses={404: {"description": "No open case with this id"}},
 )
 async def submit_further_report(
-    case_id: UUID, report: ReportBody, request: Request, idempotency_key: IdempotencyKey = None
+    case_id: UUID,
+    report: ReportBody,
+    request: Request,
+    caller: FurtherReporter,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    await audit.open_case_for(
+        request, caller, Permission.ADD_FURTHER_REPORT, case_id, fields=REPORT_FIELDS
+    )
+
     async def act(connection: asyncpg.Connection) -> Accepted:
         try:
-            return await add_report(connection, case_id, report, received_at=datetime.now(UTC))
+            return await add_report(
+                connection,
+                case_id,
+                report,
+                received_at=datetime.now(UTC),
+                taken_by=_taken_by(caller),
+            )
         except CaseNotOpen:
             raise HTTPException(404, "no open case with this id") from None
 
-    return await _idempotent(request, idempotency_key, report, act)
+    return await _idempotent(request, caller, idempotency_key, report, act)
 
 
 class ConsentOut(BaseModel):
@@ -176,7 +240,17 @@ class ConsentOut(BaseModel):
     response_model=ConsentOut,
     summary="Record the survivor's consent anew; the change is published (3.5.2)",
 )
-async def put_consent(case_id: UUID, consent: Consent, request: Request) -> ConsentOut:
+async def put_consent(
+    case_id: UUID,
+    consent: Consent,
+    request: Request,
+    caller: ConsentRecorder,
+) -> ConsentOut:
+    await audit.open_case_for(
+        request, caller, Permission.RECORD_CONSENT, case_id, fields=("consent",)
+    )
+    # Who recorded it is who is signed in, whatever the body says.
+    consent = consent.model_copy(update={"recorded_by": caller.subject})
     changed_at = datetime.now(UTC)
     async with runtime_of(request).pool.acquire() as connection, connection.transaction():
         try:
@@ -185,6 +259,46 @@ async def put_consent(case_id: UUID, consent: Consent, request: Request) -> Cons
             raise HTTPException(404, "no such case") from None
     return ConsentOut(
         case_id=case_id, consent_to_share=event.consent_to_share, changed_at=changed_at
+    )
+
+
+class TeamChange(BaseModel):
+    team: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class TeamOut(BaseModel):
+    case_id: UUID
+    team: str
+    previous_team: str
+    changed_at: datetime
+
+
+@router.put(
+    "/v1/cases/{case_id}/team",
+    response_model=TeamOut,
+    summary="Move a case to another team (managers); every service hears of it",
+)
+async def put_team(
+    case_id: UUID,
+    change: TeamChange,
+    request: Request,
+    caller: TeamChanger,
+) -> TeamOut:
+    await audit.open_case_for(request, caller, Permission.CHANGE_TEAM, case_id, fields=("team",))
+    changed_at = datetime.now(UTC)
+    async with runtime_of(request).pool.acquire() as connection, connection.transaction():
+        try:
+            event = await change_team(
+                connection,
+                case_id,
+                change.team,
+                changed_by=caller.subject,
+                changed_at=changed_at,
+            )
+        except CaseNotOpen:
+            raise HTTPException(404, "no such case") from None
+    return TeamOut(
+        case_id=case_id, team=event.team, previous_team=event.previous_team, changed_at=changed_at
     )
 
 
@@ -215,6 +329,7 @@ class CaseOut(BaseModel):
     reporter_receives_feedback: bool
     related_policy: str | None
     opened_at: datetime
+    team: str
     reports: list[ReportOut]
     consent_history: list[ConsentRecord]
 
@@ -224,7 +339,10 @@ class CaseOut(BaseModel):
     response_model=CaseOut,
     summary="A case with its reports and consent history (staff only: personal data)",
 )
-async def get_case(case_id: UUID, request: Request) -> CaseOut:
+async def get_case(case_id: UUID, request: Request, caller: CaseReader) -> CaseOut:
+    await audit.open_case_for(
+        request, caller, Permission.READ_CASE, case_id, fields=("reports", "consent_history")
+    )
     async with runtime_of(request).pool.acquire() as connection:
         case = await connection.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
         if case is None:

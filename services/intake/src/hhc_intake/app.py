@@ -2,27 +2,23 @@
 
 from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
-from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Topic
 from hhc_intake.api import router
-from hhc_intake.inbound import on_report_submitted
+from hhc_intake.inbound import report_submitted_handler
+from hhc_intake.settings import IntakeSettings
 from hhc_intake.web import router as web_router
 
 
-class IntakeSettings(ServiceSettings):
-    service_name: str = "intake"
-    http_port: int = 8001
-
-
 def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
+    settings = settings or IntakeSettings()
     return ServiceDefinition(
-        settings=settings or IntakeSettings(),
+        settings=settings,
         migrations=MigrationSet(name="intake", package="hhc_intake"),
         title="HHC intake",
         description="Takes reports of harassment and hate incidents and opens cases "
         "(policy 1.6, 3.1, 3.2, 3.5, 4.3).",
         topics=[Topic.INTAKE_SUBMISSIONS],
-        handlers={"intake.report-submitted": on_report_submitted},
+        handlers={"intake.report-submitted": report_submitted_handler(settings.team_assignment)},
         routers=[router, web_router],
         # Reports are accepted into the outbox while Kafka is away: intake stays in
         # rotation, and /readyz reports the broker's state in its body.

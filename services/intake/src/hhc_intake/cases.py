@@ -8,15 +8,23 @@ from uuid import UUID
 
 import asyncpg
 
+from hhc_chassis.case_access import move_case, remember_case, scope_of_report
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
 from hhc_contracts.submission import Consent, ReportSubmitted
-from hhc_contracts.v1 import ConsentChanged, ConsentPersonalData, ReportPersonalData, ReportReceived
+from hhc_contracts.v1 import (
+    CaseTeamChanged,
+    ConsentChanged,
+    ConsentPersonalData,
+    ReportPersonalData,
+    ReportReceived,
+)
 from hhc_contracts.vocabulary import ConsentState
 from hhc_intake.domain import (
     Route,
     RoutingFacts,
+    TeamAssignment,
     case_reference,
     classify,
     reporter_receives_feedback,
@@ -59,6 +67,8 @@ def report_received(
     received_at: datetime,
     decided: Route,
     further_report: bool,
+    team: str,
+    taken_by: str | None,
 ) -> ReportReceived:
     """The event a report makes; personal data only in its personal part."""
     survivor, incident, access = report.survivor, report.incident, report.survivor.access
@@ -88,6 +98,8 @@ def report_received(
         reporter_receives_feedback=reporter_receives_feedback(report.reporter.role),
         incident_occurred_at=incident.occurred_at,
         received_at=received_at,
+        team=team,
+        taken_by=taken_by,
         personal=ReportPersonalData(
             survivor_name=survivor.name,
             survivor_phone=survivor.phone,
@@ -116,10 +128,14 @@ async def open_case(
     report: ReportSubmitted,
     *,
     received_at: datetime,
+    teams: TeamAssignment,
+    taken_by: str | None = None,
     cause: Envelope | None = None,
 ) -> Accepted:
-    """A new case for a new report: routed, classified, stored, and announced."""
+    """A new case for a new report: routed, classified, given to a team, stored, and
+    announced. ``taken_by``: the member of staff who took it, if one did."""
     case_id = uuid.uuid4()
+    team = teams.team_for(report.area)
     sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
     reference = case_reference(received_at.year, sequence_number)
     decided = route_of(report)
@@ -131,12 +147,14 @@ async def open_case(
         received_at=received_at,
         decided=decided,
         further_report=False,
+        team=team,
+        taken_by=taken_by,
     )
     await connection.execute(
         """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
                               consent_to_share, opened_at, reporter_receives_feedback,
-                              related_policy)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                              related_policy, team)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         case_id,
         reference,
         event.track.value,
@@ -146,7 +164,9 @@ async def open_case(
         received_at,
         event.reporter_receives_feedback,
         event.related_policy.value if event.related_policy else None,
+        team,
     )
+    await remember_case(connection, case_id, scope_of_report(event, team=team))
     await _store_consent(connection, case_id, report.consent, received_at)
     await _store_report(connection, event, report, further_report=False)
     await enqueue(
@@ -165,9 +185,10 @@ async def add_report(
     report: ReportSubmitted,
     *,
     received_at: datetime,
+    taken_by: str | None = None,
 ) -> Accepted:
     """A further report joins its open case instead of opening a new one; the case keeps
-    its track, and risk reassesses it."""
+    its track and team, and risk reassesses it."""
     case = await connection.fetchrow("SELECT * FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
     if case is None or case["status"] != "open":
         raise CaseNotOpen(case_id)
@@ -180,10 +201,40 @@ async def add_report(
         received_at=received_at,
         decided=decided,
         further_report=True,
+        team=case["team"],
+        taken_by=taken_by,
     )
+    await remember_case(connection, case_id, scope_of_report(event, team=case["team"]))
     await _store_report(connection, event, report, further_report=True)
     await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=received_at)])
     return Accepted(case_id, case["reference"])
+
+
+async def change_team(
+    connection: asyncpg.Connection,
+    case_id: UUID,
+    team: str,
+    *,
+    changed_by: str,
+    changed_at: datetime,
+) -> CaseTeamChanged:
+    """A manager moves the case to another team; every service hears of it."""
+    previous = await connection.fetchval(
+        "SELECT team FROM cases WHERE case_id = $1 FOR UPDATE", case_id
+    )
+    if previous is None:
+        raise CaseNotOpen(case_id)
+    await connection.execute("UPDATE cases SET team = $2 WHERE case_id = $1", case_id, team)
+    await move_case(connection, case_id, team)
+    event = CaseTeamChanged(
+        case_id=case_id,
+        team=team,
+        previous_team=previous,
+        changed_by=changed_by,
+        changed_at=changed_at,
+    )
+    await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=changed_at)])
+    return event
 
 
 async def change_consent(

@@ -4,7 +4,7 @@ A value the vocabulary does not know (``is_recognised``) equals no member, so ea
 rule below says what it makes of one: the default that protects the survivor.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from hhc_contracts.vocabulary import (
@@ -122,3 +122,25 @@ def reporter_receives_feedback(role: ReporterRole) -> bool:
 
 def case_reference(year: int, sequence_number: int) -> str:
     return f"HHC-{year}-{sequence_number:06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamAssignment:
+    """Which team takes a new case: the longest area prefix configured that the report's
+    area starts with (``{"M14": "south", "M": "north"}``), else the default team."""
+
+    by_area: Mapping[str, str]
+    default: str
+
+    def team_for(self, area: str | None) -> str:
+        if not area:
+            return self.default
+        wanted = _area_key(area)
+        matching = [prefix for prefix in self.by_area if wanted.startswith(_area_key(prefix))]
+        if not matching:
+            return self.default
+        return self.by_area[max(matching, key=lambda prefix: len(_area_key(prefix)))]
+
+
+def _area_key(area: str) -> str:
+    return area.replace(" ", "").upper()

@@ -39,6 +39,7 @@ from hhc_contracts.vocabulary import (
     Vulnerability,
 )
 from hhc_intake.cases import open_case
+from hhc_intake.settings import intake_settings
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -544,7 +545,12 @@ async def _open_case_once(request: Request, report: ReportSubmitted, submission:
         )
         if earlier is not None:
             return str(earlier)
-        accepted = await open_case(connection, report, received_at=datetime.now(UTC))
+        accepted = await open_case(
+            connection,
+            report,
+            received_at=datetime.now(UTC),
+            teams=intake_settings(request).team_assignment,
+        )
         await connection.execute(
             """INSERT INTO idempotency_keys (key, request_hash, case_id, response)
                VALUES ($1, $2, $3, jsonb_build_object('case_id', $3::uuid::text,

@@ -1,0 +1,330 @@
+"""An audit of every look at personal data, and of every refused attempt.
+
+Each service keeps its own ``audit_log``: append-only (a trigger refuses UPDATE, DELETE
+and TRUNCATE), each record carrying the SHA-256 of itself and the record before, so a
+changed or removed record breaks the chain (:func:`verify_chain`). Each record is also
+published as ``audit.access-recorded`` on ``hhc.audit.access.v1``, without personal data
+or the free-text purpose, for the group's security monitoring.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from opentelemetry import trace
+from pydantic import BaseModel
+
+from hhc_chassis.access import Caller, Permission, reaches
+from hhc_chassis.auth import authorised
+from hhc_chassis.case_access import load_scope
+from hhc_chassis.events import new_envelope
+from hhc_chassis.outbox import enqueue
+from hhc_contracts.v1 import AccessRecorded
+
+GENESIS_HASH = "0" * 64
+_CHAIN_LOCK = "hhc.audit_log"
+
+GRANTED = "granted"
+REFUSED = "refused"
+NOT_FOUND = "not-found"
+
+REQUEST_ID_HEADER = "X-Request-ID"
+PURPOSE_HEADER = "X-Purpose"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    subject: str
+    roles: tuple[str, ...]
+    team: str | None
+    case_id: UUID | None
+    operation: str
+    fields: tuple[str, ...]
+    purpose: str | None
+    outcome: str
+    request_id: str | None
+    trace_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    recorded_at: datetime
+    entry: AuditEntry
+    previous_hash: str
+    record_hash: str
+
+
+def record_hash(id: int, recorded_at: datetime, entry: AuditEntry, previous_hash: str) -> str:
+    """SHA-256 over the record's every field and the previous record's hash."""
+    content = {
+        **asdict(entry),
+        "case_id": str(entry.case_id) if entry.case_id else None,
+        "roles": list(entry.roles),
+        "fields": list(entry.fields),
+        "id": id,
+        "recorded_at": recorded_at.astimezone(UTC).isoformat(),
+        "previous_hash": previous_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def verify_chain(records: Iterable[AuditRecord]) -> int | None:
+    """The id of the first record whose hash or link is wrong, or None if all hold.
+    ``records`` must be the whole log, in id order, from the first record."""
+    previous = GENESIS_HASH
+    expected_id = 1
+    for record in records:
+        if (
+            record.id != expected_id
+            or record.previous_hash != previous
+            or record.record_hash
+            != record_hash(record.id, record.recorded_at, record.entry, record.previous_hash)
+        ):
+            return record.id
+        previous = record.record_hash
+        expected_id += 1
+    return None
+
+
+async def append(connection: asyncpg.Connection, service: str, entry: AuditEntry) -> AuditRecord:
+    """Add a record at the end of the chain and stage its event, in the caller's
+    transaction. Records of one service are added one at a time (a transaction lock)."""
+    await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _CHAIN_LOCK)
+    last = await connection.fetchrow(
+        "SELECT id, record_hash FROM audit_log ORDER BY id DESC LIMIT 1"
+    )
+    id = (last["id"] + 1) if last else 1
+    previous_hash = last["record_hash"] if last else GENESIS_HASH
+    recorded_at = datetime.now(UTC)
+    digest = record_hash(id, recorded_at, entry, previous_hash)
+    await connection.execute(
+        """INSERT INTO audit_log (id, recorded_at, subject, roles, team, case_id, operation,
+                                  fields, purpose, outcome, request_id, trace_id,
+                                  previous_hash, record_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+        id,
+        recorded_at,
+        entry.subject,
+        list(entry.roles),
+        entry.team,
+        entry.case_id,
+        entry.operation,
+        list(entry.fields),
+        entry.purpose,
+        entry.outcome,
+        entry.request_id,
+        entry.trace_id,
+        previous_hash,
+        digest,
+    )
+    event = AccessRecorded(
+        audit_id=id,
+        service=service,
+        subject=entry.subject,
+        roles=list(entry.roles),
+        team=entry.team,
+        case_id=entry.case_id,
+        operation=entry.operation,
+        fields=list(entry.fields),
+        outcome=entry.outcome,
+        recorded_at=recorded_at,
+        request_id=entry.request_id,
+        trace_id=entry.trace_id,
+        record_hash=digest,
+    )
+    await enqueue(
+        connection,
+        [new_envelope(event, case_id=entry.case_id, occurred_at=recorded_at, producer=service)],
+    )
+    return AuditRecord(id, recorded_at, entry, previous_hash, digest)
+
+
+def _record_from_row(row: asyncpg.Record) -> AuditRecord:
+    entry = AuditEntry(
+        subject=row["subject"],
+        roles=tuple(row["roles"]),
+        team=row["team"],
+        case_id=row["case_id"],
+        operation=row["operation"],
+        fields=tuple(row["fields"]),
+        purpose=row["purpose"],
+        outcome=row["outcome"],
+        request_id=row["request_id"],
+        trace_id=row["trace_id"],
+    )
+    return AuditRecord(
+        row["id"], row["recorded_at"], entry, row["previous_hash"], row["record_hash"]
+    )
+
+
+async def read_log(
+    connection: asyncpg.Connection, *, case_id: UUID | None = None, limit: int | None = None
+) -> list[AuditRecord]:
+    rows = await connection.fetch(
+        """SELECT * FROM audit_log WHERE $1::uuid IS NULL OR case_id = $1
+           ORDER BY id LIMIT $2""",
+        case_id,
+        limit,
+    )
+    return [_record_from_row(row) for row in rows]
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-ID (if sane), else one made here; kept on the request."""
+    existing: str | None = getattr(request.state, "request_id", None)
+    if existing:
+        return existing
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = given if 0 < len(given) <= 100 and given.isprintable() else uuid.uuid4().hex
+    request.state.request_id = request_id
+    return request_id
+
+
+def _trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def _operation(request: Request) -> str:
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
+def entry_for(
+    request: Request,
+    caller: Caller,
+    *,
+    case_id: UUID | None,
+    fields: Sequence[str],
+    outcome: str,
+) -> AuditEntry:
+    purpose = request.headers.get(PURPOSE_HEADER)
+    return AuditEntry(
+        subject=caller.subject,
+        roles=tuple(sorted(caller.roles)),
+        team=caller.team,
+        case_id=case_id,
+        operation=_operation(request),
+        fields=tuple(fields),
+        purpose=purpose[:200] if purpose and purpose.isprintable() else None,
+        outcome=outcome,
+        request_id=request_id_of(request),
+        trace_id=_trace_id(),
+    )
+
+
+async def record(
+    request: Request,
+    caller: Caller,
+    *,
+    case_id: UUID | None,
+    fields: Sequence[str],
+    outcome: str,
+) -> None:
+    """Audit one look in a transaction of its own (it stays recorded if the request fails)."""
+    runtime = request.app.state.runtime
+    entry = entry_for(request, caller, case_id=case_id, fields=fields, outcome=outcome)
+    async with runtime.pool.acquire() as connection, connection.transaction():
+        await append(connection, runtime.settings.service_name, entry)
+
+
+async def record_refusal(request: Request, caller: Caller, permission: Permission) -> None:
+    await record(request, caller, case_id=None, fields=(), outcome=REFUSED)
+
+
+async def open_case_for(
+    request: Request,
+    caller: Caller,
+    permission: Permission,
+    case_id: UUID,
+    *,
+    fields: Sequence[str],
+) -> None:
+    """Let the caller at this case, or answer 404; audited either way.
+
+    A case the caller may not reach gets the same 404 as one that does not exist, so the
+    answer reveals nothing about it (OWASP API1, object-level authorisation)."""
+    runtime = request.app.state.runtime
+    async with runtime.pool.acquire() as connection:
+        scope = await load_scope(connection, case_id)
+    if scope is None:
+        outcome = NOT_FOUND
+    elif reaches(caller, permission, scope):
+        outcome = GRANTED
+    else:
+        outcome = REFUSED
+    await record(request, caller, case_id=case_id, fields=fields, outcome=outcome)
+    if outcome != GRANTED:
+        raise HTTPException(404, "no such case")
+
+
+class AuditRecordOut(BaseModel):
+    id: int
+    recorded_at: datetime
+    subject: str
+    roles: list[str]
+    team: str | None
+    case_id: UUID | None
+    operation: str
+    fields: list[str]
+    purpose: str | None
+    outcome: str
+    request_id: str | None
+    trace_id: str | None
+    previous_hash: str
+    record_hash: str
+
+
+class AuditLogOut(BaseModel):
+    service: str
+    chain_intact: bool
+    """The whole log's chain was checked, not only the records shown."""
+    first_broken_id: int | None
+    records: list[AuditRecordOut]
+
+
+def _out(record: AuditRecord) -> AuditRecordOut:
+    entry = asdict(record.entry)
+    return AuditRecordOut(
+        id=record.id,
+        recorded_at=record.recorded_at,
+        previous_hash=record.previous_hash,
+        record_hash=record.record_hash,
+        **{**entry, "roles": list(record.entry.roles), "fields": list(record.entry.fields)},
+    )
+
+
+audit_router = APIRouter(tags=["audit"])
+
+
+@audit_router.get(
+    "/v1/audit",
+    response_model=AuditLogOut,
+    summary="This service's audit of looks at personal data (auditors, data protection officer)",
+)
+async def get_audit(
+    request: Request,
+    caller: Annotated[Caller, Depends(authorised(Permission.READ_AUDIT))],
+    case_id: Annotated[UUID | None, Query(description="Only the records about this case")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Any:
+    runtime = request.app.state.runtime
+    async with runtime.pool.acquire() as connection:
+        whole = await read_log(connection)
+    broken = verify_chain(whole)
+    shown = [r for r in whole if case_id is None or r.entry.case_id == case_id][-limit:]
+    return AuditLogOut(
+        service=runtime.settings.service_name,
+        chain_intact=broken is None,
+        first_broken_id=broken,
+        records=[_out(r) for r in shown],
+    )

@@ -1,0 +1,134 @@
+"""Bearer tokens from the housing group's identity provider, checked on every staff and
+system endpoint (policy 3.5.1).
+
+PyJWT does the JOSE work: the signature against the issuer's JWKS (cached; an unknown
+``kid`` fetches the set again, which is how key rotation arrives), issuer, audience,
+expiry and not-before. A route asks for a permission with ``Depends(authorised(...))``
+and gets the :class:`~hhc_chassis.access.Caller`; a route about one case then calls
+:func:`hhc_chassis.audit.open_case_for` to check and audit the look at that case.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hhc_chassis.access import Caller, Permission, may
+from hhc_chassis.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# Asymmetric only: a token signed with a shared secret is never accepted.
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+REALM = "hhc"
+
+
+class AuthenticationError(Exception):
+    """The token is missing, malformed, badly signed, expired or not for us."""
+
+
+class IssuerUnavailable(Exception):
+    """The issuer's keys could not be fetched, so no token can be checked."""
+
+
+class TokenVerifier:
+    def __init__(self, settings: ServiceSettings) -> None:
+        if not (settings.oidc_issuer and settings.oidc_jwks_url):
+            raise ValueError(
+                "OIDC_ISSUER and OIDC_JWKS_URL must be set: every staff endpoint needs them"
+            )
+        self.issuer = settings.oidc_issuer
+        self.audience = settings.oidc_audience
+        self.leeway = settings.oidc_leeway_seconds
+        self._keys = jwt.PyJWKClient(
+            settings.oidc_jwks_url,
+            cache_jwk_set=True,
+            lifespan=settings.oidc_jwks_cache_seconds,
+            timeout=5,
+        )
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            # The key set is cached; a fetch (first use, expiry, unknown kid) is blocking I/O.
+            signing_key = await asyncio.to_thread(self._keys.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as error:
+            raise IssuerUnavailable(str(error)) from None
+        except jwt.PyJWTError as error:
+            raise AuthenticationError(str(error)) from None
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                signing_key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise AuthenticationError(str(error)) from None
+        roles = claims.get("roles", [])
+        team = claims.get("team")
+        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+            raise AuthenticationError("the roles claim must be a list of strings")
+        if team is not None and not isinstance(team, str):
+            raise AuthenticationError("the team claim must be a string")
+        return Caller.from_claims(str(claims["sub"]), roles, team)
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="StaffToken",
+    description="A token from the housing group's identity provider "
+    "(`uv run hhc-dev token --role caseworker --team north` locally)",
+)
+
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+RefusalRecorder = Callable[[Request, Caller, Permission], Awaitable[None]]
+
+
+def _unauthorised(description: str, *, error: str | None = "invalid_token") -> HTTPException:
+    challenge = f'Bearer realm="{REALM}"'
+    if error:
+        # RFC 6750 3: quoted-string, so the description must not carry a quote.
+        challenge += f', error="{error}", error_description="{description.replace(chr(34), "")}"'
+    return HTTPException(401, description, headers={"WWW-Authenticate": challenge})
+
+
+async def authenticate(request: Request, credentials: BearerCredentials) -> Caller:
+    if credentials is None:
+        raise _unauthorised("a bearer token is required", error=None)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        caller = await verifier.verify(credentials.credentials)
+    except AuthenticationError as error:
+        log.info("token refused", extra={"reason": str(error)})
+        raise _unauthorised(str(error)) from None
+    except IssuerUnavailable:
+        log.warning("identity provider's keys unreachable")
+        raise HTTPException(
+            503, "the identity provider cannot be reached", headers={"Retry-After": "5"}
+        ) from None
+    request.state.caller = caller
+    return caller
+
+
+def authorised(permission: Permission) -> Callable[..., Awaitable[Caller]]:
+    """A dependency: the verified caller, if one of their roles grants ``permission``;
+    401 without a valid token, 403 (audited) without the permission."""
+
+    async def dependency(
+        request: Request, caller: Annotated[Caller, Depends(authenticate)]
+    ) -> Caller:
+        if not may(caller, permission):
+            record_refusal: RefusalRecorder = request.app.state.record_refusal
+            await record_refusal(request, caller, permission)
+            raise HTTPException(403, f"your roles do not allow {permission.value}")
+        return caller
+
+    dependency.__name__ = f"authorised_{permission.value}"
+    return dependency

@@ -1,0 +1,177 @@
+"""A development identity provider: its own RSA key, its JWKS over HTTP, and tokens.
+
+`make up` and the tests run one and point the services at it (OIDC_ISSUER,
+OIDC_AUDIENCE, OIDC_JWKS_URL); `hhc-dev token --role caseworker --team north` prints a
+token it signs. The key lives in a file (``<state dir>/issuer/key.pem``) so that tokens
+printed by one command are good for the services another command started. Never for
+production: the housing group's identity provider issues the real tokens.
+"""
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+AUDIENCE = "hhc"
+DEFAULT_PORT = 8090
+
+
+class DevIssuer:
+    def __init__(self, state_dir: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state_dir = state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._keys = [_load_or_create_key(state_dir / "key.pem")]
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self.issuer = f"http://{host}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer}/jwks.json"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "OIDC_ISSUER": self.issuer,
+            "OIDC_AUDIENCE": AUDIENCE,
+            "OIDC_JWKS_URL": self.jwks_url,
+        }
+
+    def start(self) -> "DevIssuer":
+        self._thread.start()
+        # Where `hhc-dev token` finds the issuer's name.
+        (self.state_dir / "issuer.json").write_text(json.dumps({"issuer": self.issuer}))
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def rotate(self) -> None:
+        """A new signing key, published beside the old one (whose tokens stay good)."""
+        self._keys.insert(0, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [_public_jwk(key) for key in self._keys]}
+
+    def token(
+        self,
+        *,
+        roles: Iterable[str],
+        team: str | None = None,
+        subject: str | None = None,
+        lifetime_seconds: int = 3600,
+        **claims: Any,
+    ) -> str:
+        return sign(
+            self._keys[0],
+            issuer=self.issuer,
+            roles=roles,
+            team=team,
+            subject=subject,
+            lifetime_seconds=lifetime_seconds,
+            **claims,
+        )
+
+
+def sign(
+    key: rsa.RSAPrivateKey,
+    *,
+    issuer: str,
+    roles: Iterable[str],
+    team: str | None = None,
+    subject: str | None = None,
+    lifetime_seconds: int = 3600,
+    audience: str = AUDIENCE,
+    **claims: Any,
+) -> str:
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject or f"dev-{uuid.uuid4().hex[:8]}",
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime_seconds,
+        "roles": list(roles),
+        **({"team": team} if team else {}),
+        **claims,
+    }
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": key_id(key)})
+
+
+def key_id(key: rsa.RSAPrivateKey) -> str:
+    numbers = key.public_key().public_numbers()
+    return f"dev-{numbers.n % (1 << 64):016x}"
+
+
+def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": key_id(key), "use": "sig", "alg": "RS256"}
+
+
+def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+    return key
+
+
+def token_from_state(
+    state_dir: Path, *, roles: Iterable[str], team: str | None, subject: str | None
+) -> str:
+    """A token from the issuer whose state is in ``state_dir`` (for `hhc-dev token`)."""
+    described = state_dir / "issuer.json"
+    if not described.exists():
+        raise FileNotFoundError(
+            f"no development issuer in {state_dir}: start the system with `make up` first"
+        )
+    issuer = json.loads(described.read_text())["issuer"]
+    key = _load_or_create_key(state_dir / "key.pem")
+    return sign(key, issuer=issuer, roles=roles, team=team, subject=subject)
+
+
+def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/jwks.json":
+                body = issuer.jwks()
+            elif self.path == "/.well-known/openid-configuration":
+                body = {
+                    "issuer": issuer.issuer,
+                    "jwks_uri": issuer.jwks_url,
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                }
+            else:
+                self.send_error(404)
+                return
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
