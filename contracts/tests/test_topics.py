@@ -15,6 +15,7 @@ SHARED_BY_ALL_SERVICES = "audit"
 def _owner(producer: str) -> str:
     return SHARED_BY_ALL_SERVICES if producer == ANY_PRODUCER else producer
 
+
 TOPIC_NAME = re.compile(
     r"^hhc\.(?P<service>[a-z][a-z0-9-]*)\.(?P<aggregate>[a-z][a-z0-9-]*)\.v(?P<major>[1-9][0-9]*)$"
 )
