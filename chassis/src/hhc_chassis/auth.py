@@ -48,6 +48,7 @@ class TokenVerifier:
             settings.oidc_jwks_url,
             cache_jwk_set=True,
             lifespan=settings.oidc_jwks_cache_seconds,
+            cooldown_duration=settings.oidc_jwks_refresh_cooldown_seconds,
             timeout=5,
         )
 

@@ -102,6 +102,12 @@ class ServiceSettings(BaseSettings):
     oidc_jwks_cache_seconds: int = Field(
         default=300, ge=1, description="Keys are fetched again after this, or for an unknown kid"
     )
+    oidc_jwks_refresh_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between two fetches caused by unknown kids (a token naming "
+        "random kids cannot make us hammer the identity provider)",
+    )
     oidc_leeway_seconds: int = Field(
         default=30, ge=0, description="Clock skew allowed on exp, nbf and iat"
     )
