@@ -118,18 +118,31 @@ async def authenticate(request: Request, credentials: BearerCredentials) -> Call
     return caller
 
 
-def authorised(permission: Permission) -> Callable[..., Awaitable[Caller]]:
+class authorised:
     """A dependency: the verified caller, if one of their roles grants ``permission``;
-    401 without a valid token, 403 (audited) without the permission."""
+    401 without a valid token, 403 (audited) without the permission. The permission is
+    kept on the instance, so that tests can list every route's permission."""
 
-    async def dependency(
-        request: Request, caller: Annotated[Caller, Depends(authenticate)]
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self, request: Request, caller: Annotated[Caller, Depends(authenticate)]
     ) -> Caller:
-        if not may(caller, permission):
+        if not may(caller, self.permission):
             record_refusal: RefusalRecorder = request.app.state.record_refusal
-            await record_refusal(request, caller, permission)
-            raise HTTPException(403, f"your roles do not allow {permission.value}")
+            await record_refusal(request, caller, self.permission)
+            raise HTTPException(403, f"your roles do not allow {self.permission.value}")
         return caller
 
-    dependency.__name__ = f"authorised_{permission.value}"
-    return dependency
+
+def permission_of(route: Any) -> Permission | None:
+    """The permission a route asks for through :class:`authorised`, if any."""
+    dependant = getattr(route, "dependant", None)
+    pending = list(dependant.dependencies) if dependant else []
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, authorised):
+            return dependant.call.permission
+        pending.extend(dependant.dependencies)
+    return None

@@ -1,0 +1,283 @@
+"""The authorisation matrix, generated from the permission table (hhc_chassis.access):
+every staff operation of every service x every role x own team / other team, and no
+token, against the whole system running as processes.
+
+The operations are read off the services' own routes, so a new route without a
+permission, or one missing from ``REQUESTS`` below, fails here rather than shipping
+unprotected or untested.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from hhc_chassis.access import (
+    CASE_PERMISSIONS,
+    Caller,
+    CaseScope,
+    Permission,
+    Role,
+    may,
+    reaches,
+)
+from hhc_chassis.auth import permission_of
+from hhc_chassis.service import create_app
+from hhc_devstack.pytest_plugin import TokenFactory, bearer, eventually
+from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
+from hhc_enforcement.app import definition as enforcement
+from hhc_intake.app import definition as intake
+from hhc_referrals.app import definition as referrals
+from hhc_reporting.app import definition as reporting
+from hhc_risk.app import definition as risk
+
+from .conftest import report_body
+
+pytestmark = pytest.mark.system
+
+TAKER = "adviser-who-took-it"
+OWN_TEAM, OTHER_TEAM = "north", "south"
+MONTH = {"month": "2026-11"}
+
+# What each operation is sent; the path's {case_id} and {action_id} are filled in.
+REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("intake", "POST", "/v1/reports"): {"json": report_body()},
+    ("intake", "POST", "/v1/cases/{case_id}/reports"): {
+        "json": report_body(immediate_danger=False)
+    },
+    ("intake", "PUT", "/v1/cases/{case_id}/consent"): {"json": {"share_with_partners": True}},
+    ("intake", "PUT", "/v1/cases/{case_id}/team"): {"json": {"team": OWN_TEAM}},
+    ("intake", "GET", "/v1/cases/{case_id}"): {},
+    ("risk", "GET", "/v1/assessment-questions"): {},
+    ("risk", "POST", "/v1/cases/{case_id}/assessments"): {
+        "json": {"answers": {"fear_for_safety": True}}
+    },
+    ("risk", "GET", "/v1/cases/{case_id}/assessments"): {},
+    ("risk", "GET", "/v1/cases/{case_id}/actions"): {},
+    ("risk", "POST", "/v1/actions/{action_id}/complete"): {"json": {"outcome": "visited"}},
+    ("referrals", "GET", "/v1/cases/{case_id}/referrals"): {},
+    ("enforcement", "GET", "/v1/cases/{case_id}/enforcement"): {},
+    ("reporting", "GET", "/v1/cases/{case_id}/timeline"): {},
+    ("reporting", "GET", "/v1/reports/monthly"): {"params": MONTH},
+    ("reporting", "POST", "/v1/reports/monthly/publish"): {"params": MONTH},
+    **{(service, "GET", "/v1/audit"): {} for service in SERVICE_PORTS},
+}
+# Granted, but the action was completed by an earlier caller of the matrix.
+ALSO_GRANTED = {("risk", "POST", "/v1/actions/{action_id}/complete"): {409}}
+
+UNAUTHENTICATED_PATHS = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    service: str
+    method: str
+    path: str
+    permission: Permission
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.method} {self.path}"
+
+
+def staff_operations() -> list[Operation]:
+    operations = []
+    definitions = {
+        "intake": intake,
+        "risk": risk,
+        "referrals": referrals,
+        "enforcement": enforcement,
+        "reporting": reporting,
+    }
+    for service, definition in definitions.items():
+        for route in create_app(definition()).routes:
+            if not isinstance(route, APIRoute) or route.path in UNAUTHENTICATED_PATHS:
+                continue
+            permission = permission_of(route)
+            for method in sorted(route.methods):
+                assert permission is not None, f"{service} {method} {route.path} asks no token"
+                operations.append(Operation(service, method, route.path, permission))
+    return operations
+
+
+OPERATIONS = staff_operations()
+CASE = CaseScope(team=OWN_TEAM, taken_by=TAKER)
+
+
+def test_every_staff_operation_is_in_the_matrix() -> None:
+    listed = {(op.service, op.method, op.path) for op in OPERATIONS}
+    assert listed == set(REQUESTS)
+
+
+@dataclass(frozen=True)
+class Fixture:
+    clients: dict[str, httpx.AsyncClient]
+    case_id: str
+    action_id: str
+    staff_case_id: str
+
+
+@pytest.fixture(scope="module")
+async def world(
+    shared_system: ServiceProcesses, issue_token: TokenFactory
+) -> AsyncIterator[Fixture]:
+    """A case taken by an adviser for the own team, known to every service, with an
+    open action; and a case whose survivor is staff."""
+    clients = {
+        service: httpx.AsyncClient(base_url=shared_system.url(service), timeout=15)
+        for service in SERVICE_PORTS
+    }
+    dpo = bearer(issue_token("data_protection_officer"))
+    try:
+        taken = await clients["intake"].post(
+            "/v1/reports",
+            json=report_body(),
+            headers=bearer(issue_token("adviser", subject=TAKER)),
+        )
+        assert taken.status_code == 202, taken.text
+        case_id = taken.json()["case_id"]
+        staff = await clients["intake"].post(
+            "/v1/reports",
+            json=report_body(survivor={"is_customer": False, "is_staff": True, "name": "F. O."}),
+            headers=bearer(issue_token("people_and_learning")),
+        )
+        assert staff.status_code == 202, staff.text
+        staff_case_id = staff.json()["case_id"]
+
+        async def known_everywhere() -> str | None:
+            paths = {
+                "risk": f"/v1/cases/{case_id}/actions",
+                "referrals": f"/v1/cases/{case_id}/referrals",
+                "enforcement": f"/v1/cases/{case_id}/enforcement",
+                "reporting": f"/v1/cases/{case_id}/timeline",
+            }
+            for service, path in paths.items():
+                response = await clients[service].get(path, headers=dpo)
+                if response.status_code != 200 or not response.json():
+                    return None
+            staff_known = await clients["risk"].get(
+                f"/v1/cases/{staff_case_id}/actions", headers=dpo
+            )
+            if staff_known.status_code != 200:
+                return None
+            actions = (await clients["risk"].get(paths["risk"], headers=dpo)).json()
+            open_actions = [a["action_id"] for a in actions if a["state"] == "open"]
+            return open_actions[0] if open_actions else None
+
+        action_id = await eventually(known_everywhere, timeout=90, message="case not everywhere")
+        yield Fixture(clients, case_id, action_id, staff_case_id)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+def _caller(role: Role, variant: str) -> Caller:
+    if variant == "own team":
+        return Caller(subject=TAKER, roles=frozenset({role}), team=OWN_TEAM)
+    return Caller(subject="someone-else", roles=frozenset({role}), team=OTHER_TEAM)
+
+
+def expected_outcome(operation: Operation, caller: Caller | None) -> str:
+    if caller is None:
+        return "401"
+    if not may(caller, operation.permission):
+        return "403"
+    if operation.permission in CASE_PERMISSIONS and not reaches(caller, operation.permission, CASE):
+        return "404"
+    return "granted"
+
+
+def outcome_of(operation: Operation, status: int) -> str:
+    granted = status < 300 or status in ALSO_GRANTED.get(
+        (operation.service, operation.method, operation.path), set()
+    )
+    return "granted" if granted else str(status)
+
+
+def _cases() -> Iterator[Any]:
+    for operation in OPERATIONS:
+        yield pytest.param(operation, None, None, id=f"{operation} | no token")
+        for role in Role:
+            for variant in ("own team", "other team"):
+                yield pytest.param(operation, role, variant, id=f"{operation} | {role} {variant}")
+
+
+@pytest.mark.parametrize(("operation", "role", "variant"), list(_cases()))
+async def test_matrix(
+    world: Fixture,
+    issue_token: TokenFactory,
+    operation: Operation,
+    role: Role | None,
+    variant: str | None,
+) -> None:
+    caller = _caller(role, variant) if role and variant else None
+    headers = (
+        bearer(issue_token(role.value, team=caller.team, subject=caller.subject))
+        if role and caller
+        else {}
+    )
+    path = operation.path.format(case_id=world.case_id, action_id=world.action_id)
+    response = await world.clients[operation.service].request(
+        operation.method,
+        path,
+        headers=headers,
+        **REQUESTS[(operation.service, operation.method, operation.path)],
+    )
+    assert outcome_of(operation, response.status_code) == expected_outcome(operation, caller), (
+        response.text
+    )
+
+
+CASE_READS = [op for op in OPERATIONS if op.method == "GET" and "{case_id}" in op.path]
+
+
+@pytest.mark.parametrize("operation", CASE_READS, ids=str)
+async def test_a_staff_survivors_case_is_people_and_learnings_alone(
+    world: Fixture, issue_token: TokenFactory, operation: Operation
+) -> None:
+    path = operation.path.format(case_id=world.staff_case_id)
+    client = world.clients[operation.service]
+    caseworker = bearer(issue_token("caseworker", team=OWN_TEAM))
+    manager = bearer(issue_token("manager", team=OWN_TEAM))
+    people = bearer(issue_token("people_and_learning"))
+    assert (await client.get(path, headers=caseworker)).status_code == 404
+    assert (await client.get(path, headers=manager)).status_code == 404
+    assert (await client.get(path, headers=people)).status_code == 200
+
+
+async def test_two_teams_do_not_see_each_others_cases(
+    world: Fixture, issue_token: TokenFactory
+) -> None:
+    south_case = await world.clients["intake"].post(
+        "/v1/reports",
+        json=report_body(),
+        headers=bearer(issue_token("manager", team=OTHER_TEAM, subject=f"m-{uuid.uuid4()}")),
+    )
+    assert south_case.status_code == 202
+    case_id = south_case.json()["case_id"]
+    # Intake gave it to the default team; its manager hands it to the other team.
+    moved = await world.clients["intake"].put(
+        f"/v1/cases/{case_id}/team",
+        json={"team": OTHER_TEAM},
+        headers=bearer(issue_token("manager", team=OWN_TEAM)),
+    )
+    assert moved.status_code == 200, moved.text
+    north = bearer(issue_token("caseworker", team=OWN_TEAM))
+    south = bearer(issue_token("caseworker", team=OTHER_TEAM))
+
+    async def moved_everywhere() -> bool:
+        for operation in CASE_READS:
+            client = world.clients[operation.service]
+            path = operation.path.format(case_id=case_id)
+            if (await client.get(path, headers=south)).status_code != 200:
+                return False
+            if (await client.get(path, headers=north)).status_code != 404:
+                return False
+        return True
+
+    await eventually(moved_everywhere, timeout=60, message="the move did not reach every service")
+    own = await world.clients["intake"].get(f"/v1/cases/{world.case_id}", headers=south)
+    assert own.status_code == 404
