@@ -4,10 +4,11 @@
     .venv/bin/python benchmarks/system.py --quick   # every phase about 3 s: a smoke run
 
 Run from the repository's root. Always starts its own Tansu broker and PostgreSQL on
-free ports (data in .local/bench/pg-*, removed at the end) and the five services (logs
-appended to .local/bench/logs/<service>.log), and stops all of them at the end, on
-error, Ctrl-C or SIGTERM. Everything listens on and talks to 127.0.0.1 only. It
-measures, in this order:
+free ports (data in .local/bench/pg-*, removed at the end), a development identity
+provider (the services trust it; the load submits reports with a ``system`` token it
+signs), and the five services (logs appended to .local/bench/logs/<service>.log), and
+stops all of them at the end, on error, Ctrl-C or SIGTERM. Everything listens on and
+talks to 127.0.0.1 only. It measures, in this order:
 
 1. raw baseline: producer -> topic A -> stage (getmany, one INSERT ... unnest per batch
    in one transaction, one event per input to topic B: send all, await all, commit) ->
@@ -70,8 +71,10 @@ from hhc_devstack.infrastructure import (
     create_topics,
     free_port,
 )
+from hhc_devstack.issuer import DevIssuer
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 from hhc_enforcement.rules import STEP_FOR_ACTION, routes_to_open
+from hhc_reporting.handlers import TOPICS as REPORTING_TOPICS
 
 BENCH_DIR = Path(".local/bench")
 SCRIPT = str(Path(__file__).resolve())
@@ -98,8 +101,10 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     "risk": [Topic.INTAKE_CASES.value, Topic.REFERRALS.value, Topic.ENFORCEMENT_CASES.value],
     "referrals": [Topic.RISK_ACTIONS.value, Topic.INTAKE_CASES.value],
     "enforcement": [Topic.INTAKE_CASES.value, Topic.RISK_ACTIONS.value],
-    "reporting": [topic.value for topic in Topic],
+    "reporting": list(REPORTING_TOPICS),
 }
+REPORTED_TOPICS = frozenset(REPORTING_TOPICS)
+"""Topics whose events reporting records on a case's timeline (not the audit's)."""
 EMERGENCY = Partner.EMERGENCY_SERVICES.value.encode()
 IN_FLIGHT_CAP = 1000
 """Open-loop phases send no more while this many requests wait for an answer."""
@@ -198,6 +203,8 @@ class Stack:
 
     broker: EmbeddedBroker | None = None
     postgres: EmbeddedPostgres | None = None
+    issuer: DevIssuer | None = None
+    """The development identity provider the services trust; the load signs in with it."""
     data_dir: Path | None = None
     services: ServiceProcesses | None = None
     replicas: list[ServiceProcesses] = field(default_factory=list)
@@ -249,6 +256,9 @@ class Stack:
             self.broker.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        if self.issuer is not None:
+            self.issuer.stop()
+            shutil.rmtree(self.issuer.state_dir, ignore_errors=True)
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -500,6 +510,19 @@ async def raw_baseline(
 # --------------------------------------------------------------------------- the system
 
 
+def issuer_env(stack: Stack) -> dict[str, str]:
+    """OIDC_* naming the run's issuer: a service without them refuses to start."""
+    assert stack.issuer is not None
+    return stack.issuer.env()
+
+
+def load_token(stack: Stack) -> str:
+    """What the load signs in with: another system of the housing group submitting
+    reports (the only role it needs), valid well beyond the longest run."""
+    assert stack.issuer is not None
+    return stack.issuer.token(roles=["system"], subject="bench-load", lifetime_seconds=6 * 3600)
+
+
 async def start_services(stack: Stack, bootstrap: str, database_url: str) -> dict[str, Any]:
     """Start the five services at once, as `make up` does; time each to /readyz 200."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -511,6 +534,7 @@ async def start_services(stack: Stack, bootstrap: str, database_url: str) -> dic
         bootstrap_servers=bootstrap,
         ports={name: free_port() for name in SERVICES},
         log_dir=LOG_DIR,
+        extra_env=issuer_env(stack),
     )
     started: dict[str, float] = {}
     for name in SERVICES:
@@ -577,6 +601,8 @@ class Observer:
         self.expects_referral: set[str] = set()
         self.expects_enforcement: set[str] = set()
         self.case_events: defaultdict[str, set[str]] = defaultdict(set)
+        self.reported_events: defaultdict[str, set[str]] = defaultdict(set)
+        """Case -> the events of it reporting records (every topic but the audit's)."""
         self.case_last: dict[str, float] = {}
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)
         self.dead_letters: list[dict[str, Any]] = []
@@ -627,6 +653,8 @@ class Observer:
             return  # about no single case (the monthly report)
         self.first.setdefault((topic, event_type, case_id), now)
         self.case_events[case_id].add(event_id)
+        if topic in REPORTED_TOPICS:
+            self.reported_events[case_id].add(event_id)
         self.case_last[case_id] = now
         stage = STAGE_OF_TOPIC.get(topic)
         if stage is not None:
@@ -752,9 +780,10 @@ class Sending:
 class Load:
     """POSTs reports to intake and remembers every accepted case."""
 
-    def __init__(self, intake_url: str, max_connections: int, seed: int) -> None:
+    def __init__(self, intake_url: str, token: str, max_connections: int, seed: int) -> None:
         self.client = httpx.AsyncClient(
             base_url=intake_url,
+            headers={"Authorization": f"Bearer {token}"},
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
@@ -881,11 +910,12 @@ def progress(sending: Sending, observer: Observer, reporting: ReportingRows) -> 
         stage: [case for case in expected[stage] if case in observer.stage_first[stage]]
         for stage in STAGE_TOPICS
     }
-    # Reporting is through a case when it recorded every event of it seen on the topics.
+    # Reporting is through a case when it recorded every event of it seen on the topics
+    # it reads (every one but the audit's).
     through["reporting"] = [
         case
         for case in cases
-        if reporting.rows.get(case, 0) >= max(1, len(observer.case_events.get(case, ())))
+        if reporting.rows.get(case, 0) >= max(1, len(observer.reported_events.get(case, ())))
     ]
     return Progress(expected, through)
 
@@ -1059,7 +1089,9 @@ async def system_phases(
     observing = asyncio.create_task(observer.run())
     connection = await asyncpg.connect(database_url)
     reporting = ReportingRows(connection)
-    load = Load(stack.services.url("intake"), options.max_connections, options.seed)
+    load = Load(
+        stack.services.url("intake"), load_token(stack), options.max_connections, options.seed
+    )
     phases: list[dict[str, Any]] = []
     try:
         await asyncio.wait_for(observer.ready.wait(), 60)
@@ -1176,7 +1208,11 @@ async def replay_reporting(
         bootstrap_servers=bootstrap,
         ports={"reporting-replay": free_port()},
         log_dir=LOG_DIR,
-        extra_env={"CONSUMER_GROUP": f"hhc-reporting-replay-{suffix}", "DB_SCHEMA": schema},
+        extra_env={
+            **issuer_env(stack),
+            "CONSUMER_GROUP": f"hhc-reporting-replay-{suffix}",
+            "DB_SCHEMA": schema,
+        },
     )
     stack.replicas.append(replica)
     connection = await asyncpg.connect(database_url)
@@ -1649,6 +1685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         stack.postgres.start()
         results["startup"]["postgres_seconds"] = round(time.monotonic() - moment, 2)
+        issuer_dir = Path(tempfile.mkdtemp(prefix="issuer-", dir=BENCH_DIR)).resolve()
+        stack.issuer = DevIssuer(issuer_dir).start()
         asyncio.run(measure(stack, options, results))
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Interrupted)
         reason = str(stop) or "Ctrl-C or SIGTERM"

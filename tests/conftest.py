@@ -11,8 +11,22 @@ import pytest
 
 from hhc_devstack.infrastructure import create_database, free_port
 from hhc_devstack.otlp import SpanCollector
-from hhc_devstack.pytest_plugin import Broker, eventually
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
+
+STAFF_SUBJECT = "officer-7"
+STAFF_TEAM = "north"
+"""Intake's default team: every test case lands there unless its report names an area."""
+STAFF_ROLES = ("caseworker", "manager", "data_protection_officer")
+"""Between them: submit reports and work the team's cases (caseworker), read the monthly
+figures and publish them (manager), read every case, staff survivors' included (data
+protection officer)."""
+
+
+@pytest.fixture
+def staff_token(issue_token: TokenFactory) -> str:
+    """The token the test clients send unless a request names another."""
+    return issue_token(*STAFF_ROLES, team=STAFF_TEAM, subject=STAFF_SUBJECT)
 
 
 @pytest.fixture(scope="session")
@@ -92,16 +106,19 @@ def shared_system(
 
 @pytest.fixture
 async def shared_clients(
-    shared_system: ServiceProcesses,
+    shared_system: ServiceProcesses, staff_token: str
 ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    async with _clients_for(shared_system) as opened:
+    async with _clients_for(shared_system, staff_token) as opened:
         yield opened
 
 
 @contextlib.asynccontextmanager
-async def _clients_for(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+async def _clients_for(
+    system: ServiceProcesses, token: str
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """A client per service, sending ``token`` unless a request gives its own header."""
     opened = {
-        service: httpx.AsyncClient(base_url=system.url(service), timeout=10)
+        service: httpx.AsyncClient(base_url=system.url(service), timeout=10, headers=bearer(token))
         for service in SERVICE_PORTS
     }
     try:
@@ -112,8 +129,10 @@ async def _clients_for(system: ServiceProcesses) -> AsyncIterator[dict[str, http
 
 
 @pytest.fixture
-async def clients(system: ServiceProcesses) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    async with _clients_for(system) as opened:
+async def clients(
+    system: ServiceProcesses, staff_token: str
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    async with _clients_for(system, staff_token) as opened:
         yield opened
 
 
@@ -142,6 +161,8 @@ def report_body(**overrides: Any) -> dict[str, Any]:
 
 
 async def timeline_types(reporting: httpx.AsyncClient, case_id: str) -> list[str]:
+    """The case's event types on its timeline; none while reporting has not heard of the
+    case (404: each service learns of a case, and who may see it, from intake's events)."""
     response = await reporting.get(f"/v1/cases/{case_id}/timeline")
     if response.status_code == 404:
         return []

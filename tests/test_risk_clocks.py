@@ -3,7 +3,7 @@ that report an overdue action exactly once across a restart and two replicas, an
 first response (issue: risk and safeguarding)."""
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ from hhc_devstack.infrastructure import free_port
 from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer
 from hhc_devstack.system import ServiceProcesses
 
-from .conftest import report_body, wait_for_timeline
+from .conftest import STAFF_SUBJECT, report_body, wait_for_timeline
 
 # 24 hours pass in 8.6 seconds.
 DEADLINE_SCALE = 0.0001
@@ -46,7 +46,9 @@ def every_condition(is_customer: bool) -> dict[str, Any]:
 
 async def actions_of(risk: httpx.AsyncClient, case_id: str, count: int = 1) -> list[Any]:
     async def listed() -> list[Any] | None:
-        actions: list[Any] = (await risk.get(f"/v1/cases/{case_id}/actions")).json()
+        response = await risk.get(f"/v1/cases/{case_id}/actions")
+        # 404 until risk has heard of the case from intake.
+        actions: list[Any] = response.json() if response.status_code == 200 else []
         return actions if len(actions) >= count else None
 
     return await eventually(listed, message="risk planned no actions")
@@ -142,12 +144,27 @@ class TestPlaybook:
             "case_id"
         ]
         actions = {a["kind"]: a for a in await actions_of(clients["risk"], case_id, count=5)}
+        visit = actions["visit_with_risk_assessment"]
+        for completed_at, message in [
+            (parse(visit["required_at"]) - timedelta(minutes=1), "before the action"),
+            (datetime.now(UTC) + timedelta(hours=1), "in the future"),
+        ]:
+            refused = await clients["risk"].post(
+                f"/v1/actions/{visit['action_id']}/complete",
+                json={"outcome": "done", "completed_at": completed_at.isoformat()},
+            )
+            assert refused.status_code == 422, refused.text
+            [error] = refused.json()["errors"]
+            assert error["field"] == "completed_at"
+            assert message in error["message"]
         for kind in ("visit_with_risk_assessment", "target_hardening"):
             done = await clients["risk"].post(
                 f"/v1/actions/{actions[kind]['action_id']}/complete",
                 json={"outcome": "done", "notes": "Spoke to the survivor at home."},
             )
             assert done.status_code == 200
+            # Who completed it is whoever is signed in.
+            assert done.json()["completed_by"] == STAFF_SUBJECT
         again = await clients["risk"].post(
             f"/v1/actions/{actions['target_hardening']['action_id']}/complete",
             json={"outcome": "done"},

@@ -1,17 +1,22 @@
 """One way to run a service: HTTP API, consumers, outbox relay, health, graceful shutdown.
 
-A service declares what it is (:class:`ServiceDefinition`); :func:`create_app` builds
-the ASGI app whose lifespan migrates the schema, opens the pool, connects to the broker
-(retrying in the background, so the API answers while Kafka is away), and runs the
-relay, the consumer, the retention purge and the service's own background tasks, each
-supervised (restarted when it dies; liveness fails when one keeps dying). On
-SIGTERM/SIGINT in-flight requests and messages finish before everything closes.
+A service declares what it is (:class:`ServiceDefinition`); :func:`create_listeners`
+builds its ASGI apps: the staff app (the API, /docs, the probes; ``HTTP_PORT``) and, for
+a service with public pages, the public app (those pages and nothing else;
+``PUBLIC_HTTP_PORT``). One lifespan, run once around both, migrates the schema, opens
+the pool, connects to the broker (retrying in the background, so the API answers while
+Kafka is away), and runs the relay, the consumer, the retention purge and the service's
+own background tasks, each supervised (restarted when it dies; liveness fails when one
+keeps dying). :class:`Listening` serves both in one event loop; on SIGTERM/SIGINT
+in-flight requests on either and messages finish before everything closes.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,14 +25,13 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from hhc_chassis.audit import audit_router, record_refusal
 from hhc_chassis.auth import TokenVerifier
 from hhc_chassis.case_access import with_case_access
 from hhc_chassis.consumer import EventConsumer, Handler, PartitionedConsumer, RetryPolicy
 from hhc_chassis.db import MigrationSet, connect, create_pool, migrate
-from hhc_chassis.http import BodySizeLimit, describe_validation_error
+from hhc_chassis.http import BodySizeLimit, NoStore, describe_validation_error
 from hhc_chassis.kafka import Publisher
 from hhc_chassis.outbox import OutboxRelay, outbox_state
 from hhc_chassis.retention import purge_expired
@@ -37,6 +41,7 @@ from hhc_chassis.telemetry import (
     configure_logging,
     configure_metrics,
     configure_tracing,
+    instrument_http,
     shutdown_tracing,
 )
 from hhc_contracts import Topic
@@ -56,6 +61,11 @@ class ServiceDefinition:
     topics: Sequence[str] = ()
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     routers: Sequence[Any] = ()
+    """Served on the staff listener (``HTTP_PORT``), beside /docs and the probes."""
+    public_routers: Sequence[Any] = ()
+    """Served on the public listener (``PUBLIC_HTTP_PORT``) alone: pages and forms for the
+    public, with no staff route, no /docs, /openapi.json or /redoc, and no probes. A
+    service without any has no public listener."""
     background: Sequence[BackgroundTask] = ()
     ready_without_broker: bool = False
     """Readiness ignores the broker (it still reports it): for a service that keeps
@@ -131,8 +141,29 @@ class Runtime:
                 )
 
 
+@dataclass(frozen=True)
+class Listeners:
+    """A service's ASGI apps and the one lifespan they share.
+
+    ``staff``: the API, /docs and the probes. ``public``: the public pages alone, for a
+    service that has them. ``lifespan()`` makes the runtime (pool, publisher, tasks)
+    that both reach through ``request.app.state.runtime``; it is also the staff app's
+    own, so the staff app served alone (``create_app``) still starts everything.
+    """
+
+    staff: FastAPI
+    public: FastAPI | None
+    lifespan: Callable[[], AbstractAsyncContextManager[None]]
+
+
 def create_app(definition: ServiceDefinition) -> FastAPI:
+    """The staff app alone, its lifespan included (tests that need no public pages)."""
+    return create_listeners(definition).staff
+
+
+def create_listeners(definition: ServiceDefinition) -> Listeners:
     settings = definition.settings
+    public = _public_app(definition) if definition.public_routers else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -142,6 +173,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         pool = await create_pool(settings)
         runtime = Runtime(definition, pool)
         app.state.runtime = runtime
+        if public is not None:
+            public.state.runtime = runtime
 
         def supervised(
             name: str, run: Callable[[], Coroutine[Any, Any, None]]
@@ -161,7 +194,10 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             supervised(getattr(task, "__name__", "background"), bound(task))
             for task in definition.background
         )
-        log.info("service started", extra={"port": settings.http_port})
+        log.info(
+            "service started",
+            extra={"port": settings.http_port, "public_port": settings.public_http_port},
+        )
         try:
             yield
         finally:
@@ -231,6 +267,25 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
                 }
         return JSONResponse(status_code=200 if ready else 503, content=content)
 
+    for router in (*definition.routers, audit_router):
+        app.include_router(router)
+    _http_conventions(app, settings)
+    return Listeners(staff=app, public=public, lifespan=lambda: lifespan(app))
+
+
+def _public_app(definition: ServiceDefinition) -> FastAPI:
+    """The public listener's app: its routers and nothing else. No token verifier either,
+    so a staff route put here by mistake fails closed."""
+    app = FastAPI(title=definition.title, docs_url=None, redoc_url=None, openapi_url=None)
+    for router in definition.public_routers:
+        app.include_router(router)
+    _http_conventions(app, definition.settings)
+    return app
+
+
+def _http_conventions(app: FastAPI, settings: ServiceSettings) -> None:
+    """What every listener does alike: plain-words 422s, the body size limit, tracing."""
+
     @app.exception_handler(RequestValidationError)
     async def plain_validation_errors(
         request: Request, error: RequestValidationError
@@ -238,24 +293,103 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         return JSONResponse(status_code=422, content=describe_validation_error(error))
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (*definition.routers, audit_router):
-        app.include_router(router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
-    return app
+    app.add_middleware(NoStore)
+    instrument_http(app)
+
+
+class _Listener(uvicorn.Server):
+    """One uvicorn server of several in one loop: signals are :class:`Listening`'s to
+    handle, for all of them at once."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Listening:
+    """Serve a service's listeners in the running event loop: the lifespan once, then a
+    uvicorn server per listener (staff on ``port``, public on ``public_port``).
+
+    :meth:`stop` (SIGTERM/SIGINT in :func:`run`) stops both from taking connections and
+    lets both finish their requests; only then does the lifespan close the runtime.
+    If either cannot start (its port is taken), neither serves.
+    """
+
+    def __init__(
+        self,
+        listeners: Listeners,
+        settings: ServiceSettings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        public_port: int | None = None,
+    ) -> None:
+        self._listeners = listeners
+        apps = [(listeners.staff, port if port is not None else settings.http_port)]
+        if listeners.public is not None:
+            public_port = public_port if public_port is not None else settings.public_http_port
+            if public_port is None:
+                raise ValueError(f"{settings.service_name} has public pages: set PUBLIC_HTTP_PORT")
+            apps.append((listeners.public, public_port))
+        self.servers = [
+            _Listener(
+                uvicorn.Config(
+                    app,
+                    host=host or settings.http_host,
+                    port=app_port,
+                    lifespan="off",  # run once, around both, by serve()
+                    log_config=None,
+                    access_log=False,
+                    timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+                )
+            )
+            for app, app_port in apps
+        ]
+
+    @property
+    def started(self) -> bool:
+        return all(server.started for server in self.servers)
+
+    def stop(self) -> None:
+        """Stop gracefully; a second call (a second Ctrl-C) stops at once."""
+        for server in self.servers:
+            if server.should_exit:
+                server.force_exit = True
+            server.should_exit = True
+
+    async def serve(self) -> None:
+        async with self._listeners.lifespan():
+            serving = [asyncio.create_task(self._serve(server)) for server in self.servers]
+            # One listener ending (stopped, or failing to bind) ends the others.
+            await asyncio.wait(serving, return_when=asyncio.FIRST_COMPLETED)
+            self.stop()
+            ended = await asyncio.gather(*serving, return_exceptions=True)
+        for outcome in ended:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    @staticmethod
+    async def _serve(server: uvicorn.Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit as exited:  # uvicorn's way of saying it could not bind
+            raise RuntimeError(f"cannot serve on port {server.config.port}") from exited
 
 
 def run(definition: ServiceDefinition) -> None:
     """Entry point: serve until SIGTERM/SIGINT, then shut down gracefully."""
     settings = definition.settings
     configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(definition),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-    )
+    listening = Listening(create_listeners(definition), settings)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, listening.stop)
+        await listening.serve()
+
+    with asyncio.Runner(loop_factory=listening.servers[0].config.get_loop_factory()) as runner:
+        runner.run(serve())
 
 
 def runtime_of(request: Request) -> Runtime:

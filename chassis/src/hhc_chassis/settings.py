@@ -27,7 +27,12 @@ class ServiceSettings(BaseSettings):
         default="", description="Kafka consumer group; hhc-<service> if empty"
     )
     http_host: str = "0.0.0.0"
-    http_port: int = 8000
+    http_port: int = Field(default=8000, description="The staff listener: API, /docs, probes")
+    public_http_port: int | None = Field(
+        default=None,
+        description="The public listener, for a service with public pages (intake: 8011); "
+        "on HTTP_HOST too",
+    )
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger bodies get 413")
 

@@ -5,20 +5,31 @@ The standard variables decide everything: ``OTEL_SERVICE_NAME`` and
 ``..._TRACES_ENDPOINT``) turns export on, ``OTEL_EXPORTER_OTLP_PROTOCOL`` picks
 ``http/protobuf`` (default) or ``grpc``. Span attributes carry ids and types only,
 never personal data.
+
+HTTP server spans (:func:`instrument_http`) keep the route, method and status. What the
+instrumentation also records about the caller, the client's address and port, its user
+agent, and the query string (alone or in a URL), is taken off every span on its way out
+(:class:`RedactingExporter`, in front of every exporter :func:`configure_tracing` sets
+up): the instrumentation has no setting to leave them out, and a span's attributes
+cannot be removed while it runs.
 """
 
 import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
+from fastapi import FastAPI
 from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.util.types import AttributeValue
 
 _provider: TracerProvider | None = None
 _meter_provider: MeterProvider | None = None
@@ -46,6 +57,83 @@ def _otlp_exporter() -> SpanExporter | None:
     return OTLPSpanExporter()
 
 
+REDACTED_ATTRIBUTES = frozenset(
+    {
+        "http.client_ip",
+        "http.user_agent",
+        "http.url",
+        "url.full",
+        "url.query",
+    }
+)
+"""Span attributes never exported: the caller's address and user agent, query strings."""
+REDACTED_PREFIXES = ("client.", "net.peer.", "net.sock.peer.", "network.peer.", "user_agent.")
+"""Whole namespaces of them, in every version of the semantic conventions."""
+QUERY_STRIPPED = frozenset({"http.target"})
+"""Attributes kept without their query string: ``http.target`` is path and query."""
+
+
+def _kept(key: str, value: AttributeValue) -> AttributeValue | None:
+    if key in REDACTED_ATTRIBUTES or key.startswith(REDACTED_PREFIXES):
+        return None
+    if key in QUERY_STRIPPED and isinstance(value, str):
+        return value.split("?", 1)[0]
+    return value
+
+
+def redacted(span: ReadableSpan) -> ReadableSpan:
+    """``span`` without the attributes no export may carry (the same span when it has
+    none of them)."""
+    attributes = dict(span.attributes or {})
+    kept = {
+        key: value
+        for key, value in ((key, _kept(key, value)) for key, value in attributes.items())
+        if value is not None
+    }
+    if kept == attributes:
+        return span
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=kept,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class RedactingExporter(SpanExporter):
+    """Hands ``exporter`` each span :func:`redacted`. Runs in the batch processor's
+    thread, off the request's way."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._exporter.export([redacted(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+
+def instrument_http(app: FastAPI, tracer_provider: trace.TracerProvider | None = None) -> None:
+    """A server span per request to ``app`` but the probes': named by method and route,
+    with the status. Exported without the caller's address, user agent or query string
+    (:class:`RedactingExporter`). ``tracer_provider``: the global one unless given."""
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz", tracer_provider=tracer_provider
+    )
+
+
 def configure_tracing(service_name: str) -> TracerProvider:
     """Idempotent: the first call wins, later calls return the same provider."""
     global _provider
@@ -53,7 +141,7 @@ def configure_tracing(service_name: str) -> TracerProvider:
         provider = TracerProvider(resource=_resource(service_name))
         exporter = _otlp_exporter()
         if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+            provider.add_span_processor(BatchSpanProcessor(RedactingExporter(exporter)))
         trace.set_tracer_provider(provider)
         _provider = provider
     return _provider

@@ -6,14 +6,18 @@ and :func:`unrecognised_values` says where such values sit, for consumers to cou
 log. Input from outside (intake's HTTP API, web form and inbound topic) has no newer
 producer to be tolerant of: a model based on :class:`StrictInput` refuses an unknown
 value with pydantic's own ``enum`` error on that field, as before the vocabulary opened.
+It refuses text holding a control character too (``control_character``), as no one types
+one: NUL and the rest of the C0 set, but for tab, line feed and carriage return (a
+browser sends a text area's line breaks as CR LF).
 """
 
+import re
 from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, field_validator
-from pydantic_core import InitErrorDetails
+from pydantic import BaseModel, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from hhc_contracts.vocabulary import is_recognised
 
@@ -51,6 +55,36 @@ def unrecognised_values(model: BaseModel) -> list[str]:
     return [".".join(str(part) for part in location) for location, _ in _found(model, ())]
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""The C0 control characters input text may not hold: all but tab, LF and CR."""
+
+
+def _control_characters(value: Any, location: Location) -> Iterator[tuple[Location, str]]:
+    """Every text in ``value`` holding a control character, where it sits below it, and
+    the character's description (``U+0000 at position 5``). A nested :class:`StrictInput`
+    is not entered: it checked its own fields when it was made."""
+    if isinstance(value, str):
+        if found := CONTROL_CHARACTERS.search(value):
+            yield location, f"U+{ord(found.group()):04X} at position {found.start()}"
+    elif isinstance(value, StrictInput):
+        return
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _control_characters(getattr(value, name), (*location, name))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and CONTROL_CHARACTERS.search(key):
+                # Not pydantic's (field, key, "[key]"): the key itself is what is wrong.
+                yield from _control_characters(key, (*location, "[key]"))
+            yield from _control_characters(item, (*location, str(key)))
+    elif isinstance(value, set | frozenset):
+        for index, item in enumerate(sorted(value, key=str)):
+            yield from _control_characters(item, (*location, index))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _control_characters(item, (*location, index))
+
+
 def _expected(enum: type[Enum]) -> str:
     """The allowed values as pydantic words them in its ``enum`` error."""
     values = [repr(member.value) for member in enum]
@@ -59,7 +93,35 @@ def _expected(enum: type[Enum]) -> str:
 
 class StrictInput(BaseModel):
     """Base of models read from outside the case system: every field, however nested,
-    refuses an enum value its vocabulary does not know."""
+    refuses an enum value its vocabulary does not know, and text with a control character
+    in it (:data:`CONTROL_CHARACTERS`)."""
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _no_control_characters(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Text is looked at as sent, before str_strip_whitespace could quietly take a
+        # control character off either end; lists, sets and dicts of text once parsed.
+        found = list(_control_characters(value, ())) if isinstance(value, str) else []
+        if not found:
+            value = handler(value)
+            found = list(_control_characters(value, ()))
+        if found:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "control_character",
+                            "Text must not contain control characters (found {character})",
+                            {"character": character},
+                        ),
+                        loc=location,
+                        input="",
+                    )
+                    for location, character in found
+                ],
+            )
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

@@ -18,7 +18,7 @@ from types import FrameType
 from hhc_chassis.access import Role
 from hhc_devstack.infrastructure import EmbeddedBroker, EmbeddedPostgres, create_topics
 from hhc_devstack.issuer import DEFAULT_PORT, DevIssuer, token_from_state
-from hhc_devstack.system import ServiceProcesses
+from hhc_devstack.system import PUBLIC_PORTS, ServiceProcesses
 
 
 class _Stop(Exception):
@@ -69,6 +69,7 @@ def up(state_dir: Path) -> int:
         services = ServiceProcesses(
             database_url=database_url,
             bootstrap_servers=bootstrap,
+            public_ports=PUBLIC_PORTS,
             log_dir=log_dir,
             extra_env=identity_env,
         )
@@ -76,6 +77,8 @@ def up(state_dir: Path) -> int:
         services.wait_ready(timeout=60)
         for name in services.ports:
             print(f"{name:<11} {services.url(name)}   (docs {services.url(name)}/docs)")
+            if name in services.public_ports:
+                print(f"{'':<11} {services.public_url(name)}   (public pages)")
         print(f"logs        {log_dir}/")
         print("all five services are ready; Ctrl-C stops everything")
         while True:

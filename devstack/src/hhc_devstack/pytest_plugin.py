@@ -20,11 +20,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
 
+from hhc_chassis.service import Listening, ServiceDefinition, create_listeners
 from hhc_devstack.infrastructure import (
     EmbeddedBroker,
     EmbeddedPostgres,
@@ -325,4 +327,38 @@ async def serving(app: Any, port: int) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        await task
+
+
+@dataclass(frozen=True)
+class ServiceURLs:
+    staff: str
+    public: str | None
+
+
+@contextlib.asynccontextmanager
+async def serving_service(definition: ServiceDefinition) -> AsyncIterator[ServiceURLs]:
+    """Run a service as ``hhc_chassis.service.run`` does (one lifespan, the staff and, if
+    it has one, the public listener) in this event loop, on free ports, until exit."""
+    has_public = bool(definition.public_routers)
+    listening = Listening(
+        create_listeners(definition),
+        definition.settings,
+        host="127.0.0.1",
+        port=free_port(),
+        public_port=free_port() if has_public else None,
+    )
+    task = asyncio.create_task(listening.serve())
+    try:
+        await eventually(
+            lambda: asyncio.sleep(0, result=listening.started or task.done()),
+            timeout=60,
+            message="service did not start",
+        )
+        if task.done():
+            task.result()
+        staff, *public = (f"http://127.0.0.1:{s.config.port}" for s in listening.servers)
+        yield ServiceURLs(staff=staff, public=public[0] if public else None)
+    finally:
+        listening.stop()
         await task

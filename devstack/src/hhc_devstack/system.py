@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from hhc_devstack.infrastructure import stop_process
+from hhc_devstack.infrastructure import free_port, stop_process
 
 SERVICE_PORTS: dict[str, int] = {
     "intake": 8001,
@@ -20,15 +20,22 @@ SERVICE_PORTS: dict[str, int] = {
     "enforcement": 8004,
     "reporting": 8005,
 }
+PUBLIC_PORTS: dict[str, int] = {"intake": 8011}
+"""The services with public pages, and their public listener's port under `make up`."""
 
 
 @dataclass
 class ServiceProcesses:
-    """Starts, stops, kills and restarts services; each logs to <log_dir>/<service>.log."""
+    """Starts, stops, kills and restarts services; each logs to <log_dir>/<service>.log.
+
+    ``ports``: each instance's staff listener. ``public_ports``: the public listener of an
+    instance of a service with public pages; one not given gets a free port.
+    """
 
     database_url: str
     bootstrap_servers: str
     ports: Mapping[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
+    public_ports: Mapping[str, int] = field(default_factory=dict)
     log_dir: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -36,6 +43,10 @@ class ServiceProcesses:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def public_url(self, service: str) -> str:
+        """Where an instance serves its public pages (started instances of intake)."""
+        return f"http://127.0.0.1:{self.public_ports[service]}"
 
     def start(self, service: str, *, instance: str | None = None, port: int | None = None) -> None:
         """Start a service; another ``instance`` name (and port) starts one more replica."""
@@ -51,6 +62,10 @@ class ServiceProcesses:
             "HTTP_HOST": "127.0.0.1",
             **self.extra_env,
         }
+        if service in PUBLIC_PORTS:
+            if name not in self.public_ports:
+                self.public_ports = {**self.public_ports, name: free_port()}
+            env["PUBLIC_HTTP_PORT"] = str(self.public_ports[name])
         output = (
             open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
             if self.log_dir
@@ -80,7 +95,11 @@ class ServiceProcesses:
                 if process is not None and process.poll() is not None:
                     raise RuntimeError(f"{service} exited with {process.returncode}")
                 try:
-                    if client.get(f"{self.url(service)}/readyz").status_code == 200:
+                    if client.get(f"{self.url(service)}/readyz").status_code == 200 and (
+                        service not in self.public_ports
+                        # Any answer will do: the public listener has no probes.
+                        or client.get(self.public_url(service)).status_code
+                    ):
                         pending.pop(0)
                         continue
                 except httpx.TransportError:

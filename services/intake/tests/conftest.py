@@ -1,10 +1,13 @@
-"""Fixtures for intake's web tests: intake served in-process against a fresh database and
-the session's broker, and Debian's Chromium driven by Playwright.
+"""Fixtures for intake's web tests: intake served in-process (staff and public listeners)
+against a fresh database and the session's broker, and Debian's Chromium driven by
+Playwright.
 
 Chromium and axe-core are installed by ``make browser-deps`` (which ``make test`` runs).
 When either is missing the tests fail, never skip: CI runs ``make test``.
 """
 
+import ipaddress
+import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -14,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
+from pydantic import SecretStr
 
-from hhc_chassis.service import create_app
-from hhc_devstack.infrastructure import create_database, free_port
-from hhc_devstack.pytest_plugin import Broker, eventually, serving
+from hhc_devstack.infrastructure import create_database
+from hhc_devstack.pytest_plugin import Broker, eventually, serving_service
 from hhc_intake.app import IntakeSettings, definition
 
 REPO = Path(__file__).resolve().parents[3]
@@ -68,12 +71,31 @@ def axe_script() -> Path:
 @dataclass(frozen=True)
 class Intake:
     url: str
+    """The staff listener: API, /docs, probes."""
+    public_url: str
+    """The public listener: pages, form, status lookup."""
     database_url: str
+
+
+# Low enough for a test to reach in a few requests. Each test comes from addresses of its
+# own (X-Forwarded-For, which uvicorn believes from 127.0.0.1), so none uses up another's.
+SUBMIT_RATE = 8
+STATUS_RATE = 8
+_addresses = itertools.count(1)
+
+
+def client_address() -> str:
+    """A documentation address (RFC 5737) no other test of this session uses."""
+    return str(ipaddress.IPv4Address("198.18.0.0") + next(_addresses))
+
+
+def from_client(address: str | None = None) -> dict[str, str]:
+    return {"X-Forwarded-For": address or client_address()}
 
 
 @pytest.fixture(scope="module")
 async def intake(postgres_server_url: str, broker: Broker) -> AsyncIterator[Intake]:
-    """Intake, web pages included, in-process against a fresh database and the session's
+    """Intake, both listeners, in-process against a fresh database and the session's
     broker, ready (database and broker answer) for a module's tests. Tests that count
     cases count what they added."""
     database_url = await create_database(postgres_server_url, f"test_{uuid.uuid4().hex[:12]}")
@@ -81,12 +103,16 @@ async def intake(postgres_server_url: str, broker: Broker) -> AsyncIterator[Inta
         database_url=database_url,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-intake-web-{uuid.uuid4().hex[:8]}",
+        public_form_secret=SecretStr("test-form-secret"),
+        public_submit_rate_limit=f"{SUBMIT_RATE}/minute",
+        public_status_rate_limit=f"{STATUS_RATE}/minute",
     )
-    async with serving(create_app(definition(settings)), free_port()) as url:
-        async with httpx.AsyncClient(base_url=url) as client:
+    async with serving_service(definition(settings)) as urls:
+        assert urls.public is not None
+        async with httpx.AsyncClient(base_url=urls.staff) as client:
 
             async def ready() -> bool:
                 return (await client.get("/readyz")).status_code == 200
 
             await eventually(ready, timeout=60, message="intake did not get ready")
-        yield Intake(url, database_url)
+        yield Intake(urls.staff, urls.public, database_url)

@@ -22,6 +22,7 @@ from hhc_contracts.vocabulary import (
     ReporterRole,
     Track,
 )
+from hhc_devstack.pytest_plugin import TokenFactory, bearer
 from hhc_intake.app import IntakeSettings, definition
 from hhc_intake.domain import (
     RoutingFacts,
@@ -209,14 +210,17 @@ REPORT: dict[str, Any] = {
     ],
 )
 async def test_the_http_api_refuses_unknown_values_naming_the_field(
-    change: dict[str, Any], field: str
+    change: dict[str, Any], field: str, issue_token: TokenFactory
 ) -> None:
     app = create_app(definition(IntakeSettings()))
-    # No lifespan: no database or broker. Validation refuses the body before the route,
-    # which would fail without them, runs.
+    # No lifespan: no database or broker. The token is checked against the test issuer's
+    # keys; validation refuses the body before the route, which would fail without them,
+    # runs.
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-        response = await client.post("/v1/reports", json={**REPORT, **change})
+        response = await client.post(
+            "/v1/reports", json={**REPORT, **change}, headers=bearer(issue_token("adviser"))
+        )
     assert response.status_code == 422
     body = response.json()
     assert [error["field"] for error in body["errors"]] == [field]

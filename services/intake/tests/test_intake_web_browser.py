@@ -1,8 +1,10 @@
-"""The public report pages in headless Chromium (policy 1.6.1, 3.2.1, 3.2.3, 3.6.2).
+"""The public report pages in headless Chromium, on the public listener (policy 1.6.1,
+3.2.1, 3.2.3, 3.6.2).
 
-A person fills in and sends the form (with JavaScript off), sees their reference, and the
-case is open with the right reporter and track; guidance is at most two clicks from the
-start page; axe-core finds no serious or critical accessibility problem on any page.
+A person fills in and sends the form (with JavaScript off), sees their reference (and,
+reporting for themselves, a status code), and the case is open with the right reporter
+and track; with both they see its status; guidance is at most two clicks from the start
+page; axe-core finds no serious or critical accessibility problem on any page.
 """
 
 import json
@@ -16,15 +18,18 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from .conftest import Intake
+from hhc_devstack.pytest_plugin import TokenFactory, bearer
+
+from .conftest import Intake, from_client
 
 REFERENCE = re.compile(r"HHC-\d{4}-\d{6}")
+STATUS_CODE = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}")
 
 
 @pytest.fixture
 async def no_script(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A browser with JavaScript turned off: the pages must work without it."""
-    context = await browser.new_context(java_script_enabled=False)
+    context = await browser.new_context(java_script_enabled=False, extra_http_headers=from_client())
     context.set_default_timeout(15_000)
     yield context
     await context.close()
@@ -34,7 +39,7 @@ async def no_script(browser: Browser) -> AsyncIterator[BrowserContext]:
 async def scripted(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A browser with JavaScript on, for injecting axe-core (the pages' own policy forbids
     scripts, so the test bypasses it)."""
-    context = await browser.new_context(bypass_csp=True)
+    context = await browser.new_context(bypass_csp=True, extra_http_headers=from_client())
     context.set_default_timeout(15_000)
     yield context
     await context.close()
@@ -77,11 +82,21 @@ async def shown_reference(page: Page) -> str:
     return text
 
 
+async def shown_status_code(page: Page) -> str:
+    text = await page.locator("#status-code").inner_text()
+    assert STATUS_CODE.fullmatch(text), text
+    return text
+
+
+def hidden_inputs(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html))
+
+
 async def test_report_for_yourself_without_javascript(
-    no_script: BrowserContext, intake: Intake
+    no_script: BrowserContext, intake: Intake, issue_token: TokenFactory
 ) -> None:
     page = await no_script.new_page()
-    await page.goto(intake.url)
+    await page.goto(intake.public_url)
     await page.get_by_role("link", name="Report for yourself").click()
     await expect(page.get_by_role("heading", name="Tell us what happened")).to_be_visible()
 
@@ -112,8 +127,11 @@ async def test_report_for_yourself_without_javascript(
     await page.get_by_role("button", name="Send report").click()
 
     reference = await shown_reference(page)
-    assert "/report/done" in page.url
+    status_code = await shown_status_code(page)
+    # Neither is in an address, so neither is in the browser's history.
+    assert page.url == f"{intake.public_url}/report"
     await expect(page.get_by_text("contact you, in the way you told us is safe")).to_be_visible()
+    await expect(page.get_by_text("We cannot show you this status code again")).to_be_visible()
 
     case = await case_by_reference(intake.database_url, reference)
     assert case is not None
@@ -124,7 +142,10 @@ async def test_report_for_yourself_without_javascript(
     assert case["reporter_receives_feedback"] is True
     # The staff view of the case (the JSON API) shows what the person typed.
     async with httpx.AsyncClient(base_url=intake.url) as client:
-        response = await client.get(f"/v1/cases/{case['case_id']}")
+        response = await client.get(
+            f"/v1/cases/{case['case_id']}",
+            headers=bearer(issue_token("caseworker", team="north")),
+        )
     response.raise_for_status()
     report = response.json()["reports"][0]["report"]
     assert report["survivor"]["name"] == "A. Resident"
@@ -141,31 +162,100 @@ async def test_report_for_yourself_without_javascript(
     assert report["incident"]["ongoing"] is True
     assert report["alleged_perpetrators"] == [{"kind": "customer", "description": None}]
 
+    # With the reference and the code, as read out on the phone, they see its status.
+    await page.get_by_role("link", name="check the status of your report").click()
+    await page.get_by_label("Reference number").fill(reference)
+    await page.get_by_label("Status code").fill(status_code.lower().replace("-", " "))
+    await page.get_by_role("button", name="Check status").click()
+    await expect(page.get_by_role("heading", name="Your report")).to_be_visible()
+    await expect(page.locator("#status")).to_have_text("Open")
+    await expect(page.locator("#reference")).to_have_text(reference)
+
+
+def shown(html: str, pattern: re.Pattern[str]) -> str:
+    found = pattern.search(html)
+    assert found, html
+    return found.group(0)
+
 
 async def test_the_same_form_sent_twice_opens_one_case(intake: Intake) -> None:
-    """A double click or a reload sends the page's token again: one case, one reference."""
-    form = {
-        "for": "self",
-        "submission": "0123456789abcdef0123456789abcdef",
-        "categories": "graffiti",
-        "customer": "yes",
-        "danger": "no",
-    }
+    """A double click or a reload sends the page's token again: one case, one reference.
+    The page the browser ends on shows a status code that works; the first one shown no
+    longer does (only a hash is kept, so the second answer carries a new one)."""
     before = await count_cases(intake.database_url)
-    async with httpx.AsyncClient(base_url=intake.url) as client:
+    async with httpx.AsyncClient(base_url=intake.public_url, headers=from_client()) as client:
+        page = await client.get("/report?for=self")
+        form = {
+            **hidden_inputs(page.text),
+            "categories": "graffiti",
+            "customer": "yes",
+            "danger": "no",
+        }
+        assert form["for"] == "self"
         first = await client.post("/report", data=form)
         again = await client.post("/report", data=form)
         changed = await client.post("/report", data={**form, "categories": "arson"})
-    assert first.status_code == again.status_code == changed.status_code == 303
-    assert first.headers["location"] == again.headers["location"]
-    assert REFERENCE.search(first.headers["location"])
-    assert changed.headers["location"] != first.headers["location"]
-    assert await count_cases(intake.database_url) == before + 2
+        assert first.status_code == again.status_code == changed.status_code == 200
+        reference = shown(first.text, REFERENCE)
+        assert shown(again.text, REFERENCE) == reference
+        assert shown(changed.text, REFERENCE) != reference
+        assert await count_cases(intake.database_url) == before + 2
+
+        async def lookup(code: str) -> int:
+            answer = await client.post(
+                "/v1/report-status", json={"reference": reference, "status_code": code}
+            )
+            return answer.status_code
+
+        assert await lookup(shown(first.text, STATUS_CODE)) == 404
+        assert await lookup(shown(again.text, STATUS_CODE)) == 200
+
+
+@pytest.mark.parametrize(
+    "referrer_policy",
+    ["strict-origin-when-cross-origin", "no-referrer"],
+    ids=["origin sent", "origin hidden"],
+)
+async def test_a_form_on_another_site_cannot_send_a_report(
+    no_script: BrowserContext, intake: Intake, referrer_policy: str
+) -> None:
+    """Another site's page copies our form, a fresh token included, and the person is led
+    to press its button: the browser says where the post came from (Origin, or only
+    Sec-Fetch-Site when the page hides its origin), and it is refused."""
+    before = await count_cases(intake.database_url)
+    page = await no_script.new_page()
+    await page.goto(f"{intake.public_url}/report?for=self")
+    fields = {
+        name: await page.locator(f"input[type=hidden][name={name}]").get_attribute("value")
+        for name in ("for", "submission", "token")
+    }
+    hidden = "".join(f'<input type="hidden" name="{k}" value="{v}">' for k, v in fields.items())
+    lure = (
+        f'<!DOCTYPE html><html lang="en"><title>Prize</title><form method="post" '
+        f'action="{intake.public_url}/report">{hidden}'
+        '<input type="hidden" name="categories" value="graffiti">'
+        '<input type="hidden" name="customer" value="yes">'
+        '<input type="hidden" name="danger" value="no">'
+        "<button>Claim your prize</button></form></html>"
+    )
+    await page.route(
+        "http://another-site.example/**",
+        lambda route: route.fulfill(
+            body=lure, content_type="text/html", headers={"Referrer-Policy": referrer_policy}
+        ),
+    )
+    await page.goto("http://another-site.example/")
+    async with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        await page.get_by_role("button", name="Claim your prize").click()
+    response = await answer.value
+    assert response.status == 403
+    await expect(page.get_by_role("heading", name="Your request was not sent")).to_be_visible()
+    assert await count_cases(intake.database_url) == before
 
 
 async def test_anonymous_report_asks_for_no_name(no_script: BrowserContext, intake: Intake) -> None:
     page = await no_script.new_page()
-    await page.goto(intake.url)
+    await page.goto(intake.public_url)
     await page.get_by_role("link", name="Report anonymously").click()
     await expect(page.get_by_text("Reporting anonymously")).to_be_visible()
     # No name, phone, email or contact is asked of anyone.
@@ -190,6 +280,7 @@ async def test_anonymous_report_asks_for_no_name(no_script: BrowserContext, inta
 
     reference = await shown_reference(page)
     await expect(page.get_by_text("We cannot contact you or tell you what happens")).to_be_visible()
+    assert await page.locator("#status-code").count() == 0  # no feedback, no code (3.2.3)
     case = await case_by_reference(intake.database_url, reference)
     assert case is not None
     assert case["reporter_role"] == "anonymous"
@@ -202,7 +293,7 @@ async def test_report_for_someone_else_gets_no_feedback(
     no_script: BrowserContext, intake: Intake
 ) -> None:
     page = await no_script.new_page()
-    await page.goto(intake.url)
+    await page.goto(intake.public_url)
     await page.get_by_role("link", name="Report for someone else").click()
     await expect(page.get_by_text("Reporting for someone else")).to_be_visible()
 
@@ -221,6 +312,7 @@ async def test_report_for_someone_else_gets_no_feedback(
     await expect(
         page.get_by_text("We will not be able to tell you what happens next")
     ).to_be_visible()
+    assert await page.locator("#status-code").count() == 0
     case = await case_by_reference(intake.database_url, reference)
     assert case is not None
     assert case["reporter_role"] == "third_party"
@@ -237,7 +329,7 @@ async def test_missing_category_shows_the_error_and_stores_nothing(
 ) -> None:
     before = await count_cases(intake.database_url)
     page = await no_script.new_page()
-    await page.goto(f"{intake.url}/report?for=self")
+    await page.goto(f"{intake.public_url}/report?for=self")
     await page.get_by_label("Describe what happened").fill("Someone keeps shouting at me.")
     await group(page, "Are you a Pine Court tenant or customer?").get_by_label("Yes").check()
     await page.get_by_label("Day").fill("31")
@@ -287,7 +379,7 @@ async def test_guidance_is_at_most_two_clicks_from_the_start(
     no_script: BrowserContext, intake: Intake
 ) -> None:
     page = await no_script.new_page()
-    await page.goto(intake.url)
+    await page.goto(intake.public_url)
     await expect(
         page.get_by_role("main").get_by_text("If you are in danger now, call 999.")
     ).to_be_visible()
@@ -313,7 +405,7 @@ async def test_guidance_is_at_most_two_clicks_from_the_start(
     assert clicks <= 2
 
     # From the form too, in one click.
-    await page.goto(f"{intake.url}/report?for=anonymous")
+    await page.goto(f"{intake.public_url}/report?for=anonymous")
     await page.get_by_role("main").get_by_role("link", name="Get help and advice").click()
     await expect(page.get_by_role("heading", name="Help and advice", level=1)).to_be_visible()
 
@@ -342,15 +434,23 @@ async def test_axe_finds_no_serious_accessibility_problem(
     async def check(name: str) -> None:
         found[name] = await serious_violations(page, axe_script)
 
-    for path in ("/", "/help", "/report?for=self", "/report?for=someone-else"):
-        await page.goto(f"{intake.url}{path}")
+    for path in ("/", "/help", "/report?for=self", "/report?for=someone-else", "/status"):
+        await page.goto(f"{intake.public_url}{path}")
         await check(path)
-    await page.goto(f"{intake.url}/report?for=anonymous")
+    await page.get_by_role("button", name="Check status").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await check("/status with the error summary")
+    await page.get_by_label("Reference number").fill("HHC-2000-000001")
+    await page.get_by_label("Status code").fill("0000-0000-0000-0000")
+    await page.get_by_role("button", name="Check status").click()
+    await expect(page.get_by_role("status")).to_contain_text("We could not find a report")
+    await check("/status not found")
+    await page.goto(f"{intake.public_url}/report?for=anonymous")
     await check("/report?for=anonymous")
     await page.get_by_role("button", name="Send report").click()
     await expect(page.get_by_role("alert")).to_be_visible()
     await check("/report?for=anonymous with the error summary")
-    await page.goto(f"{intake.url}/report?for=self")
+    await page.goto(f"{intake.public_url}/report?for=self")
     await page.get_by_label("Day").fill("40")
     await page.get_by_label("Full name").fill("x" * 201)
     await page.get_by_role("button", name="Send report").click()
@@ -364,8 +464,15 @@ async def test_axe_finds_no_serious_accessibility_problem(
     await group(page, "Are you a Pine Court tenant or customer?").get_by_label("Yes").check()
     await group(page, "Is anyone in danger now?").get_by_label("No").check()
     await page.get_by_role("button", name="Send report").click()
-    await shown_reference(page)
-    await check("/report/done")
+    reference = await shown_reference(page)
+    status_code = await shown_status_code(page)
+    await check("/report, sent")
+    await page.goto(f"{intake.public_url}/status")
+    await page.get_by_label("Reference number").fill(reference)
+    await page.get_by_label("Status code").fill(status_code)
+    await page.get_by_role("button", name="Check status").click()
+    await expect(page.get_by_role("heading", name="Your report")).to_be_visible()
+    await check("/status found")
 
     problems = {name: v for name, v in found.items() if v}
     assert not problems, "\n".join(described(name, v) for name, v in problems.items())

@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hhc_reporting.kpi import ResponseTimes, first_day, month_bounds, percentile, response_times
+from hhc_reporting.kpi import (
+    ResponseTimes,
+    first_day,
+    month_bounds,
+    percentile,
+    reportable_month,
+    response_times,
+)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 0.9, 1.0], ids=lambda f: f"p{int(f * 100)}")
@@ -139,3 +146,35 @@ def test_month_bounds_rejects_malformed_month(month: str) -> None:
 
 def test_first_day() -> None:
     assert first_day("2026-12") == date(2026, 12, 1)
+
+
+TODAY = date(2026, 11, 20)
+
+
+@pytest.mark.parametrize(
+    ("month", "today", "first"),
+    [
+        pytest.param("2000-01", TODAY, date(2000, 1, 1), id="earliest"),
+        pytest.param("2026-11", TODAY, date(2026, 11, 1), id="this-month"),
+        pytest.param("2026-12", TODAY, date(2026, 12, 1), id="next-month"),
+        pytest.param("2027-01", date(2026, 12, 31), date(2027, 1, 1), id="next-month-new-year"),
+    ],
+)
+def test_reportable_month(month: str, today: date, first: date) -> None:
+    assert reportable_month(month, today=today) == first
+
+
+@pytest.mark.parametrize(
+    ("month", "today", "message"),
+    [
+        pytest.param("1999-12", TODAY, "must not be before 2000-01", id="before-2000"),
+        pytest.param("0000-01", TODAY, "must be a month written YYYY-MM", id="year-0"),
+        pytest.param("2027-01", TODAY, "must not be after 2026-12", id="two-months-ahead"),
+        pytest.param("2027-02", date(2026, 12, 31), "must not be after 2027-01", id="new-year"),
+        pytest.param("9999-12", TODAY, "must not be after 2026-12", id="year-9999"),
+        pytest.param("2026-13", TODAY, "must be a month written YYYY-MM", id="month-13"),
+    ],
+)
+def test_unreportable_month_names_the_range(month: str, today: date, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        reportable_month(month, today=today)

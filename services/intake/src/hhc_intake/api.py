@@ -117,6 +117,12 @@ REPORT_FIELDS = ("report",)
 class ReportAccepted(BaseModel):
     case_id: UUID
     reference: str
+    status_code: str | None = Field(
+        default=None,
+        description="For a reporter who gets feedback, to give them once: with the reference "
+        "it shows the report's status on the public pages. Only its hash is kept, so a "
+        "retried request's answer has none.",
+    )
 
 
 async def _idempotent(
@@ -156,7 +162,11 @@ async def _idempotent(
                 outcome=audit.GRANTED,
             ),
         )
-        answer = ReportAccepted(case_id=accepted.case_id, reference=accepted.reference)
+        answer = ReportAccepted(
+            case_id=accepted.case_id,
+            reference=accepted.reference,
+            status_code=accepted.status_code,
+        )
         if key:
             await connection.execute(
                 """INSERT INTO idempotency_keys (key, request_hash, case_id, response)
@@ -164,7 +174,7 @@ async def _idempotent(
                 key,
                 request_hash,
                 accepted.case_id,
-                answer.model_dump_json(),
+                answer.model_dump_json(exclude={"status_code"}),
             )
     return answer
 
@@ -375,28 +385,3 @@ async def get_case(case_id: UUID, request: Request, caller: CaseReader) -> CaseO
             ConsentRecord(**{k: row[k] for k in ConsentRecord.model_fields}) for row in consents
         ],
     )
-
-
-class ReportStatus(BaseModel):
-    reference: str
-    status: str
-    opened_at: datetime
-
-
-@router.get(
-    "/v1/reports/{reference}/status",
-    response_model=ReportStatus,
-    summary="What a survivor may see of their own report: its status only",
-    responses={404: {"description": "Unknown, or reported by a third party or anonymously"}},
-)
-async def report_status(reference: str, request: Request) -> ReportStatus:
-    row = await runtime_of(request).pool.fetchrow(
-        """SELECT reference, status, opened_at FROM cases
-           WHERE reference = $1 AND reporter_receives_feedback""",
-        reference,
-    )
-    # 3.2.3: a third-party or anonymous reporter never reads the case back; the answer is
-    # the same as for an unknown reference so that it reveals nothing either.
-    if row is None:
-        raise HTTPException(404, "no report with this reference")
-    return ReportStatus(**dict(row))

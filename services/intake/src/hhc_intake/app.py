@@ -5,6 +5,7 @@ from hhc_chassis.service import ServiceDefinition, run
 from hhc_contracts import Topic
 from hhc_intake.api import router
 from hhc_intake.inbound import report_submitted_handler
+from hhc_intake.public import PublicGuard, guarded, status_api
 from hhc_intake.settings import IntakeSettings
 from hhc_intake.web import router as web_router
 
@@ -19,7 +20,10 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         "(policy 1.6, 3.1, 3.2, 3.5, 4.3).",
         topics=[Topic.INTAKE_SUBMISSIONS],
         handlers={"intake.report-submitted": report_submitted_handler(settings.team_assignment)},
-        routers=[router, web_router],
+        routers=[router],
+        # The public pages, form and status lookup: on their own listener, never beside
+        # the staff API or its documentation.
+        public_routers=[guarded(PublicGuard.from_settings(settings), web_router, status_api)],
         # Reports are accepted into the outbox while Kafka is away: intake stays in
         # rotation, and /readyz reports the broker's state in its body.
         ready_without_broker=True,

@@ -30,12 +30,15 @@ from hhc_intake.domain import (
     reporter_receives_feedback,
     route,
 )
+from hhc_intake.status import code_hash, new_status_code
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
     case_id: UUID
     reference: str
+    status_code: str | None = None
+    """Shown once to a reporter who gets feedback, for looking up the status (3.2.3)."""
 
 
 def consent_state(share_with_partners: bool | None) -> ConsentState:
@@ -133,7 +136,8 @@ async def open_case(
     cause: Envelope | None = None,
 ) -> Accepted:
     """A new case for a new report: routed, classified, given to a team, stored, and
-    announced. ``taken_by``: the member of staff who took it, if one did."""
+    announced. ``taken_by``: the member of staff who took it, if one did. A reporter who
+    gets feedback is given a status code; only its hash is stored."""
     case_id = uuid.uuid4()
     team = teams.team_for(report.area)
     sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
@@ -150,11 +154,12 @@ async def open_case(
         team=team,
         taken_by=taken_by,
     )
+    status_code = new_status_code() if event.reporter_receives_feedback else None
     await connection.execute(
         """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
                               consent_to_share, opened_at, reporter_receives_feedback,
-                              related_policy, team)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+                              related_policy, team, status_code_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
         case_id,
         reference,
         event.track.value,
@@ -165,6 +170,7 @@ async def open_case(
         event.reporter_receives_feedback,
         event.related_policy.value if event.related_policy else None,
         team,
+        code_hash(status_code) if status_code else None,
     )
     await remember_case(connection, case_id, scope_of_report(event, team=team))
     await _store_consent(connection, case_id, report.consent, received_at)
@@ -172,7 +178,7 @@ async def open_case(
     await enqueue(
         connection, [new_envelope(event, case_id=case_id, occurred_at=received_at, cause=cause)]
     )
-    return Accepted(case_id, reference)
+    return Accepted(case_id, reference, status_code)
 
 
 class CaseNotOpen(Exception):

@@ -1,7 +1,8 @@
 """Intake's settings: the chassis's, and how cases are given to teams."""
 
 from fastapi import Request
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 
 from hhc_chassis.service import runtime_of
 from hhc_chassis.settings import ServiceSettings
@@ -11,6 +12,31 @@ from hhc_intake.domain import TeamAssignment
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8001
+    public_http_port: int | None = Field(
+        default=8011, description="The public pages, form and status lookup; nothing else"
+    )
+    public_form_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs the report form's tokens; set the same on every replica. Empty: "
+        "a random key per process, and a form sent to another replica or after a restart "
+        "is shown again to be sent once more",
+    )
+    public_form_max_age_seconds: int = Field(
+        default=2 * 3600, ge=60, description="How long an opened report form can be sent"
+    )
+    public_submit_rate_limit: str = Field(
+        default="10/minute;60/hour",
+        description="Report form submissions per client address (limits' notation)",
+    )
+    public_status_rate_limit: str = Field(
+        default="10/minute;30/hour",
+        description="Status lookups per client address, page and JSON together",
+    )
+    public_rate_limit_storage: str = Field(
+        default="async+memory://",
+        description="Where the counts are kept (a limits storage URI): memory counts per "
+        "process; async+redis://host:6379 shares them between replicas (needs coredis)",
+    )
     teams_by_area: dict[str, str] = Field(
         default_factory=dict,
         description='JSON, area prefix to team: {"M14": "south", "M": "north"}',
@@ -18,6 +44,12 @@ class IntakeSettings(ServiceSettings):
     default_team: str = Field(
         default="north", min_length=1, description="Team of a case whose area matches none"
     )
+
+    @field_validator("public_submit_rate_limit", "public_status_rate_limit")
+    @classmethod
+    def _is_rate(cls, value: str) -> str:
+        parse_many(value)  # "5/minute;50/hour"; raises ValueError when it is not
+        return value
 
     @property
     def team_assignment(self) -> TeamAssignment:

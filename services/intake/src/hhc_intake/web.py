@@ -1,10 +1,13 @@
-"""Intake's public web pages: report for yourself, for someone else or anonymously, and
-self-help guidance one click from the start page (policy 1.6.1, 3.2.1, 3.6.2).
+"""Intake's public web pages: report for yourself, for someone else or anonymously,
+self-help guidance one click from the start page, and the status of your own report
+(policy 1.6.1, 3.2.1, 3.2.3, 3.6.2). Served on the public listener only.
 
 Server-rendered, usable without JavaScript, following GOV.UK's accessible patterns.
 A form is read into a :class:`ReportSubmitted` (channel ``web_form``), validated like
-every other way in, and opens a case exactly as ``POST /v1/reports`` does; the person
-is then redirected (POST-redirect-GET) to a page showing their reference. No cookies,
+every other way in, and opens a case exactly as ``POST /v1/reports`` does; the answer
+to the post is the page showing the reference and, to a reporter who gets feedback, the
+status code, shown this once (it is in no address, so not in the browser's history).
+The form is guarded and the posts rate limited by :mod:`hhc_intake.public`. No cookies,
 no sessions; nothing a person typed is logged.
 """
 
@@ -17,7 +20,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from uuid import UUID
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -39,7 +42,9 @@ from hhc_contracts.vocabulary import (
     Vulnerability,
 )
 from hhc_intake.cases import open_case
+from hhc_intake.public import from_another_site, guard_of
 from hhc_intake.settings import intake_settings
+from hhc_intake.status import reissue_status_code, report_status
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -260,7 +265,6 @@ _FIELD_AT: dict[tuple[str, ...], str] = {
     ("consent", "share_with_partners"): "consent",
 }
 
-REFERENCE = re.compile(r"^HHC-\d{4}-\d{6,}$")
 SUBMISSION_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -473,7 +477,11 @@ def _report_for(value: str | None) -> ReportFor | None:
 
 
 def _form_context(
-    report_for: ReportFor, answers: Answers, errors: Sequence[FormError], submission: str
+    request: Request,
+    report_for: ReportFor,
+    answers: Answers,
+    errors: Sequence[FormError],
+    submission: str,
 ) -> dict[str, Any]:
     return {
         "report_for": report_for.value,
@@ -481,6 +489,7 @@ def _form_context(
         "errors": list(errors),
         "error_for": {error.field: error.message for error in errors},
         "submission": submission,
+        "token": guard_of(request).tokens.issue(submission, request),
         "categories": CATEGORY_OPTIONS,
         "motivations": MOTIVATION_OPTIONS,
         "perpetrators": PERPETRATOR_OPTIONS,
@@ -492,6 +501,40 @@ def _form_context(
         "yes_no": YES_NO,
         "consent_options": CONSENT_OPTIONS,
     }
+
+
+# Shown when a form's token is missing, too old or from another connection: the answers
+# are shown again, with a fresh token, to be sent once more.
+NOT_SENT_YET = FormError(
+    "send-report", "Your report has not been sent yet. Check your answers and send it again"
+)
+
+
+def _refused(request: Request) -> Response:
+    """A post another site made the browser send: nothing of it is shown back."""
+    context = {
+        "title": "Your request was not sent",
+        "paragraphs": [
+            "It came from another website, not from this one, so we did not act on it.",
+        ],
+    }
+    return _page(request, "problem.html", context, status=403, private=True)
+
+
+def _too_many(request: Request, seconds: int) -> Response:
+    minutes = max(1, -(-seconds // 60))
+    wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    context = {
+        "title": "Too many attempts",
+        "paragraphs": [
+            f"Too many have been sent from your connection in a short time. Wait {wait} "
+            "and try again.",
+            "You can also phone or text us on 0300 365 1111.",
+        ],
+    }
+    response = _page(request, "problem.html", context, status=429, private=True)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @router.get("/")
@@ -509,12 +552,17 @@ async def report_form(request: Request) -> Response:
     report_for = _report_for(request.query_params.get("for"))
     if report_for is None:
         return RedirectResponse("/", status_code=303)
-    context = _form_context(report_for, Answers({}), [], uuid.uuid4().hex)
-    return _page(request, "report.html", context)
+    context = _form_context(request, report_for, Answers({}), [], uuid.uuid4().hex)
+    # The page holds a token bound to this connection: not kept in a cache.
+    return _page(request, "report.html", context, private=True)
 
 
 @router.post("/report")
 async def submit_report_form(request: Request) -> Response:
+    if from_another_site(request):
+        return _refused(request)
+    if (wait := await guard_of(request).limits.retry_after("submit", request)) is not None:
+        return _too_many(request, wait)
     async with request.form(max_files=0, max_fields=200) as form:
         values = {name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form}
     answers = Answers(values)
@@ -525,26 +573,40 @@ async def submit_report_form(request: Request) -> Response:
     if not SUBMISSION_TOKEN.match(submission):
         submission = uuid.uuid4().hex
     report, errors = read_report(report_for, answers)
+    if not guard_of(request).tokens.valid(answers.get("token"), submission, request):
+        context = _form_context(request, report_for, answers, [NOT_SENT_YET, *errors], submission)
+        return _page(request, "report.html", context, status=400, private=True)
     if report is None:
-        context = _form_context(report_for, answers, errors, submission)
+        context = _form_context(request, report_for, answers, errors, submission)
         return _page(request, "report.html", context, status=422, private=True)
-    reference = await _open_case_once(request, report, submission)
-    query = urlencode({"reference": reference, "for": report_for.value})
-    return RedirectResponse(f"/report/done?{query}", status_code=303)
+    reference, status_code = await _open_case_once(request, report, submission)
+    context = {
+        "reference": reference,
+        "status_code": status_code,
+        "report_for": report_for.value,
+    }
+    return _page(request, "done.html", context, private=True)
 
 
-async def _open_case_once(request: Request, report: ReportSubmitted, submission: str) -> str:
-    """Open a case, as ``POST /v1/reports`` does. The same form sent twice (a double
-    click, a reload) opens one case: the page's token and the report make the key."""
+async def _open_case_once(
+    request: Request, report: ReportSubmitted, submission: str
+) -> tuple[str, str | None]:
+    """Open a case, as ``POST /v1/reports`` does, and give its reference and status code.
+    The same form sent twice (a double click, a reload) opens one case: the page's token
+    and the report make the key. The second answer is the one the browser shows, so it
+    carries a new status code, which replaces the first (only its hash was kept)."""
     digest = hashlib.sha256(report.model_dump_json().encode()).hexdigest()
     key = f"web-form:{submission}:{digest}"
     async with runtime_of(request).pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", key)
-        earlier = await connection.fetchval(
-            "SELECT response->>'reference' FROM idempotency_keys WHERE key = $1", key
+        earlier = await connection.fetchrow(
+            "SELECT case_id, response->>'reference' AS reference FROM idempotency_keys "
+            "WHERE key = $1",
+            key,
         )
         if earlier is not None:
-            return str(earlier)
+            case_id: UUID = earlier["case_id"]
+            return str(earlier["reference"]), await reissue_status_code(connection, case_id)
         accepted = await open_case(
             connection,
             report,
@@ -560,17 +622,83 @@ async def _open_case_once(request: Request, report: ReportSubmitted, submission:
             accepted.case_id,
             accepted.reference,
         )
-    return accepted.reference
+    return accepted.reference, accepted.status_code
 
 
-@router.get("/report/done")
-async def report_done(request: Request) -> Response:
-    reference = request.query_params.get("reference", "")
-    report_for = _report_for(request.query_params.get("for")) or ReportFor.SELF
-    if not REFERENCE.match(reference):
-        return RedirectResponse("/", status_code=303)
-    context = {"reference": reference, "report_for": report_for.value}
-    return _page(request, "done.html", context, private=True)
+# --- the status of your own report -----------------------------------------------------
+
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "open": (
+        "Open",
+        "We are dealing with your report. We will contact you in the way you told us is safe.",
+    ),
+    "closed": ("Closed", "We have finished dealing with your report."),
+}
+NOT_FOUND = (
+    "We could not find a report with that reference number and status code. Check both "
+    "and try again."
+)
+
+
+def _status_page(
+    request: Request,
+    answers: Answers,
+    errors: Sequence[FormError] = (),
+    status: int = 200,
+    not_found: bool = False,
+) -> Response:
+    context = {
+        "answers": answers,
+        "errors": list(errors),
+        "error_for": {error.field: error.message for error in errors},
+        "not_found": NOT_FOUND if not_found else None,
+        "found": None,
+    }
+    return _page(request, "status.html", context, status=status, private=True)
+
+
+@router.get("/status")
+async def status_form(request: Request) -> Response:
+    return _status_page(request, Answers({}))
+
+
+@router.post("/status")
+async def status_lookup(request: Request) -> Response:
+    """Both the reference and the status code, or nothing: every failure is the same 404."""
+    if from_another_site(request):
+        return _refused(request)
+    if (wait := await guard_of(request).limits.retry_after("status", request)) is not None:
+        return _too_many(request, wait)
+    async with request.form(max_files=0, max_fields=10) as form:
+        values = {name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form}
+    # The code is never shown back; the reference is, to be corrected.
+    answers = Answers({"reference": values.get("reference", [])})
+    reference = answers.get("reference").strip().upper()
+    code = Answers(values).get("status_code")
+    errors = [
+        FormError(field, message)
+        for field, given, message in (
+            ("reference", reference, "Enter your reference number"),
+            ("status_code", code, "Enter your status code"),
+        )
+        if not given.strip()
+    ]
+    if errors:
+        return _status_page(request, answers, errors, status=422)
+    found = await report_status(runtime_of(request).pool, reference, code)
+    if found is None:
+        return _status_page(request, answers, status=404, not_found=True)
+    label, meaning = STATUS_WORDS.get(found.status, (found.status.capitalize(), ""))
+    context = {
+        "errors": [],
+        "found": {
+            "reference": found.reference,
+            "status": label,
+            "meaning": meaning,
+            "opened_on": f"{found.opened_at.day} {found.opened_at:%B %Y}",
+        },
+    }
+    return _page(request, "status.html", context, private=True)
 
 
 @router.get("/static/{path:path}")

@@ -1,22 +1,51 @@
-"""Reporting's HTTP API: case timelines and the monthly performance report."""
+"""Reporting's HTTP API: case timelines and the monthly performance report.
+
+Every route needs a token (policy 3.5.1). A timeline is about one case, so the caller
+must reach that case and the look is audited; the monthly figures are aggregates.
+"""
 
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from hhc_chassis import audit
+from hhc_chassis.access import Caller, Permission
+from hhc_chassis.auth import authorised
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.v1 import MonthlyReportPublished
-from hhc_reporting.kpi import month_bounds, response_times
+from hhc_reporting.kpi import month_bounds, reportable_month, response_times
 
 router = APIRouter(tags=["reporting"])
 
-MONTH = Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+TimelineReader = Annotated[Caller, Depends(authorised(Permission.READ_TIMELINE))]
+
+MONTH = Query(
+    pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+    examples=["2026-11"],
+    description="From 2000-01 to a month from now",
+)
+
+
+async def reportable(month: Annotated[str, MONTH]) -> str:
+    """The month asked for, if a report may be asked of it; else 422 naming ``month``
+    (a year such as 0000 or 9999-12 would otherwise fail in date arithmetic, a 500)."""
+    try:
+        reportable_month(month, today=datetime.now(UTC).date())
+    except ValueError as error:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "month"), "msg": str(error), "input": None}]
+        ) from None
+    return month
+
+
+Month = Annotated[str, Depends(reportable)]
 
 
 class TimelineEntry(BaseModel):
@@ -44,7 +73,10 @@ class MonthlyReport(BaseModel):
 
 
 @router.get("/v1/cases/{case_id}/timeline", response_model=Timeline)
-async def timeline(case_id: UUID, request: Request) -> Timeline:
+async def timeline(case_id: UUID, request: Request, caller: TimelineReader) -> Timeline:
+    await audit.open_case_for(
+        request, caller, Permission.READ_TIMELINE, case_id, fields=("timeline",)
+    )
     rows = await runtime_of(request).pool.fetch(
         """SELECT event_id, event_type, producer, topic, occurred_at FROM case_events
            WHERE case_id = $1 ORDER BY occurred_at, recorded_at""",
@@ -89,14 +121,24 @@ async def _monthly(request: Request, month: str) -> MonthlyReport:
     )
 
 
-@router.get("/v1/reports/monthly", response_model=MonthlyReport)
-async def monthly_report(request: Request, month: Annotated[str, MONTH]) -> MonthlyReport:
+# Aggregates name no case and no person: checked, not audited.
+@router.get(
+    "/v1/reports/monthly",
+    response_model=MonthlyReport,
+    dependencies=[Depends(authorised(Permission.READ_AGGREGATES))],
+)
+async def monthly_report(request: Request, month: Month) -> MonthlyReport:
     """Counts and time from report received to first response (policy 5.2)."""
     return await _monthly(request, month)
 
 
-@router.post("/v1/reports/monthly/publish", response_model=MonthlyReport, status_code=202)
-async def publish_monthly_report(request: Request, month: Annotated[str, MONTH]) -> MonthlyReport:
+@router.post(
+    "/v1/reports/monthly/publish",
+    response_model=MonthlyReport,
+    status_code=202,
+    dependencies=[Depends(authorised(Permission.PUBLISH_MONTHLY_REPORT))],
+)
+async def publish_monthly_report(request: Request, month: Month) -> MonthlyReport:
     """Publish the month's figures as reporting.monthly-report-published."""
     report = await _monthly(request, month)
     published_at = datetime.now(UTC)

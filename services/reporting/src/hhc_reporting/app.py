@@ -3,9 +3,8 @@
 from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_chassis.settings import ServiceSettings
-from hhc_contracts import Topic
 from hhc_reporting.api import router
-from hhc_reporting.handlers import HANDLERS
+from hhc_reporting.handlers import HANDLERS, TOPICS
 
 
 class ReportingSettings(ServiceSettings):
@@ -19,7 +18,7 @@ def definition(settings: ReportingSettings | None = None) -> ServiceDefinition:
         migrations=MigrationSet(name="reporting", package="hhc_reporting"),
         title="HHC reporting",
         description="Case timelines and monthly performance figures; no personal data (policy 5).",
-        topics=[topic.value for topic in Topic],
+        topics=TOPICS,
         handlers=HANDLERS,
         routers=[router],
     )

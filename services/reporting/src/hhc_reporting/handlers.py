@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from hhc_chassis.consumer import Handler
-from hhc_contracts import EVENT_TYPES, Envelope
+from hhc_contracts import EVENT_TYPES, Envelope, Topic
 from hhc_contracts.v1 import ActionCompleted, ReportReceived, RiskAssessed
 
 
@@ -65,4 +65,11 @@ async def project(connection: asyncpg.Connection, envelope: Envelope, payload: A
     await _project_facts(connection, payload)
 
 
-HANDLERS: dict[str, Handler] = {event_type: project for event_type, _ in EVENT_TYPES}
+NOT_CONSUMED = frozenset({Topic.AUDIT_ACCESS})
+"""The audit's events name who looked at which case: about staff, not about the work on
+a case, and for the group's security monitoring, not for reporting."""
+
+TOPICS: list[str] = [topic.value for topic in Topic if topic not in NOT_CONSUMED]
+HANDLERS: dict[str, Handler] = {
+    spec.event_type: project for spec in EVENT_TYPES.values() if spec.topic not in NOT_CONSUMED
+}

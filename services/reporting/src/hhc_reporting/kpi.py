@@ -46,3 +46,25 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
 
 def first_day(month: str) -> date:
     return month_bounds(month)[0].date()
+
+
+FIRST_REPORTABLE_MONTH = date(2000, 1, 1)
+"""Nothing the case system holds is older: a month before it is a mistake, not a question."""
+
+
+def reportable_month(month: str, *, today: date) -> date:
+    """The first day of ``month`` ('2026-11') if a monthly report may be asked of it: from
+    January 2000 to the month after ``today``'s. ValueError, worded for the caller, when
+    it is malformed or out of that range."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise ValueError("must be a month written YYYY-MM") from None
+    latest = (
+        date(today.year + 1, 1, 1) if today.month == 12 else date(today.year, today.month + 1, 1)
+    )
+    if first < FIRST_REPORTABLE_MONTH:
+        raise ValueError(f"must not be before {FIRST_REPORTABLE_MONTH:%Y-%m}")
+    if first > latest:
+        raise ValueError(f"must not be after {latest:%Y-%m}, a month from now")
+    return first

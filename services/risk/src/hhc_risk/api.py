@@ -1,20 +1,38 @@
-"""Risk's HTTP API: assessments, the actions of a case, and completing one."""
+"""Risk's HTTP API: assessments, the actions of a case, and completing one.
+
+Every route needs a staff token (policy 3.5.1); a route about a case checks that the
+caller reaches that case and audits the look (:func:`hhc_chassis.audit.open_case_for`).
+"""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from hhc_chassis import audit
+from hhc_chassis.access import Caller, Permission
+from hhc_chassis.auth import authorised
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
+from hhc_contracts.tolerance import StrictInput
 from hhc_contracts.vocabulary import ActionKind, AppliesTo, Executor, Partner, RiskLevel
 from hhc_risk import casework
 from hhc_risk.assessment import QUESTION_KEYS, QUESTIONS, THRESHOLDS, assess
 from hhc_risk.settings import RiskSettings
 
 router = APIRouter(tags=["risk"])
+
+AssessmentRecorder = Annotated[Caller, Depends(authorised(Permission.RECORD_ASSESSMENT))]
+RiskReader = Annotated[Caller, Depends(authorised(Permission.READ_RISK))]
+ActionCompleter = Annotated[Caller, Depends(authorised(Permission.COMPLETE_ACTION))]
+
+# What each route shows or writes of a case, as the audit names it.
+ASSESSMENT_FIELDS = ("assessments",)
+ACTION_FIELDS = ("actions",)
+COMPLETION_FIELDS = ("actions", "notes")
 
 
 class ActionOut(BaseModel):
@@ -30,18 +48,27 @@ class ActionOut(BaseModel):
     state: str
     overdue: bool
     completed_at: datetime | None
+    completed_by: str | None
+    """The subject of the member of staff who completed it; None when a partner's
+    service did, or a reassessment superseded it."""
     outcome: str | None
 
 
-class CompletionIn(BaseModel):
+# StrictInput refuses values the vocabulary does not know; it allows unknown fields, so
+# each model still forbids them.
+class CompletionIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     outcome: str = Field(min_length=1, max_length=60, examples=["visited"])
-    completed_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    completed_at: AwareDatetime | None = Field(
+        default=None,
+        description="When it was done: defaults to now; if given, not before the action "
+        "was required and not in the future",
+    )
     notes: str | None = Field(default=None, max_length=5000)
 
 
-class AssessmentIn(BaseModel):
+class AssessmentIn(StrictInput):
     """A full assessment recorded by staff, usually at the visit."""
 
     model_config = ConfigDict(extra="forbid")
@@ -76,7 +103,33 @@ def _action_out(row: Any) -> ActionOut:
     return ActionOut(**{key: row[key] for key in ActionOut.model_fields})
 
 
-@router.get("/v1/assessment-questions", summary="The risk matrix: questions and thresholds")
+def _invalid_completion_time(message: str) -> RequestValidationError:
+    """A 422 naming ``completed_at``, worded as the body's own validation errors are."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", "completed_at"), "msg": message, "input": None}]
+    )
+
+
+def completion_time(given: datetime | None, *, required_at: datetime, now: datetime) -> datetime:
+    """When an action was completed: now unless given. A time given must lie between when
+    the action was required and now: the first completion of a case is its first response,
+    which the monthly report times (policy 5.2), so it must not be backdated or
+    post-dated."""
+    if given is None:
+        return now
+    if given < required_at:
+        raise _invalid_completion_time("must not be before the action was required")
+    if given > now:
+        raise _invalid_completion_time("must not be in the future")
+    return given
+
+
+@router.get(
+    "/v1/assessment-questions",
+    summary="The risk matrix: questions and thresholds",
+    # No case and no personal data: nothing to audit.
+    dependencies=[Depends(authorised(Permission.READ_REFERENCE_DATA))],
+)
 async def assessment_questions() -> dict[str, Any]:
     return {
         "questions": [
@@ -95,8 +148,14 @@ async def assessment_questions() -> dict[str, Any]:
     summary="Record a full risk assessment (at the visit)",
 )
 async def record_assessment(
-    case_id: UUID, body: Annotated[AssessmentIn, Body()], request: Request
+    case_id: UUID,
+    body: Annotated[AssessmentIn, Body()],
+    request: Request,
+    caller: AssessmentRecorder,
 ) -> AssessmentOut:
+    await audit.open_case_for(
+        request, caller, Permission.RECORD_ASSESSMENT, case_id, fields=ASSESSMENT_FIELDS
+    )
     runtime = runtime_of(request)
     settings = runtime.settings
     scale = settings.deadline_scale if isinstance(settings, RiskSettings) else 1.0
@@ -123,7 +182,12 @@ async def record_assessment(
 
 
 @router.get("/v1/cases/{case_id}/assessments", response_model=list[AssessmentOut])
-async def list_assessments(case_id: UUID, request: Request) -> list[AssessmentOut]:
+async def list_assessments(
+    case_id: UUID, request: Request, caller: RiskReader
+) -> list[AssessmentOut]:
+    await audit.open_case_for(
+        request, caller, Permission.READ_RISK, case_id, fields=ASSESSMENT_FIELDS
+    )
     rows = await runtime_of(request).pool.fetch(
         "SELECT * FROM assessments WHERE case_id = $1 ORDER BY assessed_at", case_id
     )
@@ -131,7 +195,8 @@ async def list_assessments(case_id: UUID, request: Request) -> list[AssessmentOu
 
 
 @router.get("/v1/cases/{case_id}/actions", response_model=list[ActionOut])
-async def list_actions(case_id: UUID, request: Request) -> list[ActionOut]:
+async def list_actions(case_id: UUID, request: Request, caller: RiskReader) -> list[ActionOut]:
+    await audit.open_case_for(request, caller, Permission.READ_RISK, case_id, fields=ACTION_FIELDS)
     rows = await runtime_of(request).pool.fetch(
         """SELECT *, (state = 'open' AND due_at <= now()) AS overdue
            FROM actions WHERE case_id = $1 ORDER BY due_at, kind""",
@@ -140,25 +205,50 @@ async def list_actions(case_id: UUID, request: Request) -> list[ActionOut]:
     return [_action_out(row) for row in rows]
 
 
-@router.post("/v1/actions/{action_id}/complete", response_model=ActionOut)
+@router.post(
+    "/v1/actions/{action_id}/complete",
+    response_model=ActionOut,
+    responses={
+        404: {"description": "No such action, or one of a case you may not reach"},
+        409: {"description": "The action is no longer open"},
+    },
+)
 async def complete_action(
-    action_id: UUID, completion: Annotated[CompletionIn, Body()], request: Request
+    action_id: UUID,
+    completion: Annotated[CompletionIn, Body()],
+    request: Request,
+    caller: ActionCompleter,
 ) -> ActionOut:
-    completed_at = completion.completed_at or datetime.now(UTC)
-    async with runtime_of(request).pool.acquire() as connection, connection.transaction():
+    runtime = runtime_of(request)
+    action = await runtime.pool.fetchrow(
+        "SELECT case_id, required_at FROM actions WHERE action_id = $1", action_id
+    )
+    if action is None:
+        raise HTTPException(404, "no such action")
+    try:
+        await audit.open_case_for(
+            request, caller, Permission.COMPLETE_ACTION, action["case_id"], fields=COMPLETION_FIELDS
+        )
+    except HTTPException as refused:
+        # The same answer as for an unknown action: a refusal reveals nothing of the case.
+        raise HTTPException(404, "no such action") from refused
+    completed_at = completion_time(
+        completion.completed_at, required_at=action["required_at"], now=datetime.now(UTC)
+    )
+    async with runtime.pool.acquire() as connection, connection.transaction():
         row = await casework.complete_action(
             connection,
             action_id=action_id,
             outcome=completion.outcome,
             completed_at=completed_at,
             by_staff=True,
+            # Who completed it is who is signed in, never what the body says.
+            completed_by=caller.subject,
             notes=completion.notes,
         )
         if row is None:
             state = await connection.fetchval(
                 "SELECT state FROM actions WHERE action_id = $1", action_id
             )
-            if state is None:
-                raise HTTPException(404, "no such action")
             raise HTTPException(409, f"action is already {state}")
     return _action_out({**dict(row), "overdue": False})

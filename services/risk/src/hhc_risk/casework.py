@@ -170,20 +170,24 @@ async def complete_action(
     outcome: str,
     completed_at: datetime,
     by_staff: bool,
+    completed_by: str | None = None,
     notes: str | None = None,
     cause: Envelope | None = None,
 ) -> asyncpg.Record | None:
     """Mark an open action done; None when there is no such open action.
+    ``completed_by`` is the signed-in member of staff, None for a partner's service.
 
     The first action staff complete for a case is its first response to the request for
     support (5.2); completions reported back by partners' services are not.
     """
     row = await connection.fetchrow(
-        """UPDATE actions SET state = 'completed', completed_at = $2, outcome = $3
+        """UPDATE actions SET state = 'completed', completed_at = $2, outcome = $3,
+                              completed_by = $4
            WHERE action_id = $1 AND state = 'open' RETURNING *""",
         action_id,
         completed_at,
         outcome,
+        completed_by,
     )
     if row is None:
         return None
