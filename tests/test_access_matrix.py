@@ -51,6 +51,7 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     },
     ("intake", "PUT", "/v1/cases/{case_id}/consent"): {"json": {"share_with_partners": True}},
     ("intake", "PUT", "/v1/cases/{case_id}/team"): {"json": {"team": OWN_TEAM}},
+    ("intake", "POST", "/v1/cases/{case_id}/status-code"): {},
     ("intake", "GET", "/v1/cases/{case_id}"): {},
     ("risk", "GET", "/v1/assessment-questions"): {},
     ("risk", "POST", "/v1/cases/{case_id}/assessments"): {

@@ -156,12 +156,26 @@ async def test_third_party_and_anonymous_reporters_never_read_the_case_back(
             lookup, json={"reference": own["reference"], "status_code": "0000 0000 0000 0000"}
         )
         assert wrong_code.status_code == 404
+        # An adviser gives a new code by phone; the old one stops working.
+        reissued = await intake.post(f"/v1/cases/{own['case_id']}/status-code")
+        assert reissued.status_code == 200, reissued.text
+        new_code = reissued.json()["status_code"]
+        old = await public.post(
+            lookup, json={"reference": own["reference"], "status_code": own["status_code"]}
+        )
+        assert old.status_code == 404
+        new = await public.post(
+            lookup, json={"reference": own["reference"], "status_code": new_code}
+        )
+        assert new.status_code == 200
         for role in ("third_party", "anonymous", "witness"):
             other = (
                 await intake.post("/v1/reports", json=body_for(reporter={"role": role}))
             ).json()
             # 3.2.3: no code is given to them, and none opens the case to them.
             assert other["status_code"] is None
+            refused = await intake.post(f"/v1/cases/{other['case_id']}/status-code")
+            assert refused.status_code == 404
             for code in (own["status_code"], "0000 0000 0000 0000"):
                 answer = await public.post(
                     lookup, json={"reference": other["reference"], "status_code": code}

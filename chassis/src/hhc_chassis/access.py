@@ -46,6 +46,8 @@ class Permission(StrEnum):
     SUBMIT_REPORT = "submit_report"
     ADD_FURTHER_REPORT = "add_further_report"
     RECORD_CONSENT = "record_consent"
+    ISSUE_STATUS_CODE = "issue_status_code"
+    """A new status code for the survivor (the old one stops working), given by phone."""
     READ_CASE = "read_case"
     """Intake's case file: the reports as given, with the survivor's personal data."""
     CHANGE_TEAM = "change_team"
@@ -69,6 +71,7 @@ _CASEWORK = frozenset(
     {
         _P.ADD_FURTHER_REPORT,
         _P.RECORD_CONSENT,
+        _P.ISSUE_STATUS_CODE,
         _P.READ_CASE,
         _P.READ_RISK,
         _P.RECORD_ASSESSMENT,
@@ -83,6 +86,7 @@ _CASEWORK = frozenset(
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.ADVISER: _STAFF_REFERENCE | {
         _P.SUBMIT_REPORT, _P.ADD_FURTHER_REPORT, _P.RECORD_CONSENT, _P.READ_CASE,
+        _P.ISSUE_STATUS_CODE,
     },
     Role.CASEWORKER: _STAFF_REFERENCE | _CASEWORK | {_P.SUBMIT_REPORT},
     Role.SAFEGUARDING_LEAD: _STAFF_REFERENCE | _CASEWORK,
@@ -107,6 +111,7 @@ CASE_PERMISSIONS: frozenset[Permission] = frozenset(
     {
         _P.ADD_FURTHER_REPORT,
         _P.RECORD_CONSENT,
+        _P.ISSUE_STATUS_CODE,
         _P.READ_CASE,
         _P.CHANGE_TEAM,
         _P.READ_RISK,

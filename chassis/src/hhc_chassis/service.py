@@ -284,7 +284,8 @@ def _public_app(definition: ServiceDefinition) -> FastAPI:
 
 
 def _http_conventions(app: FastAPI, settings: ServiceSettings) -> None:
-    """What every listener does alike: plain-words 422s, the body size limit, tracing."""
+    """What every listener does alike: plain-words 422s, the body size limit, no-store on
+    personal data, tracing."""
 
     @app.exception_handler(RequestValidationError)
     async def plain_validation_errors(

@@ -26,6 +26,7 @@ from hhc_intake.cases import (
     open_case,
 )
 from hhc_intake.settings import intake_settings
+from hhc_intake.status import reissue_status_code
 
 router = APIRouter(tags=["reports"])
 
@@ -104,6 +105,7 @@ FurtherReporter = Annotated[Caller, Depends(authorised(Permission.ADD_FURTHER_RE
 ConsentRecorder = Annotated[Caller, Depends(authorised(Permission.RECORD_CONSENT))]
 TeamChanger = Annotated[Caller, Depends(authorised(Permission.CHANGE_TEAM))]
 CaseReader = Annotated[Caller, Depends(authorised(Permission.READ_CASE))]
+CodeIssuer = Annotated[Caller, Depends(authorised(Permission.ISSUE_STATUS_CODE))]
 
 
 def _taken_by(caller: Caller) -> str | None:
@@ -270,6 +272,35 @@ async def put_consent(
     return ConsentOut(
         case_id=case_id, consent_to_share=event.consent_to_share, changed_at=changed_at
     )
+
+
+class StatusCodeIssued(BaseModel):
+    case_id: UUID
+    reference: str
+    status_code: str = Field(description="The new code; the one before stops working")
+
+
+@router.post(
+    "/v1/cases/{case_id}/status-code",
+    response_model=StatusCodeIssued,
+    summary="A new status code for the survivor, to give by phone (the old one stops working)",
+    responses={404: {"description": "No such case, or its reporter gets no feedback (3.2.3)"}},
+)
+async def issue_status_code(
+    case_id: UUID, request: Request, caller: CodeIssuer
+) -> StatusCodeIssued:
+    await audit.open_case_for(
+        request, caller, Permission.ISSUE_STATUS_CODE, case_id, fields=("status_code",)
+    )
+    async with runtime_of(request).pool.acquire() as connection, connection.transaction():
+        code = await reissue_status_code(connection, case_id)
+        reference = await connection.fetchval(
+            "SELECT reference FROM cases WHERE case_id = $1", case_id
+        )
+    if code is None or reference is None:
+        # 3.2.3: a third-party or anonymous reporter is given no way to read the case.
+        raise HTTPException(404, "no case whose reporter gets feedback")
+    return StatusCodeIssued(case_id=case_id, reference=reference, status_code=code)
 
 
 class TeamChange(BaseModel):

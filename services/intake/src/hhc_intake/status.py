@@ -70,15 +70,24 @@ class ReportStatus:
     opened_at: datetime
 
 
+_REFERENCE_SHAPE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
+
+
 async def report_status(pool: asyncpg.Pool, reference: str, code: str) -> ReportStatus | None:
     """The status of the report with this reference, if ``code`` is its status code;
     None for every kind of failure alike."""
     plain = normalised(code)
     given = hashlib.sha256(plain.encode()).digest() if plain else _NO_CODE
-    row = await pool.fetchrow(
-        """SELECT reference, status, opened_at, status_code_hash FROM cases
-           WHERE reference = $1 AND reporter_receives_feedback""",
-        reference[:40],
+    # Anything that is not shaped like a reference (a NUL, which PostgreSQL refuses in
+    # text, included) is simply not found.
+    row = (
+        await pool.fetchrow(
+            """SELECT reference, status, opened_at, status_code_hash FROM cases
+               WHERE reference = $1 AND reporter_receives_feedback""",
+            reference,
+        )
+        if _REFERENCE_SHAPE.match(reference)
+        else None
     )
     stored = row["status_code_hash"] if row is not None else None
     matches = hmac.compare_digest(given, stored if stored is not None else _NO_CODE)
