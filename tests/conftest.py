@@ -61,6 +61,9 @@ def running_system(
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "RELAY_IDLE_POLL_SECONDS": "1",
             "OVERDUE_POLL_SECONDS": "1",
+            # Each system its own groups: one on the shared broker that lost a member to
+            # SIGKILL (a test kills services) must not hold up the next system's.
+            "CONSUMER_GROUP_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
             "LOG_LEVEL": "INFO",
             **extra_env,
         },

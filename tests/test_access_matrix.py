@@ -60,6 +60,7 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("risk", "GET", "/v1/cases/{case_id}/assessments"): {},
     ("risk", "GET", "/v1/cases/{case_id}/actions"): {},
     ("risk", "POST", "/v1/actions/{action_id}/complete"): {"json": {"outcome": "visited"}},
+    ("risk", "GET", "/v1/actions/overdue"): {},
     ("referrals", "GET", "/v1/cases/{case_id}/referrals"): {},
     ("enforcement", "GET", "/v1/cases/{case_id}/enforcement"): {},
     ("reporting", "GET", "/v1/cases/{case_id}/timeline"): {},

@@ -305,6 +305,24 @@ async def test_every_look_and_every_refusal_is_audited_and_published(
     assert (await intake.client.get("/v1/audit", headers=bearer(read))).status_code == 403
 
 
+async def test_a_purpose_is_recorded_as_a_code_and_never_as_free_text(
+    intake: Intake, issue_token: TokenFactory
+) -> None:
+    case_id = await open_case(intake, issue_token("caseworker", team="north"))
+    dpo = issue_token("data_protection_officer", subject=f"dpo-{uuid.uuid4().hex[:6]}")
+    with_purpose = {**bearer(dpo), "X-Purpose": "subject-access-request"}
+    assert (
+        await intake.client.get(f"/v1/cases/{case_id}", headers=with_purpose)
+    ).status_code == 200
+    free_text = {**bearer(dpo), "X-Purpose": "asked by Jane Doe of 1 High St"}
+    refused = await intake.client.get(f"/v1/cases/{case_id}", headers=free_text)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "X-Purpose"
+    log = await audit_of(intake, issue_token("auditor"), case_id)
+    purposes = [r["purpose"] for r in log["records"] if r["subject"].startswith("dpo-")]
+    assert purposes == ["subject-access-request"]
+
+
 async def test_the_database_refuses_to_change_the_audit_and_tampering_shows(
     intake: Intake, issue_token: TokenFactory
 ) -> None:

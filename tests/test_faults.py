@@ -118,6 +118,8 @@ async def test_poison_message_is_dead_lettered_with_its_reason_and_the_next_flow
                     assert headers[EventHeaders.DLQ_REASON].startswith("invalid envelope")
                     assert "event_id: Field required" in headers[EventHeaders.DLQ_REASON]
                     dead_letter_consumers.add(headers[EventHeaders.DLQ_CONSUMER])
-            return dead_letter_consumers >= {"hhc-risk", "hhc-enforcement", "hhc-reporting"}
+            # Consumers are named by group: <prefix>-<service>.
+            services = {consumer.rsplit("-", 1)[-1] for consumer in dead_letter_consumers}
+            return services >= {"risk", "enforcement", "reporting"}
 
         await eventually(every_consumer_dead_lettered_it, message="poison not dead-lettered")

@@ -11,7 +11,7 @@ import pytest
 
 from hhc_contracts import Envelope, Topic
 from hhc_devstack.infrastructure import free_port
-from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
 from hhc_devstack.system import ServiceProcesses
 
 from .conftest import STAFF_SUBJECT, report_body, wait_for_timeline
@@ -220,7 +220,11 @@ class TestClocks:
         return {"DEADLINE_SCALE": str(DEADLINE_SCALE)}
 
     async def test_overdue_reported_once_across_a_restart_and_two_replicas(
-        self, system: ServiceProcesses, clients: dict[str, httpx.AsyncClient], broker: Broker
+        self,
+        system: ServiceProcesses,
+        clients: dict[str, httpx.AsyncClient],
+        broker: Broker,
+        issue_token: TokenFactory,
     ) -> None:
         system.start("risk", instance="risk-2", port=free_port())
         system.wait_ready(["risk-2"])
@@ -264,3 +268,14 @@ class TestClocks:
             for a in (await clients["risk"].get(f"/v1/cases/{first['case_id']}/actions")).json()
         }
         assert listed[visit["action_id"]]["overdue"] is True
+
+        # A manager sees the escalations of their own team's cases, and no other team's.
+        async def overdue_for(role: str, team: str) -> set[str]:
+            response = await clients["risk"].get(
+                "/v1/actions/overdue", headers=bearer(issue_token(role, team=team))
+            )
+            assert response.status_code == 200, response.text
+            return {a["action_id"] for a in response.json()}
+
+        assert visit["action_id"] in await overdue_for("manager", "north")
+        assert visit["action_id"] not in await overdue_for("manager", "south")

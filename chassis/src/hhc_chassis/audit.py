@@ -4,7 +4,7 @@ Each service keeps its own ``audit_log``: append-only (a trigger refuses UPDATE,
 and TRUNCATE), each record carrying the SHA-256 of itself and the record before, so a
 changed or removed record breaks the chain (:func:`verify_chain`). Each record is also
 published as ``audit.access-recorded`` on ``hhc.audit.access.v1``, without personal data
-or the free-text purpose, for the group's security monitoring.
+for the group's security monitoring.
 """
 
 import hashlib
@@ -22,7 +22,7 @@ from opentelemetry import trace
 from pydantic import BaseModel
 
 from hhc_chassis.access import Caller, Permission, reaches
-from hhc_chassis.auth import authorised
+from hhc_chassis.auth import authorised, purpose_of
 from hhc_chassis.case_access import load_scope
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
@@ -36,7 +36,6 @@ REFUSED = "refused"
 NOT_FOUND = "not-found"
 
 REQUEST_ID_HEADER = "X-Request-ID"
-PURPOSE_HEADER = "X-Purpose"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +206,7 @@ def entry_for(
     fields: Sequence[str],
     outcome: str,
 ) -> AuditEntry:
-    purpose = request.headers.get(PURPOSE_HEADER)
+    purpose = purpose_of(request)
     return AuditEntry(
         subject=caller.subject,
         roles=tuple(sorted(caller.roles)),
@@ -215,7 +214,7 @@ def entry_for(
         case_id=case_id,
         operation=_operation(request),
         fields=tuple(fields),
-        purpose=purpose[:200] if purpose and purpose.isprintable() else None,
+        purpose=purpose,
         outcome=outcome,
         request_id=request_id_of(request),
         trace_id=_trace_id(),

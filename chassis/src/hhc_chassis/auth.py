@@ -10,11 +10,13 @@ and gets the :class:`~hhc_chassis.access.Caller`; a route about one case then ca
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hhc_chassis.access import Caller, Permission, may
@@ -25,6 +27,31 @@ log = logging.getLogger(__name__)
 # Asymmetric only: a token signed with a shared secret is never accepted.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 REALM = "hhc"
+PURPOSE_HEADER = "X-Purpose"
+
+
+PURPOSE_SHAPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,59}$")
+"""A purpose is a short code ('safeguarding-review', 'subject-access-request'), never free
+text: the audit is kept by services that must hold no personal data, and is published."""
+
+
+def purpose_of(request: Request) -> str | None:
+    """The caller's X-Purpose, or None; 422 when it is not a purpose code."""
+    purpose = request.headers.get(PURPOSE_HEADER)
+    if purpose is None:
+        return None
+    if not PURPOSE_SHAPE.match(purpose):
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", PURPOSE_HEADER),
+                    "msg": "a purpose is a short code of lower-case letters, digits, '.', "
+                    "'_' or '-' (at most 60), e.g. safeguarding-review",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return purpose
 
 
 class AuthenticationError(Exception):
@@ -115,6 +142,8 @@ async def authenticate(request: Request, credentials: BearerCredentials) -> Call
             503, "the identity provider cannot be reached", headers={"Retry-After": "5"}
         ) from None
     request.state.caller = caller
+    # Checked before anything is read or audited, so that a bad one changes nothing.
+    purpose_of(request)
     return caller
 
 

@@ -24,7 +24,11 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     consumer_group: str = Field(
-        default="", description="Kafka consumer group; hhc-<service> if empty"
+        default="", description="Kafka consumer group; <CONSUMER_GROUP_PREFIX>-<service> if empty"
+    )
+    consumer_group_prefix: str = Field(
+        default="hhc",
+        description="Prefix of every service's group: one per deployment sharing a cluster",
     )
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, description="The staff listener: API, /docs, probes")
@@ -136,4 +140,4 @@ class ServiceSettings(BaseSettings):
 
     @property
     def group_id(self) -> str:
-        return self.consumer_group or f"hhc-{self.service_name}"
+        return self.consumer_group or f"{self.consumer_group_prefix}-{self.service_name}"

@@ -1,5 +1,6 @@
 """`hhc-dev up`: the whole system on this machine, until Ctrl-C; `hhc-dev token`: a
-token for it.
+token for it; `hhc-dev issuer`: the development issuer alone, until SIGTERM or Ctrl-C
+(for Docker Compose and a local cluster, where the services run elsewhere).
 
 The broker is embedded Tansu unless KAFKA_BOOTSTRAP_SERVERS is set; PostgreSQL is a
 private server in .local/postgres unless DATABASE_URL is set; the identity provider is
@@ -102,11 +103,50 @@ def up(state_dir: Path) -> int:
             issuer.stop()
 
 
+def issuer(state_dir: Path, *, host: str, port: int, issuer_url: str | None) -> int:
+    """Run the development issuer alone, keys in ``<state_dir>/issuer``, until stopped."""
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    dev_issuer: DevIssuer | None = None
+    try:
+        dev_issuer = DevIssuer(
+            state_dir / "issuer", host=host, port=port, issuer_url=issuer_url
+        ).start()
+        print(f"development issuer at {dev_issuer.issuer} (listening on {host}:{dev_issuer.port})")
+        print("the services need:", *(f"{k}={v}" for k, v in dev_issuer.env().items()))
+        print(f"tokens: hhc-dev token --state-dir {state_dir} --role <role> [--team <team>]")
+        print("SIGTERM or Ctrl-C stops it", flush=True)
+        while True:
+            signal.pause()
+    except _Stop:
+        return 0
+    except OSError as error:  # the port is taken, the state directory is not writable
+        print(f"failed to start: {error}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if dev_issuer:
+            dev_issuer.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="hhc-dev")
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start broker, database, topics and the services")
     up_parser.add_argument("--state-dir", type=Path, default=Path(".local"))
+    issuer_parser = commands.add_parser(
+        "issuer", help="run only the development issuer, until SIGTERM or Ctrl-C"
+    )
+    issuer_parser.add_argument("--host", default="127.0.0.1")
+    issuer_parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    issuer_parser.add_argument(
+        "--issuer-url",
+        default=None,
+        help="the issuer's name in tokens and base of its JWKS URL, as the services reach "
+        "it (e.g. http://dev-issuer:8090) [http://<host>:<port>]",
+    )
+    issuer_parser.add_argument("--state-dir", type=Path, default=Path(".local"))
     token_parser = commands.add_parser(
         "token", help="print a token of the development issuer for a role (make up first)"
     )
@@ -128,6 +168,15 @@ def main() -> None:
     arguments, rest = parser.parse_known_args()
     if arguments.command == "up":
         sys.exit(up(arguments.state_dir))
+    if arguments.command == "issuer":
+        sys.exit(
+            issuer(
+                arguments.state_dir,
+                host=arguments.host,
+                port=arguments.port,
+                issuer_url=arguments.issuer_url,
+            )
+        )
     if arguments.command == "token":
         try:
             print(

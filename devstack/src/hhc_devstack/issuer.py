@@ -1,7 +1,8 @@
 """A development identity provider: its own RSA key, its JWKS over HTTP, and tokens.
 
 `make up` and the tests run one and point the services at it (OIDC_ISSUER,
-OIDC_AUDIENCE, OIDC_JWKS_URL); `hhc-dev token --role caseworker --team north` prints a
+OIDC_AUDIENCE, OIDC_JWKS_URL), and `hhc-dev issuer` runs one on its own (Docker
+Compose, a local cluster); `hhc-dev token --role caseworker --team north` prints a
 token it signs. The key lives in a file (``<state dir>/issuer/key.pem``) so that tokens
 printed by one command are good for the services another command started. Never for
 production: the housing group's identity provider issues the real tokens.
@@ -26,14 +27,37 @@ DEFAULT_PORT = 8090
 
 
 class DevIssuer:
-    def __init__(self, state_dir: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    """Serves its JWKS on ``host``:``port`` (0: a free port) and signs tokens.
+
+    ``issuer_url`` is the issuer's name in its tokens and the base of its JWKS URL: what
+    the services reach it by, e.g. ``http://dev-issuer:8090`` in a container network.
+    By default it is the address it listens on (``127.0.0.1`` for a wildcard host).
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        issuer_url: str | None = None,
+    ) -> None:
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         self._keys = [_load_or_create_key(state_dir / "key.pem")]
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self.issuer = f"http://{host}:{self._server.server_address[1]}"
+        if issuer_url:
+            self.issuer = issuer_url.rstrip("/")
+        else:
+            advertised = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+            self.issuer = f"http://{advertised}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self._server.server_address[1])
 
     @property
     def jwks_url(self) -> str:

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from hhc_chassis import audit
-from hhc_chassis.access import Caller, Permission
+from hhc_chassis.access import Caller, CaseScope, Permission, reaches
 from hhc_chassis.auth import authorised
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
@@ -203,6 +203,43 @@ async def list_actions(case_id: UUID, request: Request, caller: RiskReader) -> l
         case_id,
     )
     return [_action_out(row) for row in rows]
+
+
+@router.get(
+    "/v1/actions/overdue",
+    response_model=list[ActionOut],
+    summary="Open actions past their deadline, in the cases you reach (managers' escalations)",
+)
+async def list_overdue_actions(
+    request: Request,
+    caller: RiskReader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[ActionOut]:
+    """Escalated clocks (3.3.1, 5.2) for a manager's team, a safeguarding lead's cases ...:
+    the same reach as every case route, decided by the same rule, oldest deadline first."""
+    rows = await runtime_of(request).pool.fetch(
+        """SELECT a.*, true AS overdue, c.team, c.survivor_is_staff, c.safeguarding,
+                  c.taken_by
+           FROM actions a JOIN case_access c USING (case_id)
+           WHERE a.state = 'open' AND a.due_at <= now()
+           ORDER BY a.due_at, a.kind""",
+    )
+    reached = [
+        row
+        for row in rows
+        if reaches(
+            caller,
+            Permission.READ_RISK,
+            CaseScope(
+                team=row["team"],
+                survivor_is_staff=row["survivor_is_staff"],
+                safeguarding=row["safeguarding"],
+                taken_by=row["taken_by"],
+            ),
+        )
+    ][:limit]
+    await audit.record(request, caller, case_id=None, fields=ACTION_FIELDS, outcome=audit.GRANTED)
+    return [_action_out(row) for row in reached]
 
 
 @router.post(
