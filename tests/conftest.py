@@ -1,15 +1,17 @@
 """The whole system started as processes, against the session's broker and a fresh database."""
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from hhc_devstack.infrastructure import create_database, free_port
+from hhc_devstack.infrastructure import create_database, free_port, start_groups_at_the_end
 from hhc_devstack.otlp import SpanCollector
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
@@ -51,6 +53,17 @@ def running_system(
     log_dir: Path,
     extra_env: dict[str, str],
 ) -> Iterator[ServiceProcesses]:
+    # Each system its own consumer groups (a group on the shared broker that lost a member
+    # to SIGKILL, as some tests do, must not hold up the next system's), starting at the
+    # topics' current end (not at the history earlier systems left on the broker).
+    group_prefix = f"test-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(
+            asyncio.run,
+            start_groups_at_the_end(
+                broker.bootstrap_servers, [f"{group_prefix}-{name}" for name in SERVICE_PORTS]
+            ),
+        ).result()
     processes = ServiceProcesses(
         database_url=database_url,
         bootstrap_servers=broker.bootstrap_servers,
@@ -61,9 +74,7 @@ def running_system(
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "RELAY_IDLE_POLL_SECONDS": "1",
             "OVERDUE_POLL_SECONDS": "1",
-            # Each system its own groups: one on the shared broker that lost a member to
-            # SIGKILL (a test kills services) must not hold up the next system's.
-            "CONSUMER_GROUP_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+            "CONSUMER_GROUP_PREFIX": group_prefix,
             "LOG_LEVEL": "INFO",
             **extra_env,
         },

@@ -107,21 +107,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 }
 # fmt: on
 
-CASE_PERMISSIONS: frozenset[Permission] = frozenset(
-    {
-        _P.ADD_FURTHER_REPORT,
-        _P.RECORD_CONSENT,
-        _P.ISSUE_STATUS_CODE,
-        _P.READ_CASE,
-        _P.CHANGE_TEAM,
-        _P.READ_RISK,
-        _P.RECORD_ASSESSMENT,
-        _P.COMPLETE_ACTION,
-        _P.READ_REFERRALS,
-        _P.READ_ENFORCEMENT,
-        _P.READ_TIMELINE,
-    }
-)
+CASE_PERMISSIONS: frozenset[Permission] = _CASEWORK | {_P.CHANGE_TEAM}
 """Permissions that act on one case: each use is checked against that case."""
 
 

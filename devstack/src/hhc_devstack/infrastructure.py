@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import OffsetAndMetadata
 
 from hhc_contracts.topics import all_topics
 
@@ -137,6 +139,38 @@ async def create_topics(
             await asyncio.sleep(0.5)
         finally:
             await admin.close()
+
+
+async def start_groups_at_the_end(
+    bootstrap_servers: str, groups: Sequence[str], topics: Sequence[str] | None = None
+) -> None:
+    """Commit, for each new consumer group, the topics' current end offsets: a system
+    started on a broker other systems used before reads only what comes after, instead of
+    acting on their whole history (a new group would start at the earliest offset)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await reader.start()
+    try:
+        await reader.topics()  # loads the metadata that partitions_for_topic reads
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in (topics or all_topics())
+            for partition in sorted(reader.partitions_for_topic(topic) or ())
+        ]
+        ends = await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+    for group in groups:
+        committer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+        )
+        await committer.start()
+        try:
+            committer.assign(partitions)
+            await committer.commit(
+                {partition: OffsetAndMetadata(end, "") for partition, end in ends.items()}
+            )
+        finally:
+            await committer.stop()
 
 
 def _postgres_bindir() -> Path:
