@@ -32,7 +32,7 @@ from .conftest import report_body, wait_for_timeline
 
 pytestmark = pytest.mark.system
 
-EXAMPLES = 48
+EXAMPLES = 30
 """Requests per operation, shared between those fitting the schema and those not, with
 random ids and (where the path takes one) real ones."""
 

@@ -14,7 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hhc_chassis.service import ServiceDefinition, create_app
 from hhc_chassis.settings import ServiceSettings
-from hhc_contracts import Envelope, EventHeaders
+from hhc_contracts import Envelope, EventHeaders, Topic
+from hhc_contracts.trust import trust_problem
 from hhc_contracts.v1 import RiskAssessed
 from hhc_devstack.infrastructure import create_topics, free_port
 from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer, serving
@@ -138,6 +139,10 @@ async def running_harness(
         title="consumer test",
         topics=[topic],
         handlers={"risk.risk-assessed": flaky_handler},
+        # The test's own topic stands for the assessments topic of the catalogue.
+        trust=lambda on, producer, envelope, payload: trust_problem(
+            Topic.RISK_ASSESSMENTS.value if on == topic else on, producer, envelope, payload
+        ),
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, max_request_size=4 * 1024 * 1024

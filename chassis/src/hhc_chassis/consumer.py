@@ -44,6 +44,7 @@ from hhc_contracts import (
     model_for,
     unrecognised_values,
 )
+from hhc_contracts.trust import UNTRUSTED_EVENT, trust_problem
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("hhc_chassis.consumer")
@@ -54,12 +55,18 @@ handled_counter = meter.create_counter(
 dead_letter_counter = meter.create_counter(
     "hhc.messages.dead_lettered", description="Messages sent to a dead-letter topic"
 )
+untrusted_counter = meter.create_counter(
+    "hhc.consumer.untrusted",
+    description="Events dead-lettered as untrusted-event: not what the catalogue allows",
+)
 unrecognised_counter = meter.create_counter(
     "hhc.messages.unrecognised_values",
     description="Enum values a newer producer added, kept as received (tolerant reader)",
 )
 
 Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
+TrustCheck = Callable[[str, str | None, Envelope, Any], str | None]
+"""Why an event must not be acted on (topic, producer header, envelope, payload), or None."""
 """handler(connection, envelope, payload): runs inside the consumer's transaction."""
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -172,8 +179,10 @@ class EventConsumer:
         handlers: Mapping[str, Handler],
         publisher: Publisher,
         retry: RetryPolicy,
+        trust: TrustCheck = trust_problem,
     ) -> None:
         self.name = name
+        self._trust = trust
         self._pool = pool
         self._handlers = handlers
         self._publisher = publisher
@@ -187,6 +196,21 @@ class EventConsumer:
             message.invalid = error
             return message
         message.handler = self._handlers.get(message.envelope.event_type)
+        if message.handler is not None and (
+            problem := self._trust(
+                record.topic,
+                message.headers.get(EventHeaders.PRODUCER),
+                message.envelope,
+                message.payload,
+            )
+        ):
+            # Never acted on: a forged or misrouted event goes to the dead letters, counted.
+            untrusted_counter.add(
+                1, {"consumer": self.name, "event_type": message.envelope.event_type}
+            )
+            message.invalid = InvalidMessage(f"{UNTRUSTED_EVENT}: {problem}")
+            message.handler = None
+            return message
         if isinstance(message.payload, BaseModel) and (
             fields := unrecognised_values(message.payload)
         ):

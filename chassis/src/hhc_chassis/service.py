@@ -29,7 +29,13 @@ from fastapi.responses import JSONResponse
 from hhc_chassis.audit import audit_router, record_refusal
 from hhc_chassis.auth import TokenVerifier
 from hhc_chassis.case_access import with_case_access
-from hhc_chassis.consumer import EventConsumer, Handler, PartitionedConsumer, RetryPolicy
+from hhc_chassis.consumer import (
+    EventConsumer,
+    Handler,
+    PartitionedConsumer,
+    RetryPolicy,
+    TrustCheck,
+)
 from hhc_chassis.db import MigrationSet, connect, create_pool, migrate
 from hhc_chassis.http import BodySizeLimit, NoStore, describe_validation_error
 from hhc_chassis.kafka import Publisher
@@ -45,6 +51,7 @@ from hhc_chassis.telemetry import (
     shutdown_tracing,
 )
 from hhc_contracts import Topic
+from hhc_contracts.trust import trust_problem
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,9 @@ class ServiceDefinition:
     public, with no staff route, no /docs, /openapi.json or /redoc, and no probes. A
     service without any has no public listener."""
     background: Sequence[BackgroundTask] = ()
+    trust: TrustCheck = trust_problem
+    """Which events may be acted on; the catalogue's rule (a test on a topic of its own
+    names which catalogue topic it stands for)."""
     ready_without_broker: bool = False
     """Readiness ignores the broker (it still reports it): for a service that keeps
     accepting work into its outbox while Kafka is away, such as intake."""
@@ -107,6 +117,7 @@ class Runtime:
                     handlers=handlers,
                     publisher=self.publisher,
                     retry=RetryPolicy.from_settings(settings),
+                    trust=definition.trust,
                 ),
             )
 

@@ -65,9 +65,11 @@ async def project(connection: asyncpg.Connection, envelope: Envelope, payload: A
     await _project_facts(connection, payload)
 
 
-NOT_CONSUMED = frozenset({Topic.AUDIT_ACCESS})
+NOT_CONSUMED = frozenset({Topic.AUDIT_ACCESS, Topic.INTAKE_SUBMISSIONS})
 """The audit's events name who looked at which case: about staff, not about the work on
-a case, and for the group's security monitoring, not for reporting."""
+a case, and for the group's security monitoring, not for reporting. Submissions are what
+other systems ask of intake: the case's own record starts with intake's report-received
+(counting both would count a report twice, and anyone may write submissions)."""
 
 TOPICS: list[str] = [topic.value for topic in Topic if topic not in NOT_CONSUMED]
 HANDLERS: dict[str, Handler] = {
