@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -203,7 +204,29 @@ class JsonLogFormatter(logging.Formatter):
         )
         if record.exc_info and record.exc_info[0] is not None:
             entry["error_class"] = record.exc_info[0].__name__
+            entry["stack"] = redacted_stack(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+def redacted_stack(exc_info: Any) -> list[str]:
+    """Where an exception and the ones that caused it were raised: every frame, and each
+    exception's class, but not its message, which may carry personal data (a rejected
+    value, a row)."""
+    exception = traceback.TracebackException(*exc_info, compact=True)
+    chain: list[traceback.TracebackException] = []
+    current: traceback.TracebackException | None = exception
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    lines: list[str] = []
+    for link in reversed(chain):
+        lines.extend(line.rstrip() for line in link.stack.format())
+        lines.append(
+            f"{link.exc_type.__module__}.{link.exc_type.__qualname__}" if link.exc_type else "?"
+        )
+    return lines
 
 
 def configure_logging(level: str) -> None:
