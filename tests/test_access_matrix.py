@@ -8,7 +8,7 @@ unprotected or untested.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from hhc_chassis.access import (
     may,
     reaches,
 )
-from hhc_chassis.auth import permission_of
+from hhc_chassis.auth import permission_of, routes_of
 from hhc_chassis.service import create_app
 from hhc_devstack.pytest_plugin import TokenFactory, bearer, eventually
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
@@ -84,17 +84,6 @@ class Operation:
         return f"{self.service} {self.method} {self.path}"
 
 
-def _routes(routes: Iterable[Any]) -> Iterator[Any]:
-    """Every route, those of included routers too (FastAPI keeps an included router as one
-    entry; ours are included without a prefix, so their paths are the served ones)."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from _routes(included.routes)
-        else:
-            yield route
-
-
 def staff_operations() -> list[Operation]:
     operations = []
     definitions = {
@@ -105,7 +94,7 @@ def staff_operations() -> list[Operation]:
         "reporting": reporting,
     }
     for service, definition in definitions.items():
-        for route in _routes(create_app(definition()).routes):
+        for route in routes_of(create_app(definition()).routes):
             if not isinstance(route, APIRoute) or route.path in UNAUTHENTICATED_PATHS:
                 continue
             permission = permission_of(route)

@@ -11,7 +11,7 @@ and gets the :class:`~hhc_chassis.access.Caller`; a route about one case then ca
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 import jwt
@@ -163,6 +163,30 @@ class authorised:
             await record_refusal(request, caller, self.permission)
             raise HTTPException(403, f"your roles do not allow {self.permission.value}")
         return caller
+
+
+def routes_of(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route, those of included routers too (FastAPI keeps an included router as one
+    entry; ours are included without a prefix, so their paths are the served ones)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from routes_of(included.routes)
+        else:
+            yield route
+
+
+def document_access_answers(routes: Iterable[Any]) -> None:
+    """Name in each protected route's OpenAPI the answers sign-in and access give."""
+    for route in routes_of(routes):
+        if permission_of(route) is None:
+            continue
+        route.responses.setdefault(401, {"description": "No valid bearer token"})
+        route.responses.setdefault(403, {"description": "Your roles do not allow this"})
+        if "{case_id}" in route.path or "{action_id}" in route.path:
+            route.responses.setdefault(
+                404, {"description": "No such case, or one you may not reach (the same answer)"}
+            )
 
 
 def permission_of(route: Any) -> Permission | None:

@@ -27,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from hhc_chassis.audit import audit_router, record_refusal
-from hhc_chassis.auth import TokenVerifier
+from hhc_chassis.auth import TokenVerifier, document_access_answers
 from hhc_chassis.case_access import with_case_access
 from hhc_chassis.consumer import (
     EventConsumer,
@@ -280,6 +280,7 @@ def create_listeners(definition: ServiceDefinition) -> Listeners:
 
     for router in (*definition.routers, audit_router):
         app.include_router(router)
+    document_access_answers(app.routes)
     _http_conventions(app, settings)
     return Listeners(staff=app, public=public, lifespan=lambda: lifespan(app))
 
