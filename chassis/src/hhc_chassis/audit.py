@@ -251,17 +251,19 @@ async def open_case_for(
     """Let the caller at this case, or answer 404; audited either way.
 
     A case the caller may not reach gets the same 404 as one that does not exist, so the
-    answer reveals nothing about it (OWASP API1, object-level authorisation)."""
+    answer reveals nothing about it (OWASP API1, object-level authorisation). The case's
+    scope is read and the look recorded on one connection, in one transaction."""
     runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as connection:
+    async with runtime.pool.acquire() as connection, connection.transaction():
         scope = await load_scope(connection, case_id)
-    if scope is None:
-        outcome = NOT_FOUND
-    elif reaches(caller, permission, scope):
-        outcome = GRANTED
-    else:
-        outcome = REFUSED
-    await record(request, caller, case_id=case_id, fields=fields, outcome=outcome)
+        if scope is None:
+            outcome = NOT_FOUND
+        elif reaches(caller, permission, scope):
+            outcome = GRANTED
+        else:
+            outcome = REFUSED
+        entry = entry_for(request, caller, case_id=case_id, fields=fields, outcome=outcome)
+        await append(connection, runtime.settings.service_name, entry)
     if outcome != GRANTED:
         raise HTTPException(404, "no such case")
 
