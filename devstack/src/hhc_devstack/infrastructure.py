@@ -27,17 +27,25 @@ from hhc_contracts.topics import all_topics
 TOPIC_PARTITIONS = 3
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
     """A free port below Linux's ephemeral range (32768 and up), so that no client's
-    outgoing connection takes it between now and when a server binds it."""
+    outgoing connection takes it between now and when a server binds it, and never one
+    this process handed out before: two servers given the same port, neither bound yet,
+    would find out only when one of them fails to bind after the other answered for it."""
     for _ in range(200):
         port = random.randrange(20000, 32000)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _HANDED_OUT.add(port)
+        return port
     raise RuntimeError("no free port between 20000 and 32000")
 
 

@@ -108,6 +108,12 @@ class ServiceProcesses:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{', '.join(pending)} not ready after {timeout}s")
                 time.sleep(0.1)
+        # A service that answered and then ended (say, its second listener could not
+        # bind) is not ready.
+        for name in services or self.ports:
+            process = self.processes.get(name)
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode} after answering")
 
     def stop(self, service: str) -> int | None:
         """Graceful stop (SIGTERM); returns the exit code."""
