@@ -51,6 +51,13 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
             "referrals.referral-withheld", 1, Topic.REFERRALS, v1.ReferralWithheld, "referrals"
         ),
         EventSpec(
+            "referrals.referral-status-changed",
+            1,
+            Topic.REFERRALS,
+            v1.ReferralStatusChanged,
+            "referrals",
+        ),
+        EventSpec(
             "enforcement.case-opened",
             1,
             Topic.ENFORCEMENT_CASES,

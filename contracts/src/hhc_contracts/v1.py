@@ -22,15 +22,19 @@ from hhc_contracts.vocabulary import (
     AppliesTo,
     Channel,
     Classification,
+    ConsentGiver,
     ConsentState,
     ContactMethod,
+    DeliveryChannel,
     EnforcementRoute,
     Executor,
     IncidentCategory,
     Partner,
     PerceivedMotivation,
+    PartnerKind,
     PerpetratorKind,
     ReferralBasis,
+    ReferralStatus,
     RelatedPolicy,
     ReporterRole,
     RiskLevel,
@@ -88,7 +92,14 @@ class ReportReceived(Payload):
     female_staff_requested: bool = False
     capacity_concern: bool = False
     ongoing: bool = Field(default=False, description="The behaviour is continuing or repeated.")
-    consent_to_share: ConsentState
+    consent_to_share: ConsentState = Field(
+        description="The case's consent after this report (a report silent on it leaves it)."
+    )
+    consent_by_partner_kind: dict[PartnerKind, ConsentState] = Field(
+        default_factory=dict,
+        description="Consent per kind of partner where it differs from consent_to_share.",
+    )
+    consent_given_by: ConsentGiver | None = None
     related_policy: RelatedPolicy | None = Field(
         default=None, description="Cross-referred to that policy (1.2)"
     )
@@ -125,6 +136,13 @@ class ConsentChanged(Payload):
 
     case_id: UUID
     consent_to_share: ConsentState
+    by_partner_kind: dict[PartnerKind, ConsentState] = Field(
+        default_factory=dict,
+        description="Consent per kind of partner where it differs from consent_to_share.",
+    )
+    given_by: ConsentGiver | None = Field(
+        default=None, description="Who gave or refused it; None while it is not asked."
+    )
     safe_contact_voicemail: bool = False
     safe_contact_text_message: bool = False
     safe_contact_letter: bool = False
@@ -202,8 +220,18 @@ class SafeguardingAlertRaised(Payload):
     clause: str = "3.3.1"
 
 
+class ReferralConfirmationPersonalData(Payload):
+    """What the member of staff who made a telephone referral recorded."""
+
+    spoke_to: str | None = None
+    incident_number: str | None = None
+
+
 class ReferralMade(Payload):
-    """referrals.referral-made: information went to a partner (policy 3.5.2, 3.6)."""
+    """referrals.referral-made: information went to a partner (policy 3.5.2, 3.6).
+
+    Published only once it did: delivered and accepted by the partner's endpoint or mail
+    server, or confirmed by the named member of staff who telephoned."""
 
     referral_id: UUID
     case_id: UUID
@@ -211,10 +239,30 @@ class ReferralMade(Payload):
     partner: Partner
     basis: ReferralBasis
     made_at: AwareDatetime
+    channel: DeliveryChannel | None = None
+    shared_fields: list[str] = Field(
+        default_factory=list, description="Names of the fields the partner was given."
+    )
+    covers_action_ids: list[UUID] = Field(
+        default_factory=list,
+        description="Further actions this referral answers (a further report's, say).",
+    )
+    confirmed_by: str | None = Field(
+        default=None, description="Subject of the staff member who telephoned, if one did."
+    )
+    override_by: str | None = Field(
+        default=None, description="Subject of the staff member who overrode consent (3.5.2)."
+    )
+    personal: ReferralConfirmationPersonalData = Field(
+        default_factory=ReferralConfirmationPersonalData
+    )
 
 
 class ReferralWithheld(Payload):
-    """referrals.referral-withheld: a referral was not made, and why (policy 3.5.2)."""
+    """referrals.referral-withheld: a referral waits for consent, and why (policy 3.5.2).
+
+    Nothing was shared; the action stays open, and consent is to be sought again by
+    ``seek_consent_by``."""
 
     referral_id: UUID
     case_id: UUID
@@ -222,6 +270,27 @@ class ReferralWithheld(Payload):
     partner: Partner
     reason: str
     withheld_at: AwareDatetime
+    seek_consent_by: AwareDatetime | None = None
+    override_proposed: bool = Field(
+        default=False,
+        description="Immediate danger: the playbook proposes that staff override consent.",
+    )
+
+
+class ReferralStatusChanged(Payload):
+    """referrals.referral-status-changed: a referral moved on (acknowledged, accepted,
+    declined, withdrawn, closed), or was chased or escalated while it waited."""
+
+    referral_id: UUID
+    case_id: UUID
+    action_id: UUID | None = None
+    partner: Partner
+    status: ReferralStatus
+    previous_status: ReferralStatus
+    note: str | None = Field(
+        default=None, description="A short code: 'chased', 'escalated', 'not-recalled'."
+    )
+    changed_at: AwareDatetime
 
 
 class EnforcementCaseOpened(Payload):

@@ -232,6 +232,47 @@ class ReferralBasis(OpenEnum):
     IMMEDIATE_HARM_OVERRIDE = "immediate_harm_override"
 
 
+class PartnerKind(OpenEnum):
+    """Kinds of partner; consent is given or refused per kind (policy 3.5.2)."""
+
+    EMERGENCY = "emergency"
+    STATUTORY = "statutory"
+    SUPPORT_AND_ADVOCACY = "support_and_advocacy"
+    HOUSING = "housing"
+
+
+class ConsentGiver(OpenEnum):
+    """Who gave or refused consent: only the survivor, or someone with authority to act
+    for them, may (3.5.2); never a third-party or anonymous reporter."""
+
+    SURVIVOR = "survivor"
+    AUTHORISED_REPRESENTATIVE = "authorised_representative"
+
+
+class DeliveryChannel(OpenEnum):
+    """How a referral reaches its partner."""
+
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+    TELEPHONE = "telephone"
+
+
+class ReferralStatus(OpenEnum):
+    """Where a referral is in its lifecycle (policy 3.5.2, 3.6).
+
+    pending_consent -> ready -> sent -> acknowledged -> accepted | declined -> closed;
+    withdrawn when consent is withdrawn before it was sent."""
+
+    PENDING_CONSENT = "pending_consent"
+    READY = "ready"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
 class EnforcementRoute(OpenEnum):
     """Which route enforcement takes against an alleged perpetrator (policy 2.5, 2.6, 3.2.5)."""
 
