@@ -675,8 +675,9 @@ class Observer:
                 ):
                     self.expects_enforcement.add(case_id)
             elif case_id not in self.emergency:
-                # Any referrals event naming emergency services counts; the one expected
-                # today is referrals.referral-made with partner emergency_services.
+                # Any referrals event naming emergency services counts: the referral
+                # awaiting a member of staff's call (status-changed, note awaiting-call),
+                # or, consent refused, the override proposed (referral-withheld).
                 self.emergency[case_id] = (now, event_type)
 
 

@@ -40,6 +40,9 @@ class Role(StrEnum):
     """Aggregates only."""
     SYSTEM = "system"
     """Another system of the housing group: submits reports, reads aggregates."""
+    PARTNER = "partner"
+    """A partner agency's system (its ``sub`` is the partner's catalogue id): reports back
+    on the referrals sent to it, and on no others."""
 
 
 class Permission(StrEnum):
@@ -56,6 +59,14 @@ class Permission(StrEnum):
     RECORD_ASSESSMENT = "record_assessment"
     COMPLETE_ACTION = "complete_action"
     READ_REFERRALS = "read_referrals"
+    CONFIRM_REFERRAL = "confirm_referral"
+    """Record a referral made by telephone, or a partner's answer given to staff."""
+    OVERRIDE_CONSENT = "override_consent"
+    """Share without consent, with a reason, when someone is in immediate danger (3.5.2)."""
+    READ_CONSENT_OVERRIDES = "read_consent_overrides"
+    """Every override of consent, in every team: the data protection officer's review."""
+    REPORT_REFERRAL_OUTCOME = "report_referral_outcome"
+    """A partner acknowledges, accepts or declines a referral sent to it."""
     READ_ENFORCEMENT = "read_enforcement"
     READ_TIMELINE = "read_timeline"
     READ_REFERENCE_DATA = "read_reference_data"
@@ -77,6 +88,8 @@ _CASEWORK = frozenset(
         _P.RECORD_ASSESSMENT,
         _P.COMPLETE_ACTION,
         _P.READ_REFERRALS,
+        _P.CONFIRM_REFERRAL,
+        _P.OVERRIDE_CONSENT,
         _P.READ_ENFORCEMENT,
         _P.READ_TIMELINE,
     }
@@ -99,11 +112,12 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     },
     Role.DATA_PROTECTION_OFFICER: _STAFF_REFERENCE | {
         _P.READ_CASE, _P.READ_RISK, _P.READ_REFERRALS, _P.READ_ENFORCEMENT,
-        _P.READ_TIMELINE, _P.READ_AUDIT,
+        _P.READ_TIMELINE, _P.READ_AUDIT, _P.READ_CONSENT_OVERRIDES,
     },
     Role.AUDITOR: frozenset({_P.READ_AUDIT}),
     Role.REPORTING_READER: frozenset({_P.READ_AGGREGATES}),
     Role.SYSTEM: frozenset({_P.SUBMIT_REPORT, _P.READ_AGGREGATES}),
+    Role.PARTNER: frozenset({_P.REPORT_REFERRAL_OUTCOME}),
 }
 # fmt: on
 

@@ -277,6 +277,18 @@ _EXAMPLES: dict[type[BaseModel], Callable[[], _Example]] = {
             seek_consent_by=_at(10, 10, 20, 3),
         ),
     ),
+    v1.ReferralUpdated: lambda: _Example(
+        event_id=UUID("5b8f1c2d-3e4f-4a61-9b72-c83d94ea5fb6"),
+        occurred_at=_at(4, 9, 12, 5),
+        payload=v1.ReferralUpdated(
+            referral_id=SAFEGUARDING_REFERRAL_ID,
+            case_id=CASE_ID,
+            action_id=UUID("6c9a2d3e-4f5a-4b72-8c83-d94ea5fb6c07"),
+            partner=Partner.ADULT_SOCIAL_SERVICES,
+            status=ReferralStatus.SENT,
+            updated_at=_at(4, 9, 12, 5),
+        ),
+    ),
     v1.ReferralStatusChanged: lambda: _Example(
         event_id=UUID("4a7e0b1c-2d3e-4f50-8a61-b72c83d94ea5"),
         occurred_at=_at(3, 11, 2, 40),

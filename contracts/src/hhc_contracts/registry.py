@@ -51,6 +51,9 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
             "referrals.referral-withheld", 1, Topic.REFERRALS, v1.ReferralWithheld, "referrals"
         ),
         EventSpec(
+            "referrals.referral-updated", 1, Topic.REFERRALS, v1.ReferralUpdated, "referrals"
+        ),
+        EventSpec(
             "referrals.referral-status-changed",
             1,
             Topic.REFERRALS,

@@ -277,6 +277,18 @@ class ReferralWithheld(Payload):
     )
 
 
+class ReferralUpdated(Payload):
+    """referrals.referral-updated: a further action for a partner joined the case's open
+    referral to it, which is updated rather than repeated."""
+
+    referral_id: UUID
+    case_id: UUID
+    action_id: UUID = Field(description="The further action the open referral answers.")
+    partner: Partner
+    status: ReferralStatus = Field(description="The open referral's status.")
+    updated_at: AwareDatetime
+
+
 class ReferralStatusChanged(Payload):
     """referrals.referral-status-changed: a referral moved on (acknowledged, accepted,
     declined, withdrawn, closed), or was chased or escalated while it waited."""

@@ -2,29 +2,33 @@
 
 from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
-from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Topic
 from hhc_referrals.api import router
-from hhc_referrals.handlers import on_action_required, on_consent_changed
-
-
-class ReferralsSettings(ServiceSettings):
-    service_name: str = "referrals"
-    http_port: int = 8003
+from hhc_referrals.catalogue import load_catalogue
+from hhc_referrals.handlers import handlers
+from hhc_referrals.partners_api import router as partners_router
+from hhc_referrals.settings import ReferralsSettings
+from hhc_referrals.worker import delivery_worker
 
 
 def definition(settings: ReferralsSettings | None = None) -> ServiceDefinition:
+    settings = settings or ReferralsSettings()
+    # A catalogue that does not load stops the service here, before it takes any work.
+    catalogue = load_catalogue(settings.partner_catalogue_file)
     return ServiceDefinition(
-        settings=settings or ReferralsSettings(),
+        settings=settings,
         migrations=MigrationSet(name="referrals", package="hhc_referrals"),
         title="HHC referrals",
-        description="Partner referrals behind the consent gate (policy 3.2.6, 3.3, 3.5, 3.6).",
+        description="Partner referrals: consent, sharing rules, delivery and confirmation "
+        "(policy 3.2.6, 3.3, 3.5, 3.6).",
         topics=[Topic.RISK_ACTIONS, Topic.INTAKE_CASES],
-        handlers={
-            "risk.action-required": on_action_required,
-            "intake.consent-changed": on_consent_changed,
-        },
-        routers=[router],
+        handlers=handlers(
+            catalogue,
+            seek_consent_after=settings.seek_consent_after,
+            deadline_scale=settings.deadline_scale,
+        ),
+        routers=[router, partners_router],
+        background=[delivery_worker(catalogue, settings)],
     )
 
 

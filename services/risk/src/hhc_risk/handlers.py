@@ -12,9 +12,12 @@ from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
     EnforcementActionTaken,
     ReferralMade,
+    ReferralStatusChanged,
+    ReferralUpdated,
     ReferralWithheld,
     ReportReceived,
 )
+from hhc_contracts.vocabulary import ReferralStatus
 from hhc_risk.casework import complete_action, record_assessment, require_actions
 from hhc_risk.playbook import CaseFacts, first_assessment, plan_actions, report_answers
 
@@ -36,17 +39,35 @@ def facts_of(report: ReportReceived) -> CaseFacts:
     )
 
 
-def reported_outcome(
-    outcome: ReferralMade | ReferralWithheld | EnforcementActionTaken,
-) -> tuple[UUID | None, str, datetime]:
-    """The action a partner service reports on, what came of it, and when."""
+# A referral that reached its partner; a further action joining one of these is answered.
+_REFERRAL_REACHED_PARTNER = frozenset(
+    {ReferralStatus.SENT, ReferralStatus.ACKNOWLEDGED, ReferralStatus.ACCEPTED}
+)
+
+PartnerOutcome = ReferralMade | ReferralUpdated | ReferralStatusChanged | EnforcementActionTaken
+
+
+def reported_outcome(outcome: PartnerOutcome) -> tuple[list[UUID], str, datetime] | None:
+    """The actions a partner service's event answers, what came of them, and when; None
+    when it answers none. A referral answers its action only once the partner has it
+    (sent, or confirmed by the member of staff who telephoned): a decision is not a deed."""
     match outcome:
         case ReferralMade():
-            return outcome.action_id, "referral_made", outcome.made_at
-        case ReferralWithheld():
-            return outcome.action_id, "referral_withheld", outcome.withheld_at
+            actions = [outcome.action_id] if outcome.action_id else []
+            return actions + outcome.covers_action_ids, "referral_made", outcome.made_at
+        case ReferralUpdated() if outcome.status in _REFERRAL_REACHED_PARTNER:
+            return [outcome.action_id], "referral_already_made", outcome.updated_at
+        case ReferralStatusChanged() if outcome.status is ReferralStatus.WITHDRAWN:
+            actions = [outcome.action_id] if outcome.action_id else []
+            return actions, "consent_withdrawn", outcome.changed_at
         case EnforcementActionTaken():
-            return outcome.action_id, outcome.action, outcome.taken_at
+            return (
+                ([outcome.action_id] if outcome.action_id else []),
+                outcome.action,
+                (outcome.taken_at),
+            )
+        case _:
+            return None
 
 
 def handlers(deadline_scale: float) -> dict[str, Handler]:
@@ -94,13 +115,14 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
         await enqueue(connection, outgoing)
 
     async def on_partner_outcome(
-        connection: asyncpg.Connection,
-        envelope: Envelope,
-        outcome: ReferralMade | ReferralWithheld | EnforcementActionTaken,
+        connection: asyncpg.Connection, envelope: Envelope, outcome: PartnerOutcome
     ) -> None:
         """Referrals and enforcement report back on the actions they carry out."""
-        action_id, what, at = reported_outcome(outcome)
-        if action_id:
+        reported = reported_outcome(outcome)
+        if reported is None:
+            return
+        action_ids, what, at = reported
+        for action_id in action_ids:
             await complete_action(
                 connection,
                 action_id=action_id,
@@ -110,9 +132,26 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
                 cause=envelope,
             )
 
+    async def on_referral_withheld(
+        connection: asyncpg.Connection, envelope: Envelope, withheld: ReferralWithheld
+    ) -> None:
+        """A referral waiting for consent keeps its action open, with a clock to seek
+        consent again (3.5.2); one whose override is proposed keeps its own clock."""
+        if withheld.action_id is None or withheld.seek_consent_by is None:
+            return
+        await connection.execute(
+            """UPDATE actions SET due_at = $2, overdue_reported_at = NULL,
+                                  outcome = 'awaiting_consent'
+               WHERE action_id = $1 AND state = 'open'""",
+            withheld.action_id,
+            withheld.seek_consent_by,
+        )
+
     return {
         "intake.report-received": on_report_received,
         "referrals.referral-made": on_partner_outcome,
-        "referrals.referral-withheld": on_partner_outcome,
+        "referrals.referral-updated": on_partner_outcome,
+        "referrals.referral-status-changed": on_partner_outcome,
+        "referrals.referral-withheld": on_referral_withheld,
         "enforcement.action-taken": on_partner_outcome,
     }

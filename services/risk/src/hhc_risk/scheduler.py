@@ -22,10 +22,19 @@ from hhc_contracts.v1 import ActionOverdue
 log = logging.getLogger(__name__)
 
 
+def escalated_to(clause: str) -> str:
+    """Who hears of an overdue action: the case's manager; for the immediate-danger
+    playbook (3.3.1), the on-call safeguarding lead as well, who may also override
+    consent for emergency intervention when staff have not (3.5.2)."""
+    if "3.3.1" in clause:
+        return "manager,on_call_safeguarding_lead"
+    return "manager"
+
+
 async def report_overdue_actions(runtime: Runtime, batch_size: int = 100) -> int:
     async with runtime.pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(
-            """SELECT action_id, case_id, kind, due_at FROM actions
+            """SELECT action_id, case_id, kind, clause, due_at FROM actions
                WHERE state = 'open' AND overdue_reported_at IS NULL AND due_at <= now()
                ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED""",
             batch_size,
@@ -48,6 +57,7 @@ async def report_overdue_actions(runtime: Runtime, batch_size: int = 100) -> int
                         kind=row["kind"],
                         due_at=row["due_at"],
                         detected_at=detected_at,
+                        escalated_to=escalated_to(row["clause"]),
                     ),
                     case_id=row["case_id"],
                     occurred_at=detected_at,

@@ -1,0 +1,50 @@
+"""Referrals' settings: the chassis's, the partner catalogue, mail and clocks."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from hhc_chassis.settings import ServiceSettings
+
+
+class ReferralsSettings(ServiceSettings):
+    service_name: str = "referrals"
+    http_port: int = 8003
+
+    partner_catalogue_file: Path | None = Field(
+        default=None,
+        description="A JSON file of partners replacing the shipped entries by id and adding "
+        "new ones; the shipped catalogue has placeholder endpoints only",
+    )
+
+    smtp_host: str | None = Field(
+        default=None, description="Mail server for partners reached by email; none: not sent"
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the connection with STARTTLS before sending"
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field(
+        default="referrals@hhc.invalid", description="The From address of referral mail"
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle the mail server's certificate is checked against"
+    )
+
+    delivery_poll_seconds: float = Field(
+        default=1.0, gt=0, description="Longest wait between two looks for referrals to send"
+    )
+    seek_consent_after: timedelta = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        description="A withheld referral asks for consent to be sought again after this (3.5.2)",
+    )
+    deadline_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Shortens every clock by this factor, for drills and tests only",
+    )

@@ -1,0 +1,283 @@
+"""The delivery worker: carries ready referrals to their partners, and chases the ones a
+partner has not acknowledged in time.
+
+Every replica runs it. A referral is claimed with FOR UPDATE SKIP LOCKED and leased
+(``next_attempt_at`` moved past the attempt), so two replicas do not deliver it at the
+same time; if a replica dies mid-delivery the lease runs out and another tries again,
+under the same idempotency key, so the partner sees one referral.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+
+from hhc_chassis.outbox import enqueue
+from hhc_chassis.service import BackgroundTask, Runtime
+from hhc_contracts.v1 import ReferralStatusChanged
+from hhc_contracts.vocabulary import DeliveryChannel, Partner, ReferralBasis, ReferralStatus
+from hhc_referrals.catalogue import PartnerCatalogue, PartnerEntry
+from hhc_referrals.delivery import (
+    Breakers,
+    Delivered,
+    DeliveryOutcome,
+    FailedPermanently,
+    FailedTemporarily,
+    SmtpServer,
+    WebhookTarget,
+    deliver_email,
+    deliver_webhook,
+    next_attempt_delay,
+)
+from hhc_referrals.lifecycle import Step, chase_due
+from hhc_referrals.settings import ReferralsSettings
+from hhc_referrals.sharing import SharedDocument, SharingRefused, share
+from hhc_referrals.store import envelope_of, load_details, mark_sent
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+AUTOMATIC = frozenset({DeliveryChannel.WEBHOOK.value, DeliveryChannel.EMAIL.value})
+SHARED_BY_SERVICE = "referrals service"
+
+
+def smtp_server_of(settings: ReferralsSettings) -> SmtpServer | None:
+    if not settings.smtp_host:
+        return None
+    return SmtpServer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+    )
+
+
+def email_text(document: SharedDocument) -> str:
+    """Minimal content: only what the sharing rules allow this partner."""
+    lines = ["A referral from the Harassment and Hate Crime service.", ""]
+    lines += [f"{name}: {value}" for name, value in document.document.items()]
+    return "\n".join(lines) + "\n"
+
+
+class DeliveryWorker:
+    def __init__(self, catalogue: PartnerCatalogue, settings: ReferralsSettings) -> None:
+        self.catalogue = catalogue
+        self.settings = settings
+        self.smtp = smtp_server_of(settings)
+        self.breakers = Breakers()
+
+    async def run(self, runtime: Runtime) -> None:
+        async with httpx.AsyncClient() as client:
+            while True:
+                try:
+                    delivered = await self.deliver_due(runtime.pool, client)
+                    await self.chase_unacknowledged(runtime.pool)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    log.warning(
+                        "delivery round failed", extra={"error_class": type(error).__name__}
+                    )
+                    delivered = 0
+                if not delivered:
+                    await asyncio.sleep(self.settings.delivery_poll_seconds)
+
+    async def deliver_due(
+        self, pool: asyncpg.Pool, client: httpx.AsyncClient, batch_size: int = 20
+    ) -> int:
+        async with pool.acquire() as connection, connection.transaction():
+            claimed = await connection.fetch(
+                """UPDATE referrals SET next_attempt_at = now() + $2::interval
+                   WHERE referral_id IN (
+                       SELECT referral_id FROM referrals
+                       WHERE status = 'ready' AND channel = ANY($3::text[])
+                         AND next_attempt_at <= now()
+                       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                   RETURNING *""",
+                batch_size,
+                LEASE,
+                list(AUTOMATIC),
+            )
+        if claimed:
+            await asyncio.gather(*(self._deliver(pool, client, row) for row in claimed))
+        return len(claimed)
+
+    async def _deliver(
+        self, pool: asyncpg.Pool, client: httpx.AsyncClient, referral: asyncpg.Record
+    ) -> None:
+        partner = Partner(referral["partner"])
+        entry = self.catalogue.get(partner)
+        async with pool.acquire() as connection:
+            details = await load_details(connection, referral["case_id"])
+        if entry is None or details is None:
+            # Nothing to send yet (intake's report not here yet) or nowhere to send it.
+            await self._failed(
+                pool, referral, "partner-not-in-catalogue" if entry is None else "no-case-details"
+            )
+            return
+        breaker = self.breakers[partner.value]
+        if not breaker.allow():
+            await self._failed(pool, referral, "circuit-open", count_attempt=False)
+            return
+        try:
+            document = share(
+                entry,
+                details,
+                referral_id=referral["referral_id"],
+                basis=ReferralBasis(referral["basis"]),
+            )
+        except SharingRefused:
+            # The catalogue changed under a referral: someone must look at it.
+            await self._failed(pool, referral, "sharing-refused", permanent=True)
+            return
+        outcome = await self._send(client, entry, referral, document)
+        if isinstance(outcome, Delivered):
+            breaker.record_success()
+            await self._sent(pool, referral, entry, document, outcome)
+        else:
+            if isinstance(outcome, FailedTemporarily):
+                breaker.record_failure()
+            await self._failed(
+                pool, referral, outcome.reason, permanent=isinstance(outcome, FailedPermanently)
+            )
+
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        entry: PartnerEntry,
+        referral: asyncpg.Record,
+        document: SharedDocument,
+    ) -> DeliveryOutcome:
+        now = datetime.now(UTC)
+        if entry.channel is DeliveryChannel.WEBHOOK:
+            secret = entry.secret()
+            if entry.webhook_url is None or secret is None:
+                return FailedPermanently("webhook-not-configured")
+            target = WebhookTarget(url=entry.webhook_url, secret=secret)
+            return await deliver_webhook(
+                client,
+                target,
+                referral_id=referral["referral_id"],
+                document=document.document,
+                now=now,
+            )
+        if self.smtp is None or entry.email is None:
+            return FailedPermanently("smtp-not-configured")
+        return await deliver_email(
+            self.smtp,
+            recipient=entry.email,
+            referral_id=referral["referral_id"],
+            subject=f"Referral {referral['referral_id']}",
+            text=email_text(document),
+        )
+
+    async def _sent(
+        self,
+        pool: asyncpg.Pool,
+        referral: asyncpg.Record,
+        entry: PartnerEntry,
+        document: SharedDocument,
+        outcome: Delivered,
+    ) -> None:
+        async with pool.acquire() as connection, connection.transaction():
+            current = await connection.fetchrow(
+                "SELECT * FROM referrals WHERE referral_id = $1 FOR UPDATE",
+                referral["referral_id"],
+            )
+            if current is None or current["status"] != ReferralStatus.READY.value:
+                return  # withdrawn meanwhile: the partner has it all the same
+            now = datetime.now(UTC)
+            await mark_sent(
+                connection,
+                current,
+                Step.DELIVERED,
+                at=now,
+                channel=entry.channel,
+                shared_fields=document.fields,
+                shared_by=SHARED_BY_SERVICE,
+                acknowledge_by=now + entry.acknowledge_within * self.settings.deadline_scale,
+                detail=outcome.detail,
+            )
+
+    async def _failed(
+        self,
+        pool: asyncpg.Pool,
+        referral: asyncpg.Record,
+        reason: str,
+        *,
+        permanent: bool = False,
+        count_attempt: bool = True,
+    ) -> None:
+        """Not delivered: try again later, the referral still ready and its action open.
+        A permanent failure needs someone to fix the partner's entry; it is retried at
+        the longest interval, so a fixed catalogue is picked up."""
+        attempts = referral["attempts"] + (1 if count_attempt else 0)
+        delay = next_attempt_delay(attempts if not permanent else 1_000)
+        log.warning(
+            "referral not delivered",
+            extra={"referral_id": str(referral["referral_id"]), "reason": reason},
+        )
+        async with pool.acquire() as connection:
+            await connection.execute(
+                """UPDATE referrals SET attempts = $2, next_attempt_at = now() + $3::interval,
+                                        last_error = $4
+                   WHERE referral_id = $1 AND status = 'ready'""",
+                referral["referral_id"],
+                attempts,
+                delay,
+                reason,
+            )
+
+    async def chase_unacknowledged(self, pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(
+                """SELECT * FROM referrals WHERE status = 'sent' AND acknowledge_by <= now()
+                     AND escalated_at IS NULL
+                   ORDER BY acknowledge_by LIMIT 100 FOR UPDATE SKIP LOCKED"""
+            )
+            now = datetime.now(UTC)
+            for row in rows:
+                entry = self.catalogue.get(Partner(row["partner"]))
+                if entry is None:
+                    continue
+                chase = chase_due(
+                    status=ReferralStatus(row["status"]),
+                    sent_at=row["sent_at"],
+                    acknowledge_within=entry.acknowledge_within,
+                    deadline_scale=self.settings.deadline_scale,
+                    chased_at=row["chased_at"],
+                    escalated_at=row["escalated_at"],
+                    now=now,
+                )
+                if chase is None:
+                    continue
+                column = "chased_at" if chase.note == "chased" else "escalated_at"
+                await connection.execute(
+                    f"UPDATE referrals SET {column} = $2 WHERE referral_id = $1",
+                    row["referral_id"],
+                    now,
+                )
+                status = ReferralStatus(row["status"])
+                event = ReferralStatusChanged(
+                    referral_id=row["referral_id"],
+                    case_id=row["case_id"],
+                    action_id=row["action_id"],
+                    partner=Partner(row["partner"]),
+                    status=status,
+                    previous_status=status,
+                    note=chase.note,
+                    changed_at=now,
+                )
+                await enqueue(connection, [envelope_of(event, None)])
+
+
+def delivery_worker(catalogue: PartnerCatalogue, settings: ReferralsSettings) -> BackgroundTask:
+    worker = DeliveryWorker(catalogue, settings)
+
+    async def run_delivery_worker(runtime: Runtime) -> None:
+        await worker.run(runtime)
+
+    return run_delivery_worker
