@@ -730,6 +730,9 @@ def report_body(rng: random.Random, danger: bool) -> dict[str, Any]:
             "cross_referral",
         ]
     )
+    if route in ("witness", "third_party", "anonymous", "staff_observer", "partner_agency"):
+        # Only the survivor gives or refuses consent (3.5.2): intake refuses anyone else's.
+        body["consent"] = {}
     if route == "witness":
         body["reporter"] = {"role": "witness", "name": "C. Passer-by"}
     elif route == "third_party":

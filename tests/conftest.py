@@ -2,19 +2,25 @@
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from hhc_contracts.vocabulary import DeliveryChannel
 from hhc_devstack.infrastructure import create_database, free_port, start_groups_at_the_end
 from hhc_devstack.otlp import SpanCollector
+from hhc_devstack.partners import MailSink, PartnerWebhookReceiver
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
+from hhc_referrals.catalogue import shipped_entries
+from hhc_referrals.delivery import verify_signature
 
 STAFF_SUBJECT = "officer-7"
 STAFF_TEAM = "north"
@@ -29,6 +35,52 @@ protection officer)."""
 def staff_token(issue_token: TokenFactory) -> str:
     """The token the test clients send unless a request names another."""
     return issue_token(*STAFF_ROLES, team=STAFF_TEAM, subject=STAFF_SUBJECT)
+
+
+PARTNER_SECRET = b"partner-secret-for-tests"
+
+
+@dataclass(frozen=True)
+class LocalPartners:
+    """Every partner of the catalogue, here: webhook partners post to ``webhooks``, email
+    partners' mail reaches ``mail``, through the file ``catalogue`` names."""
+
+    webhooks: PartnerWebhookReceiver
+    mail: MailSink
+    catalogue: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        assert self.mail.ca_file is not None
+        return {
+            "PARTNER_CATALOGUE_FILE": str(self.catalogue),
+            "SMTP_HOST": self.mail.host,
+            "SMTP_PORT": str(self.mail.port),
+            "SMTP_STARTTLS": "true",
+            "SMTP_CA_FILE": str(self.mail.ca_file),
+        }
+
+
+@pytest.fixture(scope="session")
+def local_partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPartners]:
+    """A deployment's own partner endpoints, as ``PARTNER_CATALOGUE_FILE`` sets them."""
+    with (
+        PartnerWebhookReceiver(secret=PARTNER_SECRET, verify=verify_signature) as webhooks,
+        MailSink(starttls=True) as mail,
+    ):
+        entries = []
+        for entry in shipped_entries():
+            listed = entry.model_dump(mode="json", exclude_none=True)
+            if entry.channel is DeliveryChannel.WEBHOOK:
+                listed.pop("webhook_secret_env", None)
+                listed |= {
+                    "webhook_url": f"{webhooks.url}/{entry.id.value}",
+                    "webhook_secret": PARTNER_SECRET.decode(),
+                }
+            entries.append(listed)
+        catalogue = tmp_path_factory.mktemp("partners") / "catalogue.json"
+        catalogue.write_text(json.dumps({"partners": entries}))
+        yield LocalPartners(webhooks, mail, catalogue)
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +146,11 @@ def system(
     span_collector: SpanCollector,
     tmp_path: Path,
     system_env: dict[str, str],
+    local_partners: LocalPartners,
 ) -> Iterator[ServiceProcesses]:
     """A system of its own for one test (for tests that kill, stop or reconfigure it)."""
-    with running_system(database_url, broker, span_collector, tmp_path, system_env) as system:
+    env = {**local_partners.env, **system_env}
+    with running_system(database_url, broker, span_collector, tmp_path, env) as system:
         yield system
 
 
@@ -111,10 +165,13 @@ def shared_system(
     broker: Broker,
     span_collector: SpanCollector,
     tmp_path_factory: pytest.TempPathFactory,
+    local_partners: LocalPartners,
 ) -> Iterator[ServiceProcesses]:
     """One system for a module's tests that only make reports and read outcomes."""
     log_dir = tmp_path_factory.mktemp("system")
-    with running_system(module_database_url, broker, span_collector, log_dir, {}) as system:
+    with running_system(
+        module_database_url, broker, span_collector, log_dir, local_partners.env
+    ) as system:
         yield system
 
 

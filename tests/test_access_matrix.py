@@ -48,7 +48,9 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("intake", "POST", "/v1/cases/{case_id}/reports"): {
         "json": report_body(immediate_danger=False)
     },
-    ("intake", "PUT", "/v1/cases/{case_id}/consent"): {"json": {"share_with_partners": True}},
+    ("intake", "PUT", "/v1/cases/{case_id}/consent"): {
+        "json": {"share_with_partners": True, "given_by": "survivor"}
+    },
     ("intake", "PUT", "/v1/cases/{case_id}/team"): {"json": {"team": OWN_TEAM}},
     ("intake", "POST", "/v1/cases/{case_id}/status-code"): {},
     ("intake", "GET", "/v1/cases/{case_id}"): {},

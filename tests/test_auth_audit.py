@@ -239,7 +239,7 @@ async def test_consent_is_recorded_as_given_by_the_signed_in_caller(
     case_id = await open_case(intake, adviser)
     response = await intake.client.put(
         f"/v1/cases/{case_id}/consent",
-        json={"share_with_partners": False, "recorded_by": "someone else"},
+        json={"share_with_partners": False, "given_by": "survivor", "recorded_by": "someone else"},
         headers=bearer(adviser),
     )
     assert response.status_code == 200, response.text

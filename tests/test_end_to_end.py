@@ -41,13 +41,31 @@ async def test_report_reaches_every_service_in_one_trace(
     visit = next(a for a in actions if a["kind"] == "visit_with_risk_assessment")
     assert visit["applies_to"] == "customers_only"
 
+    # Emergency services are telephoned by a member of staff: until one records the call,
+    # the referral is ready and risk's action stays open with its 15-minute clock.
+    async def emergency_referral() -> dict[str, object] | None:
+        listed = (await clients["referrals"].get(f"/v1/cases/{case_id}/referrals")).json()
+        return next((r for r in listed if r["partner"] == "emergency_services"), None)
+
+    emergency = await eventually(emergency_referral, message="no emergency referral")
+    assert (emergency["status"], emergency["channel"]) == ("ready", "telephone")
+    listed = (await clients["risk"].get(f"/v1/cases/{case_id}/actions")).json()
+    action = next(a for a in listed if a["kind"] == "inform_emergency_services")
+    assert action["state"] == "open"
+
+    confirmed = await clients["referrals"].post(
+        f"/v1/referrals/{emergency['referral_id']}/confirmation",
+        json={"spoke_to": "Call handler", "incident_number": "CAD-1"},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+
     async def emergency_referral_closed_its_action() -> bool:
         listed = (await clients["risk"].get(f"/v1/cases/{case_id}/actions")).json()
         emergency = next(a for a in listed if a["kind"] == "inform_emergency_services")
         return (emergency["state"], emergency["outcome"]) == ("completed", "referral_made")
 
     await eventually(
-        emergency_referral_closed_its_action, message="the referral did not complete risk's action"
+        emergency_referral_closed_its_action, message="the call did not complete risk's action"
     )
 
     async def one_trace_across_services() -> set[str] | None:

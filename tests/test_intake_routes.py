@@ -90,13 +90,14 @@ TRACKS: list[tuple[str, dict[str, Any], str, Callable[[list[str]], bool]]] = [
     ),
     (
         "third party for a customer",
-        body_for(reporter={"role": "third_party", "name": "H. Friend"}),
+        # Consent is the survivor's to give, not the reporter's (3.5.2).
+        body_for(reporter={"role": "third_party", "name": "H. Friend"}, consent={}),
         "third_party_discreet_contact",
         lambda kinds: kinds == ["discreet_contact"],
     ),
     (
         "anonymous",
-        body_for(reporter={"role": "anonymous"}),
+        body_for(reporter={"role": "anonymous"}, consent={}),
         "anonymous_validity_check",
         lambda kinds: kinds == ["validity_investigation"],
     ),
@@ -170,7 +171,7 @@ async def test_third_party_and_anonymous_reporters_never_read_the_case_back(
         assert new.status_code == 200
         for role in ("third_party", "anonymous", "witness"):
             other = (
-                await intake.post("/v1/reports", json=body_for(reporter={"role": role}))
+                await intake.post("/v1/reports", json=body_for(reporter={"role": role}, consent={}))
             ).json()
             # 3.2.3: no code is given to them, and none opens the case to them.
             assert other["status_code"] is None
@@ -327,6 +328,7 @@ async def test_consent_given_later_is_published_and_releases_withheld_referrals(
         f"/v1/cases/{case_id}/consent",
         json={
             "share_with_partners": True,
+            "given_by": "survivor",
             "safe_contact": {"text_message": True},
             "recorded_by": "Officer 7",
         },

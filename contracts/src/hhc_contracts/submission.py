@@ -14,8 +14,10 @@ from hhc_contracts.tolerance import StrictInput
 from hhc_contracts.vocabulary import (
     AccessibleFormat,
     Channel,
+    ConsentGiver,
     ContactMethod,
     IncidentCategory,
+    PartnerKind,
     PerceivedMotivation,
     PerpetratorKind,
     RelatedPolicy,
@@ -109,8 +111,23 @@ class SafeContact(Strict):
 
 
 class Consent(Strict):
+    """The survivor's consent to share with partners (3.5.2), as stated with a report or
+    recorded by staff. Only the survivor, or someone with authority to act for them, gives
+    or refuses it: intake refuses consent stated with anyone else's report."""
+
     share_with_partners: bool | None = Field(
         default=None, description="true: given; false: refused; absent: not asked (3.5.2)"
+    )
+    by_partner_kind: dict[PartnerKind, bool] = Field(
+        default_factory=dict,
+        description="Exceptions per kind of partner: true given, false refused for that kind "
+        "whatever share_with_partners says (3.5.2)",
+        examples=[{"housing": False}],
+    )
+    given_by: ConsentGiver | None = Field(
+        default=None,
+        description="Who gave or refused it: the survivor (the default for their own report) "
+        "or someone with authority to act for them (3.5.2)",
     )
     safe_contact: SafeContact = Field(default_factory=SafeContact)
     recorded_by: str | None = Field(

@@ -20,6 +20,7 @@ from hhc_referrals.lifecycle import (
     Step,
     chase_due,
     consent_for,
+    joins_open_referral,
     next_status,
     open_referral,
 )
@@ -153,3 +154,25 @@ def test_unacknowledged_referrals_are_chased_then_escalated(
         )
         == expected
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "immediate_danger", "joins"),
+    [
+        (S.PENDING_CONSENT, PartnerKind.EMERGENCY, True, True),
+        (S.READY, PartnerKind.EMERGENCY, True, True),
+        (S.SENT, PartnerKind.EMERGENCY, True, False),  # a new danger, a new call (3.3.1)
+        (S.SENT, PartnerKind.EMERGENCY, False, True),
+        (S.SENT, PartnerKind.SUPPORT_AND_ADVOCACY, True, True),
+        (S.ACKNOWLEDGED, PartnerKind.STATUTORY, False, True),
+        (S.ACCEPTED, PartnerKind.HOUSING, False, True),
+        (S.DECLINED, PartnerKind.HOUSING, False, False),
+        (S.WITHDRAWN, PartnerKind.HOUSING, False, False),
+        (S.CLOSED, PartnerKind.STATUTORY, False, False),
+        (S.SENT, None, True, True),
+    ],
+)
+def test_a_further_action_joins_the_open_referral_unless_it_is_a_new_emergency(
+    status: ReferralStatus, kind: PartnerKind | None, immediate_danger: bool, joins: bool
+) -> None:
+    assert joins_open_referral(status, kind, immediate_danger=immediate_danger) is joins

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -16,7 +17,13 @@ from hhc_chassis.access import Caller, Permission, Role
 from hhc_chassis.auth import authorised
 from hhc_chassis.service import runtime_of
 from hhc_contracts.submission import Consent, ReportSubmitted
-from hhc_contracts.vocabulary import Channel, ConsentState, ReporterRole
+from hhc_contracts.vocabulary import (
+    Channel,
+    ConsentGiver,
+    ConsentState,
+    PartnerKind,
+    ReporterRole,
+)
 from hhc_intake.cases import (
     Accepted,
     CaseNotOpen,
@@ -24,7 +31,9 @@ from hhc_intake.cases import (
     change_consent,
     change_team,
     open_case,
+    statement_of,
 )
+from hhc_intake.domain import consent_refusal
 from hhc_intake.settings import intake_settings
 from hhc_intake.status import reissue_status_code
 
@@ -41,14 +50,17 @@ _BASE_REPORT: dict[str, Any] = {
         "occurred_at": "2026-11-20T21:00:00Z",
     },
     "immediate_danger": True,
-    "consent": {"share_with_partners": True},
+}
+# Only the survivor gives or refuses consent (3.5.2): no one else's report states it.
+_SURVIVORS_CONSENT: dict[str, Any] = {
+    "consent": {"share_with_partners": True, "by_partner_kind": {"housing": False}}
 }
 
 # One example per reporter route (policy 3.2): OpenAPI shows them in /docs.
 REPORT_EXAMPLES: dict[str, dict[str, Any]] = {
     "survivor": {
         "summary": "A customer reporting for themselves",
-        "value": {**_BASE_REPORT, "reporter": {"role": "survivor"}},
+        "value": {**_BASE_REPORT, **_SURVIVORS_CONSENT, "reporter": {"role": "survivor"}},
     },
     "third_party": {
         "summary": "Someone reporting on a customer's behalf (no feedback, 3.2.3)",
@@ -87,6 +99,7 @@ REPORT_EXAMPLES: dict[str, dict[str, Any]] = {
         "summary": "Staff harmed during their duties (line manager route, 4.3)",
         "value": {
             **_BASE_REPORT,
+            **_SURVIVORS_CONSENT,
             "reporter": {"role": "survivor"},
             "survivor": {"is_customer": False, "is_staff": True, "name": "F. Officer"},
         },
@@ -106,6 +119,15 @@ ConsentRecorder = Annotated[Caller, Depends(authorised(Permission.RECORD_CONSENT
 TeamChanger = Annotated[Caller, Depends(authorised(Permission.CHANGE_TEAM))]
 CaseReader = Annotated[Caller, Depends(authorised(Permission.READ_CASE))]
 CodeIssuer = Annotated[Caller, Depends(authorised(Permission.ISSUE_STATUS_CODE))]
+
+
+def _consent_is_the_reporters(report: ReportSubmitted) -> None:
+    """422 on ``consent`` when someone other than the survivor states it (3.5.2)."""
+    refusal = consent_refusal(report.reporter.role, statement_of(report.consent))
+    if refusal is not None:
+        raise RequestValidationError(
+            [{"loc": ("body", "consent"), "msg": refusal, "type": "consent_not_theirs"}]
+        )
 
 
 def _taken_by(caller: Caller) -> str | None:
@@ -194,6 +216,7 @@ async def submit_report(
     caller: Submitter,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    _consent_is_the_reporters(report)
     teams = intake_settings(request).team_assignment
 
     async def act(connection: asyncpg.Connection) -> Accepted:
@@ -222,6 +245,7 @@ async def submit_further_report(
     caller: FurtherReporter,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
+    _consent_is_the_reporters(report)
     await audit.open_case_for(
         request, caller, Permission.ADD_FURTHER_REPORT, case_id, fields=REPORT_FIELDS
     )
@@ -241,9 +265,23 @@ async def submit_further_report(
     return await _idempotent(request, caller, idempotency_key, report, act)
 
 
+class RecordedConsent(Consent):
+    """Consent recorded anew by staff: it replaces the case's whole. Staff say who gave or
+    refused it: the survivor, or someone with authority to act for them (3.5.2)."""
+
+    given_by: ConsentGiver = Field(
+        description="Who gave or refused it (3.5.2): the survivor, or someone with "
+        "authority to act for them"
+    )
+
+
 class ConsentOut(BaseModel):
     case_id: UUID
     consent_to_share: ConsentState
+    by_partner_kind: dict[PartnerKind, ConsentState] = Field(
+        description="Consent per kind of partner where it differs from consent_to_share"
+    )
+    given_by: ConsentGiver | None
     changed_at: datetime
 
 
@@ -254,7 +292,7 @@ class ConsentOut(BaseModel):
 )
 async def put_consent(
     case_id: UUID,
-    consent: Consent,
+    consent: RecordedConsent,
     request: Request,
     caller: ConsentRecorder,
 ) -> ConsentOut:
@@ -270,7 +308,11 @@ async def put_consent(
         except CaseNotOpen:
             raise HTTPException(404, "no such case") from None
     return ConsentOut(
-        case_id=case_id, consent_to_share=event.consent_to_share, changed_at=changed_at
+        case_id=case_id,
+        consent_to_share=event.consent_to_share,
+        by_partner_kind=event.by_partner_kind,
+        given_by=event.given_by,
+        changed_at=changed_at,
     )
 
 
@@ -354,6 +396,11 @@ class ReportOut(BaseModel):
 
 class ConsentRecord(BaseModel):
     consent_to_share: ConsentState
+    by_partner_kind: dict[PartnerKind, ConsentState]
+    given_by: ConsentGiver | None = Field(
+        description="Who gave or refused it; None while not asked, or when recorded before "
+        "the giver was"
+    )
     safe_contact: dict[str, bool]
     recorded_by: str | None
     recorded_at: datetime
@@ -367,6 +414,8 @@ class CaseOut(BaseModel):
     track_clauses: list[str]
     classification: str
     consent_to_share: ConsentState
+    consent_by_partner_kind: dict[PartnerKind, ConsentState]
+    consent_given_by: ConsentGiver | None
     reporter_receives_feedback: bool
     related_policy: str | None
     opened_at: datetime

@@ -1,6 +1,8 @@
 """Opening and joining cases: decide purely (domain), then store and emit in the caller's
 transaction. Used by the HTTP API, the web form and the inbound topic alike."""
 
+import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,17 +22,25 @@ from hhc_contracts.v1 import (
     ReportPersonalData,
     ReportReceived,
 )
-from hhc_contracts.vocabulary import ConsentState
+from hhc_contracts.vocabulary import ConsentGiver, ConsentState, PartnerKind
 from hhc_intake.domain import (
+    NOT_ASKED,
+    CaseConsent,
+    ConsentStatement,
     Route,
     RoutingFacts,
     TeamAssignment,
     case_reference,
     classify,
+    consent_of_report,
+    merge_consent,
+    recorded_consent,
     reporter_receives_feedback,
     route,
 )
 from hhc_intake.status import code_hash, new_status_code
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +51,31 @@ class Accepted:
     """Shown once to a reporter who gets feedback, for looking up the status (3.2.3)."""
 
 
-def consent_state(share_with_partners: bool | None) -> ConsentState:
-    if share_with_partners is None:
-        return ConsentState.NOT_ASKED
-    return ConsentState.GIVEN if share_with_partners else ConsentState.REFUSED
+def statement_of(consent: Consent) -> ConsentStatement:
+    return ConsentStatement(
+        share_with_partners=consent.share_with_partners,
+        by_partner_kind=consent.by_partner_kind,
+        given_by=consent.given_by,
+    )
+
+
+def report_consent(report: ReportSubmitted, case_id: UUID) -> ConsentStatement:
+    """What the report says about consent, if its reporter may say it (3.5.2). The HTTP API
+    and the web form refuse consent from anyone else; a report from another system is
+    taken all the same (a lost report hurts someone), its consent ignored, and that
+    logged, without personal data: staff are to ask the survivor."""
+    stated = statement_of(report.consent)
+    taken = consent_of_report(report.reporter.role, stated)
+    if taken.silent and not stated.silent:
+        log.warning(
+            "consent stated by a reporter who is not the survivor ignored (3.5.2)",
+            extra={
+                "case_id": str(case_id),
+                "reporter_role": report.reporter.role.value,
+                "channel": report.channel.value,
+            },
+        )
+    return taken
 
 
 def route_of(report: ReportSubmitted) -> Route:
@@ -72,8 +103,10 @@ def report_received(
     further_report: bool,
     team: str,
     taken_by: str | None,
+    consent: CaseConsent,
 ) -> ReportReceived:
-    """The event a report makes; personal data only in its personal part."""
+    """The event a report makes; personal data only in its personal part. ``consent``:
+    the case's after the report."""
     survivor, incident, access = report.survivor, report.incident, report.survivor.access
     return ReportReceived(
         case_id=case_id,
@@ -96,7 +129,9 @@ def report_received(
         female_staff_requested=survivor.female_staff_requested,
         capacity_concern=survivor.capacity_concern,
         ongoing=incident.ongoing,
-        consent_to_share=consent_state(report.consent.share_with_partners),
+        consent_to_share=consent.to_share,
+        consent_by_partner_kind=dict(consent.by_partner_kind),
+        consent_given_by=consent.given_by,
         related_policy=incident.related_policy,
         reporter_receives_feedback=reporter_receives_feedback(report.reporter.role),
         incident_occurred_at=incident.occurred_at,
@@ -143,6 +178,7 @@ async def open_case(
     sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
     reference = case_reference(received_at.year, sequence_number)
     decided = route_of(report)
+    consent = merge_consent(NOT_ASKED, report_consent(report, case_id))
     event = report_received(
         report,
         case_id=case_id,
@@ -153,19 +189,23 @@ async def open_case(
         further_report=False,
         team=team,
         taken_by=taken_by,
+        consent=consent,
     )
     status_code = new_status_code() if event.reporter_receives_feedback else None
     await connection.execute(
         """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
-                              consent_to_share, opened_at, reporter_receives_feedback,
-                              related_policy, team, status_code_hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                              consent_to_share, consent_by_partner_kind, consent_given_by,
+                              opened_at, reporter_receives_feedback, related_policy, team,
+                              status_code_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10, $11, $12, $13)""",
         case_id,
         reference,
         event.track.value,
         event.track_clauses,
         event.classification.value,
-        event.consent_to_share.value,
+        consent.to_share.value,
+        _kinds_json(consent),
+        consent.given_by.value if consent.given_by else None,
         received_at,
         event.reporter_receives_feedback,
         event.related_policy.value if event.related_policy else None,
@@ -173,7 +213,7 @@ async def open_case(
         code_hash(status_code) if status_code else None,
     )
     await remember_case(connection, case_id, scope_of_report(event, team=team))
-    await _store_consent(connection, case_id, report.consent, received_at)
+    await _store_consent(connection, case_id, consent, report.consent, received_at)
     await _store_report(connection, event, report, further_report=False)
     await enqueue(
         connection, [new_envelope(event, case_id=case_id, occurred_at=received_at, cause=cause)]
@@ -194,11 +234,15 @@ async def add_report(
     taken_by: str | None = None,
 ) -> Accepted:
     """A further report joins its open case instead of opening a new one; the case keeps
-    its track and team, and risk reassesses it."""
+    its track and team, and risk reassesses it. A report silent on consent leaves the
+    case's as it was; one that says something changes it (:func:`merge_consent`), and the
+    change is recorded and announced as consent recorded anew would be."""
     case = await connection.fetchrow("SELECT * FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
     if case is None or case["status"] != "open":
         raise CaseNotOpen(case_id)
     decided = Route(track=case["track"], clauses=tuple(case["track_clauses"]))
+    stated = report_consent(report, case_id)
+    consent = merge_consent(consent_of_case(case), stated)
     event = report_received(
         report,
         case_id=case_id,
@@ -209,10 +253,20 @@ async def add_report(
         further_report=True,
         team=case["team"],
         taken_by=taken_by,
+        consent=consent,
     )
     await remember_case(connection, case_id, scope_of_report(event, team=case["team"]))
     await _store_report(connection, event, report, further_report=True)
-    await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=received_at)])
+    report_envelope = new_envelope(event, case_id=case_id, occurred_at=received_at)
+    outgoing = [report_envelope]
+    if not stated.silent:
+        changed = await _record_consent(
+            connection, case_id, consent, report.consent, changed_at=received_at
+        )
+        outgoing.append(
+            new_envelope(changed, case_id=case_id, occurred_at=received_at, cause=report_envelope)
+        )
+    await enqueue(connection, outgoing)
     return Accepted(case_id, case["reference"])
 
 
@@ -246,27 +300,68 @@ async def change_team(
 async def change_consent(
     connection: asyncpg.Connection, case_id: UUID, consent: Consent, *, changed_at: datetime
 ) -> ConsentChanged:
-    """Record consent anew (it can change at any time, 3.5.2) and announce it."""
-    state = consent_state(consent.share_with_partners)
-    updated = await connection.fetchval(
-        "UPDATE cases SET consent_to_share = $2 WHERE case_id = $1 RETURNING true",
-        case_id,
-        state.value,
+    """Record consent anew, as staff were told it (it can change at any time, 3.5.2; a
+    withdrawal is consent refused after it was given), and announce it. It replaces the
+    case's consent whole."""
+    exists = await connection.fetchval(
+        "SELECT true FROM cases WHERE case_id = $1 FOR UPDATE", case_id
     )
-    if not updated:
+    if not exists:
         raise CaseNotOpen(case_id)
-    await _store_consent(connection, case_id, consent, changed_at)
-    event = ConsentChanged(
-        case_id=case_id,
-        consent_to_share=state,
-        safe_contact_voicemail=consent.safe_contact.voicemail,
-        safe_contact_text_message=consent.safe_contact.text_message,
-        safe_contact_letter=consent.safe_contact.letter,
+    changed = await _record_consent(
+        connection,
+        case_id,
+        recorded_consent(statement_of(consent)),
+        consent,
         changed_at=changed_at,
-        personal=ConsentPersonalData(recorded_by=consent.recorded_by),
     )
-    await enqueue(connection, [new_envelope(event, case_id=case_id, occurred_at=changed_at)])
-    return event
+    await enqueue(connection, [new_envelope(changed, case_id=case_id, occurred_at=changed_at)])
+    return changed
+
+
+def consent_of_case(case: asyncpg.Record) -> CaseConsent:
+    """The consent stored on a ``cases`` row."""
+    return CaseConsent(
+        to_share=ConsentState(case["consent_to_share"]),
+        by_partner_kind={
+            PartnerKind(kind): ConsentState(state)
+            for kind, state in case["consent_by_partner_kind"].items()
+        },
+        given_by=ConsentGiver(case["consent_given_by"]) if case["consent_given_by"] else None,
+    )
+
+
+async def _record_consent(
+    connection: asyncpg.Connection,
+    case_id: UUID,
+    consent: CaseConsent,
+    stated: Consent,
+    *,
+    changed_at: datetime,
+) -> ConsentChanged:
+    """The case's consent becomes ``consent``, kept in its history with the safe contact
+    and who recorded it (``stated``); the event that announces it, to enqueue."""
+    await connection.execute(
+        """UPDATE cases SET consent_to_share = $2, consent_by_partner_kind = $3::text::jsonb,
+                            consent_given_by = $4
+           WHERE case_id = $1""",
+        case_id,
+        consent.to_share.value,
+        _kinds_json(consent),
+        consent.given_by.value if consent.given_by else None,
+    )
+    await _store_consent(connection, case_id, consent, stated, changed_at)
+    return ConsentChanged(
+        case_id=case_id,
+        consent_to_share=consent.to_share,
+        by_partner_kind=dict(consent.by_partner_kind),
+        given_by=consent.given_by,
+        safe_contact_voicemail=stated.safe_contact.voicemail,
+        safe_contact_text_message=stated.safe_contact.text_message,
+        safe_contact_letter=stated.safe_contact.letter,
+        changed_at=changed_at,
+        personal=ConsentPersonalData(recorded_by=stated.recorded_by),
+    )
 
 
 async def _store_report(
@@ -291,15 +386,27 @@ async def _store_report(
 
 
 async def _store_consent(
-    connection: asyncpg.Connection, case_id: UUID, consent: Consent, at: datetime
+    connection: asyncpg.Connection,
+    case_id: UUID,
+    consent: CaseConsent,
+    stated: Consent,
+    at: datetime,
 ) -> None:
+    """One entry of the case's consent history: its consent from then on, the safe
+    contact and who recorded it as stated."""
     await connection.execute(
-        """INSERT INTO consents (case_id, consent_to_share, safe_contact, recorded_by,
-                                 recorded_at)
-           VALUES ($1, $2, $3::text::jsonb, $4, $5)""",
+        """INSERT INTO consents (case_id, consent_to_share, by_partner_kind, given_by,
+                                 safe_contact, recorded_by, recorded_at)
+           VALUES ($1, $2, $3::text::jsonb, $4, $5::text::jsonb, $6, $7)""",
         case_id,
-        consent_state(consent.share_with_partners).value,
-        consent.safe_contact.model_dump_json(),
-        consent.recorded_by,
+        consent.to_share.value,
+        _kinds_json(consent),
+        consent.given_by.value if consent.given_by else None,
+        stated.safe_contact.model_dump_json(),
+        stated.recorded_by,
         at,
     )
+
+
+def _kinds_json(consent: CaseConsent) -> str:
+    return json.dumps({kind.value: state.value for kind, state in consent.by_partner_kind.items()})

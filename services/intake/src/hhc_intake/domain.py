@@ -1,15 +1,18 @@
-"""Intake's rules: classification and routing. Pure functions, no I/O.
+"""Intake's rules: classification, routing and consent. Pure functions, no I/O.
 
 A value the vocabulary does not know (``is_recognised``) equals no member, so each
 rule below says what it makes of one: the default that protects the survivor.
 """
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hhc_contracts.vocabulary import (
     Classification,
+    ConsentGiver,
+    ConsentState,
     IncidentCategory,
+    PartnerKind,
     PerceivedMotivation,
     PerpetratorKind,
     RelatedPolicy,
@@ -144,3 +147,124 @@ class TeamAssignment:
 
 def _area_key(area: str) -> str:
     return area.replace(" ", "").upper()
+
+
+# --- consent to share with partners (3.5.2) -------------------------------------------
+
+
+def consent_state(share_with_partners: bool | None) -> ConsentState:
+    """true: given; false: refused; None: not asked (or not said)."""
+    if share_with_partners is None:
+        return ConsentState.NOT_ASKED
+    return ConsentState.GIVEN if share_with_partners else ConsentState.REFUSED
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStatement:
+    """What was said about consent, with a report or to staff: to partners in general
+    (None: nothing said), exceptions for kinds of partner, and who said it."""
+
+    share_with_partners: bool | None = None
+    by_partner_kind: Mapping[PartnerKind, bool] = field(default_factory=dict)
+    given_by: ConsentGiver | None = None
+
+    @property
+    def silent(self) -> bool:
+        """Says nothing about consent: neither in general nor for any kind of partner."""
+        return self.share_with_partners is None and not self.by_partner_kind
+
+
+@dataclass(frozen=True, slots=True)
+class CaseConsent:
+    """A case's consent to share (3.5.2): in general, the kinds of partner for which it
+    differs (only those), and who gave or refused it (None while nothing is given or
+    refused). Build it with :func:`recorded_consent` or :func:`merge_consent`, which keep
+    it in that shape."""
+
+    to_share: ConsentState = ConsentState.NOT_ASKED
+    by_partner_kind: Mapping[PartnerKind, ConsentState] = field(default_factory=dict)
+    given_by: ConsentGiver | None = None
+
+    def for_kind(self, kind: PartnerKind) -> ConsentState:
+        return self.by_partner_kind.get(kind, self.to_share)
+
+
+NOT_ASKED = CaseConsent()
+
+
+def may_give_consent(role: ReporterRole) -> bool:
+    """3.5.2: information is passed on "with the explicit consent of potential survivors",
+    so only the survivor, or someone with authority to act for them, gives or refuses it.
+    Of reporters, only the survivor themself can: a witness, a third party, a partner
+    agency, staff who saw it, an anonymous reporter, and a role the vocabulary does not
+    know cannot, whatever their report says (someone with authority to act for the
+    survivor has staff record it, ``given_by`` ``authorised_representative``)."""
+    return role is ReporterRole.SURVIVOR
+
+
+def consent_refusal(role: ReporterRole, statement: ConsentStatement) -> str | None:
+    """Why a report's consent cannot be taken (3.5.2), or None when it can: it says
+    nothing about consent, or its reporter is the survivor."""
+    if statement.silent or may_give_consent(role):
+        return None
+    return (
+        f"a {role.value} reporter cannot give or refuse consent to share: only the survivor, "
+        "or someone with authority to act for them, can (3.5.2); leave consent out and "
+        "record the survivor's own answer on the case"
+    )
+
+
+def consent_of_report(role: ReporterRole, statement: ConsentStatement) -> ConsentStatement:
+    """The consent a report gives the case (3.5.2): nothing from a reporter who is not the
+    survivor (:func:`may_give_consent`); from the survivor, what they said, given by them
+    unless it says it was someone with authority to act for them."""
+    if statement.silent or not may_give_consent(role):
+        return ConsentStatement()
+    return ConsentStatement(
+        share_with_partners=statement.share_with_partners,
+        by_partner_kind=statement.by_partner_kind,
+        given_by=statement.given_by or ConsentGiver.SURVIVOR,
+    )
+
+
+def recorded_consent(statement: ConsentStatement) -> CaseConsent:
+    """The statement on its own as a case's consent (3.5.2): what staff record anew, and
+    what a report that answers in general replaces the case's with. Exceptions the same as
+    the general answer are dropped; with nothing given or refused, no one gave it."""
+    return _consent(
+        consent_state(statement.share_with_partners),
+        {kind: consent_state(given) for kind, given in statement.by_partner_kind.items()},
+        statement.given_by,
+    )
+
+
+def merge_consent(case: CaseConsent, statement: ConsentStatement) -> CaseConsent:
+    """The case's consent after a report's (3.5.2: it can change at any time, and only
+    what the survivor said changes it):
+
+    - silent (nothing in general, no kind of partner): the case's, exactly as it was;
+    - an answer in general: the statement replaces the case's consent, exceptions and all
+      (a withdrawal is consent refused after it was given);
+    - only kinds of partner: those kinds change, the rest of the case's consent stays.
+
+    The statement is the survivor's to make: pass it through :func:`consent_of_report`.
+    """
+    if statement.silent:
+        return case
+    if statement.share_with_partners is not None:
+        return recorded_consent(statement)
+    changed = {kind: consent_state(given) for kind, given in statement.by_partner_kind.items()}
+    return _consent(
+        case.to_share, {**case.by_partner_kind, **changed}, statement.given_by or case.given_by
+    )
+
+
+def _consent(
+    to_share: ConsentState,
+    by_partner_kind: Mapping[PartnerKind, ConsentState],
+    given_by: ConsentGiver | None,
+) -> CaseConsent:
+    exceptions = {kind: state for kind, state in by_partner_kind.items() if state != to_share}
+    if to_share == ConsentState.NOT_ASKED and not exceptions:
+        given_by = None
+    return CaseConsent(to_share, exceptions, given_by)

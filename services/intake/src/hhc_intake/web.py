@@ -42,6 +42,7 @@ from hhc_contracts.vocabulary import (
     Vulnerability,
 )
 from hhc_intake.cases import open_case
+from hhc_intake.domain import ConsentStatement, consent_refusal
 from hhc_intake.public import from_another_site, guard_of
 from hhc_intake.settings import intake_settings
 from hhc_intake.status import reissue_status_code, report_status
@@ -237,6 +238,10 @@ REQUIRED_MESSAGES: dict[str, str] = {
     "danger": "Select yes if anyone is in danger now",
 }
 YOU_ARE_A_CUSTOMER = "Select whether you are a Pine Court tenant or customer"
+NOT_YOURS_TO_SHARE = (
+    "Only the person it happened to can tell us whether we may share what they told us. "
+    "We will ask them"
+)
 
 # Where in ReportSubmitted each form field lands: an error there is shown on the field.
 _FIELD_AT: dict[tuple[str, ...], str] = {
@@ -412,7 +417,12 @@ def read_report(
             "name": answers.text("reporter_name"),
             "contact": answers.text("reporter_contact"),
         }
-    # Anonymous: no name or contact of anyone is asked for, so none can be given.
+    # Anonymous: no name or contact of anyone is asked for, so none can be given. Nor is
+    # consent asked of anyone but the survivor (3.5.2): an answer to it sent with anyone
+    # else's report did not come from their page, and is refused, not ignored.
+    stated = ConsentStatement(share_with_partners=_yes_no(answers.get("consent")))
+    if consent_refusal(ROLE_FOR[report_for], stated) is not None:
+        errors.append(FormError("consent", NOT_YOURS_TO_SHARE))
 
     perpetrator_description = answers.text("perpetrator_description")
     kinds = answers.getlist("perpetrators")

@@ -36,6 +36,7 @@ from hhc_referrals.lifecycle import (
     OPEN_STATUSES,
     Step,
     consent_for,
+    joins_open_referral,
     open_referral,
     seek_consent_by,
 )
@@ -61,17 +62,24 @@ def handlers(
         if action.carried_out_by is not Executor.REFERRALS or action.partner is None:
             return
         now = datetime.now(UTC)
+        entry = catalogue.get(action.partner)
+        # The one not yet sent first (there is at most one), else the newest sent.
         open_one = await connection.fetchrow(
             """SELECT * FROM referrals WHERE case_id = $1 AND partner = $2
-                   AND status = ANY($3::text[]) FOR UPDATE""",
+                   AND status = ANY($3::text[])
+               ORDER BY status = ANY($4::text[]) DESC, decided_at DESC LIMIT 1 FOR UPDATE""",
             action.case_id,
             action.partner.value,
             [status.value for status in OPEN_STATUSES],
+            [status.value for status in NOT_YET_SENT],
         )
-        if open_one is not None:
+        if open_one is not None and joins_open_referral(
+            ReferralStatus(open_one["status"]),
+            entry.kind if entry else None,
+            immediate_danger=action.immediate_danger,
+        ):
             await _join_open_referral(connection, open_one, action, now, envelope)
             return
-        entry = catalogue.get(action.partner)
         consent = await load_consent(connection, action.case_id) or CaseConsent(
             action.consent_to_share, {}, None
         )

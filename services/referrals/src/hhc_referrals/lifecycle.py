@@ -65,6 +65,20 @@ updates it rather than making another (issue: "updated, not repeated")."""
 NOT_YET_SENT = frozenset({_S.PENDING_CONSENT, _S.READY})
 
 
+def joins_open_referral(
+    status: ReferralStatus, kind: PartnerKind | None, *, immediate_danger: bool
+) -> bool:
+    """Whether a further action for a partner is answered by the case's open referral to
+    it (updated, not repeated). One not yet sent always does. One already sent does,
+    except that emergency services are called again for each new immediate danger
+    (3.3.1): a call about yesterday's danger says nothing about today's."""
+    if status in NOT_YET_SENT:
+        return True
+    if status not in OPEN_STATUSES:
+        return False
+    return not (immediate_danger and kind is PartnerKind.EMERGENCY)
+
+
 def next_status(status: ReferralStatus, step: Step) -> ReferralStatus | None:
     """The status after ``step``, or None when the step does not apply in ``status``."""
     return TRANSITIONS.get((status, step))

@@ -1,7 +1,6 @@
 """Referrals' records and the events that announce them. Every function runs inside the
 caller's transaction, so a change and its event are stored together (outbox)."""
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +45,7 @@ async def load_consent(connection: asyncpg.Connection, case_id: UUID) -> CaseCon
         consent_to_share=ConsentState(row["consent_to_share"]),
         by_partner_kind={
             PartnerKind(kind): ConsentState(state)
-            for kind, state in json.loads(row["by_partner_kind"]).items()
+            for kind, state in row["by_partner_kind"].items()
         },
         given_by=ConsentGiver(row["given_by"]) if row["given_by"] else None,
     )
@@ -58,14 +57,14 @@ async def store_consent(
     await connection.execute(
         """INSERT INTO case_consent (case_id, consent_to_share, by_partner_kind, given_by,
                                      recorded_at)
-           VALUES ($1, $2, $3::text::jsonb, $4, $5)
+           VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (case_id) DO UPDATE
                SET consent_to_share = EXCLUDED.consent_to_share,
                    by_partner_kind = EXCLUDED.by_partner_kind,
                    given_by = EXCLUDED.given_by, recorded_at = EXCLUDED.recorded_at""",
         case_id,
         consent.consent_to_share.value,
-        json.dumps({kind.value: state.value for kind, state in consent.by_partner_kind.items()}),
+        {kind.value: state.value for kind, state in consent.by_partner_kind.items()},
         consent.given_by.value if consent.given_by else None,
         recorded_at,
     )
@@ -80,19 +79,21 @@ async def store_details(
     """Keep the newest details of the case, for the sharing rules."""
     await connection.execute(
         """INSERT INTO case_details (case_id, details, received_at)
-           VALUES ($1, $2::text::jsonb, $3)
+           VALUES ($1, $2, $3)
            ON CONFLICT (case_id) DO UPDATE
                SET details = case_details.details || EXCLUDED.details,
                    received_at = EXCLUDED.received_at""",
         case_id,
-        json.dumps(details),
+        dict(details),
         received_at,
     )
 
 
 async def load_details(connection: asyncpg.Connection, case_id: UUID) -> dict[str, object] | None:
-    raw = await connection.fetchval("SELECT details FROM case_details WHERE case_id = $1", case_id)
-    return None if raw is None else dict(json.loads(raw))
+    details = await connection.fetchval(
+        "SELECT details FROM case_details WHERE case_id = $1", case_id
+    )
+    return None if details is None else dict(details)
 
 
 async def covered_actions(connection: asyncpg.Connection, referral_id: UUID) -> list[UUID]:

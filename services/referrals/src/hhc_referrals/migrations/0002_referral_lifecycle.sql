@@ -39,9 +39,9 @@ ALTER TABLE referrals
     ADD COLUMN incident_number    text,
     ADD COLUMN updated_at         timestamptz;
 
--- One open referral per partner and case: a further report updates it.
-CREATE UNIQUE INDEX referrals_one_open_per_partner ON referrals (case_id, partner)
-    WHERE status IN ('pending_consent', 'ready', 'sent', 'acknowledged', 'accepted');
+-- At most one referral per partner and case not yet sent: a further report updates it.
+CREATE UNIQUE INDEX referrals_one_unsent_per_partner ON referrals (case_id, partner)
+    WHERE status IN ('pending_consent', 'ready');
 CREATE INDEX referrals_due_delivery ON referrals (next_attempt_at) WHERE status = 'ready';
 CREATE INDEX referrals_awaiting_acknowledgement ON referrals (sent_at) WHERE status = 'sent';
 
