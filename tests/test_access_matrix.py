@@ -63,14 +63,36 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("risk", "POST", "/v1/actions/{action_id}/complete"): {"json": {"outcome": "visited"}},
     ("risk", "GET", "/v1/actions/overdue"): {},
     ("referrals", "GET", "/v1/cases/{case_id}/referrals"): {},
+    ("referrals", "GET", "/v1/referrals/{referral_id}"): {},
+    ("referrals", "POST", "/v1/referrals/{referral_id}/confirmation"): {
+        "json": {"spoke_to": "Call handler", "incident_number": "CAD-7"}
+    },
+    ("referrals", "POST", "/v1/referrals/{referral_id}/status"): {
+        "json": {"status": "acknowledged"}
+    },
+    ("referrals", "POST", "/v1/cases/{case_id}/consent-overrides"): {
+        "json": {"partners": ["emergency_services"], "reason": "Immediate danger, see notes."}
+    },
+    ("referrals", "GET", "/v1/consent-overrides"): {},
+    ("referrals", "POST", "/v1/partner-callbacks/referrals/{referral_id}"): {
+        "json": {"status": "acknowledged"}
+    },
+    ("referrals", "GET", "/v1/partners"): {},
     ("enforcement", "GET", "/v1/cases/{case_id}/enforcement"): {},
     ("reporting", "GET", "/v1/cases/{case_id}/timeline"): {},
     ("reporting", "GET", "/v1/reports/monthly"): {"params": MONTH},
     ("reporting", "POST", "/v1/reports/monthly/publish"): {"params": MONTH},
     **{(service, "GET", "/v1/audit"): {} for service in SERVICE_PORTS},
 }
-# Granted, but the action was completed by an earlier caller of the matrix.
-ALSO_GRANTED = {("risk", "POST", "/v1/actions/{action_id}/complete"): {409}}
+# Granted, but the state the request needs has passed: the action was completed, or the
+# call recorded, by an earlier caller of the matrix; consent was given, so none of the
+# case's referrals awaits an override.
+ALSO_GRANTED = {
+    ("risk", "POST", "/v1/actions/{action_id}/complete"): {409},
+    ("referrals", "POST", "/v1/referrals/{referral_id}/confirmation"): {409},
+    ("referrals", "POST", "/v1/referrals/{referral_id}/status"): {409},
+    ("referrals", "POST", "/v1/cases/{case_id}/consent-overrides"): {409},
+}
 
 UNAUTHENTICATED_PATHS = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -121,6 +143,8 @@ class Fixture:
     case_id: str
     action_id: str
     staff_case_id: str
+    referral_id: str
+    """The case's referral to emergency services: by telephone, awaiting the call."""
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +195,16 @@ async def world(
             return open_actions[0] if open_actions else None
 
         action_id = await eventually(known_everywhere, timeout=90, message="case not everywhere")
-        yield Fixture(clients, case_id, action_id, staff_case_id)
+
+        async def emergency_referral() -> str | None:
+            listed = await clients["referrals"].get(f"/v1/cases/{case_id}/referrals", headers=dpo)
+            return next(
+                (r["referral_id"] for r in listed.json() if r["partner"] == "emergency_services"),
+                None,
+            )
+
+        referral_id = await eventually(emergency_referral, message="no emergency referral")
+        yield Fixture(clients, case_id, action_id, staff_case_id, referral_id)
     finally:
         for client in clients.values():
             await client.aclose()
@@ -188,7 +221,9 @@ def expected_outcome(operation: Operation, caller: Caller | None) -> str:
         return "401"
     if not may(caller, operation.permission):
         return "403"
-    about_one_case = "{case_id}" in operation.path or "{action_id}" in operation.path
+    about_one_case = any(
+        name in operation.path for name in ("{case_id}", "{action_id}", "{referral_id}")
+    )
     if about_one_case and not reaches(caller, operation.permission, CASE):
         return "404"
     return "granted"
@@ -223,7 +258,9 @@ async def test_matrix(
         if role and caller
         else {}
     )
-    path = operation.path.format(case_id=world.case_id, action_id=world.action_id)
+    path = operation.path.format(
+        case_id=world.case_id, action_id=world.action_id, referral_id=world.referral_id
+    )
     response = await world.clients[operation.service].request(
         operation.method,
         path,
