@@ -302,6 +302,64 @@ _EXAMPLES: dict[type[BaseModel], Callable[[], _Example]] = {
             changed_at=_at(3, 11, 2, 40),
         ),
     ),
+    v1.RehousingRequested: lambda: _Example(
+        event_id=UUID("7d0b3e4f-5a6b-4c83-9d94-ea5fb6c7d8e9"),
+        occurred_at=_at(5, 14, 0, 0),
+        payload=v1.RehousingRequested(
+            request_id=UUID("8e1c4f5a-6b7c-4d94-8ea5-fb6c7d8e9fa0"),
+            case_id=CASE_ID,
+            banding="emergency",
+            requested_by="caseworker-12",
+            requested_at=_at(5, 14, 0, 0),
+            incident_count=1,
+            assessment_count=1,
+            police_reference_count=1,
+            highest_risk_level=RiskLevel.HIGH,
+            personal=v1.RehousingEvidence(
+                incidents=[
+                    v1.RehousingIncident(
+                        occurred_at=_at(2, 21, 0),
+                        received_at=_at(3, 9, 30),
+                        categories=[IncidentCategory.VERBAL_ABUSE],
+                        description="Shouted racist abuse at my door late at night.",
+                    )
+                ],
+                assessments=[
+                    v1.RehousingAssessment(assessed_at=_at(3, 9, 31), risk_level=RiskLevel.HIGH)
+                ],
+                police_references=["CAD-2211"],
+            ),
+        ),
+    ),
+    v1.ExemptionDecided: lambda: _Example(
+        event_id=UUID("9f2d5a6b-7c8d-4ea5-9fb6-c7d8e9fab0b1"),
+        occurred_at=_at(6, 11, 0, 0),
+        payload=v1.ExemptionDecided(
+            exemption_id=UUID("a03e6b7c-8d9e-4fb6-8c07-d8e9fab0c1c2"),
+            case_id=CASE_ID,
+            rule="rent arrears bar on transfer",
+            approved=True,
+            supported_by="police (multi-agency risk assessment conference)",
+            requested_by="caseworker-12",
+            decided_by="manager-3",
+            decided_at=_at(6, 11, 0, 0),
+        ),
+    ),
+    v1.MultiAgencyMeetingRecorded: lambda: _Example(
+        event_id=UUID("b14f7c8d-9eaf-4c07-9d18-e9fab0c1d2d3"),
+        occurred_at=_at(10, 16, 0, 0),
+        payload=v1.MultiAgencyMeetingRecorded(
+            meeting_id=UUID("c2508d9e-afb0-4d18-8e29-fab0c1d2e3e4"),
+            case_id=CASE_ID,
+            held_on=date(2026, 3, 10),
+            agencies=["police", "adult_social_services", "landlord"],
+            recorded_by="caseworker-12",
+            recorded_at=_at(10, 16, 0, 0),
+            personal=v1.MultiAgencyMeetingPersonalData(
+                actions_agreed=["Police to visit the perpetrator", "CCTV at the entrance"]
+            ),
+        ),
+    ),
     v1.EnforcementCaseOpened: lambda: _Example(
         event_id=UUID("7a163895-f526-436a-8a08-2749a61ee013"),
         occurred_at=_at(3, 9, 30, 0),

@@ -61,6 +61,23 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
             "referrals",
         ),
         EventSpec(
+            "referrals.rehousing-requested",
+            1,
+            Topic.REFERRALS,
+            v1.RehousingRequested,
+            "referrals",
+        ),
+        EventSpec(
+            "referrals.exemption-decided", 1, Topic.REFERRALS, v1.ExemptionDecided, "referrals"
+        ),
+        EventSpec(
+            "referrals.multi-agency-meeting-recorded",
+            1,
+            Topic.REFERRALS,
+            v1.MultiAgencyMeetingRecorded,
+            "referrals",
+        ),
+        EventSpec(
             "enforcement.case-opened",
             1,
             Topic.ENFORCEMENT_CASES,

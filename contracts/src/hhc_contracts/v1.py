@@ -305,6 +305,74 @@ class ReferralStatusChanged(Payload):
     changed_at: AwareDatetime
 
 
+class RehousingIncident(Payload):
+    occurred_at: AwareDatetime | None = None
+    received_at: AwareDatetime
+    categories: list[IncidentCategory] = Field(default_factory=list)
+    description: str | None = None
+
+
+class RehousingAssessment(Payload):
+    assessed_at: AwareDatetime
+    risk_level: RiskLevel
+
+
+class RehousingEvidence(Payload):
+    """The evidence bundle for rehousing (3.3.2, 3.4): personal data."""
+
+    incidents: list[RehousingIncident] = Field(default_factory=list)
+    assessments: list[RehousingAssessment] = Field(default_factory=list)
+    police_references: list[str] = Field(default_factory=list)
+    notes: str | None = None
+
+
+class RehousingRequested(Payload):
+    """referrals.rehousing-requested: a priority banding request to the housing
+    allocations system, with the evidence bundle (policy 3.3.2, 3.4)."""
+
+    request_id: UUID
+    case_id: UUID
+    banding: str = Field(description="Banding asked for, e.g. 'emergency', 'priority'.")
+    requested_by: str = Field(description="Subject of the member of staff who asked.")
+    requested_at: AwareDatetime
+    incident_count: int
+    assessment_count: int
+    police_reference_count: int
+    highest_risk_level: RiskLevel | None = None
+    personal: RehousingEvidence = Field(default_factory=RehousingEvidence)
+
+
+class ExemptionDecided(Payload):
+    """referrals.exemption-decided: a request to set aside a tenancy rule (3.4.3) was
+    approved or refused by a manager other than the one who asked."""
+
+    exemption_id: UUID
+    case_id: UUID
+    rule: str = Field(description="Which tenancy or allocations rule is set aside.")
+    approved: bool
+    supported_by: str = Field(description="The statutory or multi-agency support recorded.")
+    requested_by: str
+    decided_by: str
+    decided_at: AwareDatetime
+
+
+class MultiAgencyMeetingPersonalData(Payload):
+    actions_agreed: list[str] = Field(default_factory=list)
+
+
+class MultiAgencyMeetingRecorded(Payload):
+    """referrals.multi-agency-meeting-recorded: the case was taken to a multi-agency
+    meeting (2.8, 3.6.3), with its date, the agencies present and the actions agreed."""
+
+    meeting_id: UUID
+    case_id: UUID
+    held_on: date
+    agencies: list[str]
+    recorded_by: str
+    recorded_at: AwareDatetime
+    personal: MultiAgencyMeetingPersonalData = Field(default_factory=MultiAgencyMeetingPersonalData)
+
+
 class EnforcementCaseOpened(Payload):
     """enforcement.case-opened: action against an alleged perpetrator began (2.5, 2.6, 3.2.5)."""
 

@@ -207,6 +207,8 @@ class ActionKind(OpenEnum):
     DISCREET_CONTACT = "discreet_contact"
     VALIDITY_INVESTIGATION = "validity_investigation"
     REFER_TO_LINE_MANAGER = "refer_to_line_manager"
+    GIVE_ADVICE = "give_advice"
+    """Advice recorded with what was advised (3.1 online abuse; 3.2.6 reporting centre)."""
 
 
 class Partner(OpenEnum):
