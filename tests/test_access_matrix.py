@@ -39,10 +39,18 @@ from .conftest import report_body
 pytestmark = pytest.mark.system
 
 TAKER = "adviser-who-took-it"
+EXEMPTION_ASKER = "caseworker-who-asked"
+"""Asks for the case's exemption: the matrix's callers (TAKER, someone-else) may decide it."""
 OWN_TEAM, OTHER_TEAM = "north", "south"
 MONTH = {"month": "2026-11"}
+EXEMPTION = {
+    "rule": "Rent arrears bar on a transfer",
+    "reason": "Arrears built up while she could not go home; the JAG supports a move.",
+    "supported_by": "Joint Action Group",
+}
 
-# What each operation is sent; the path's {case_id} and {action_id} are filled in.
+# What each operation is sent; the path's {case_id}, {action_id}, {referral_id} and
+# {exemption_id} are filled in.
 REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("intake", "POST", "/v1/reports"): {"json": report_body()},
     ("intake", "POST", "/v1/cases/{case_id}/reports"): {
@@ -78,6 +86,15 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
         "json": {"status": "acknowledged"}
     },
     ("referrals", "GET", "/v1/partners"): {},
+    ("referrals", "GET", "/v1/cases/{case_id}/rehousing-evidence"): {},
+    ("referrals", "POST", "/v1/cases/{case_id}/rehousing-requests"): {
+        "json": {"banding": "priority"}
+    },
+    ("referrals", "POST", "/v1/cases/{case_id}/exemption-requests"): {"json": EXEMPTION},
+    ("referrals", "GET", "/v1/cases/{case_id}/exemption-requests"): {},
+    ("referrals", "POST", "/v1/exemption-requests/{exemption_id}/decision"): {
+        "json": {"approved": True, "reason": "Support from the JAG is on file."}
+    },
     ("enforcement", "GET", "/v1/cases/{case_id}/enforcement"): {},
     ("reporting", "GET", "/v1/cases/{case_id}/timeline"): {},
     ("reporting", "GET", "/v1/reports/monthly"): {"params": MONTH},
@@ -129,7 +146,8 @@ def staff_operations() -> list[Operation]:
 
 
 OPERATIONS = staff_operations()
-CASE = CaseScope(team=OWN_TEAM, taken_by=TAKER)
+# The case reports immediate danger: a safeguarding concern (3.3.1).
+CASE = CaseScope(team=OWN_TEAM, taken_by=TAKER, safeguarding=True)
 
 
 def test_every_staff_operation_is_in_the_matrix() -> None:
@@ -145,6 +163,8 @@ class Fixture:
     staff_case_id: str
     referral_id: str
     """The case's referral to emergency services: by telephone, awaiting the call."""
+    exemption_id: str
+    """The case's exemption request, asked by EXEMPTION_ASKER and not yet decided."""
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +224,14 @@ async def world(
             )
 
         referral_id = await eventually(emergency_referral, message="no emergency referral")
-        yield Fixture(clients, case_id, action_id, staff_case_id, referral_id)
+        asked = await clients["referrals"].post(
+            f"/v1/cases/{case_id}/exemption-requests",
+            json=EXEMPTION,
+            headers=bearer(issue_token("caseworker", team=OWN_TEAM, subject=EXEMPTION_ASKER)),
+        )
+        assert asked.status_code == 201, asked.text
+        exemption_id = asked.json()["exemption_id"]
+        yield Fixture(clients, case_id, action_id, staff_case_id, referral_id, exemption_id)
     finally:
         for client in clients.values():
             await client.aclose()
@@ -222,7 +249,8 @@ def expected_outcome(operation: Operation, caller: Caller | None) -> str:
     if not may(caller, operation.permission):
         return "403"
     about_one_case = any(
-        name in operation.path for name in ("{case_id}", "{action_id}", "{referral_id}")
+        name in operation.path
+        for name in ("{case_id}", "{action_id}", "{referral_id}", "{exemption_id}")
     )
     if about_one_case and not reaches(caller, operation.permission, CASE):
         return "404"
@@ -259,7 +287,10 @@ async def test_matrix(
         else {}
     )
     path = operation.path.format(
-        case_id=world.case_id, action_id=world.action_id, referral_id=world.referral_id
+        case_id=world.case_id,
+        action_id=world.action_id,
+        referral_id=world.referral_id,
+        exemption_id=world.exemption_id,
     )
     response = await world.clients[operation.service].request(
         operation.method,

@@ -118,6 +118,35 @@ async def test_a_survivor_in_danger_who_refused_consent(
     assert sent_details["survivor_name"] == body["survivor"]["name"]
     assert posted.json()["basis"] == "immediate_harm_override"
 
+    # The partner's system acknowledges it, as that partner; no other partner may.
+    safeguarding_id = referrals["adult_social_services"]["referral_id"]
+    callback = f"/v1/partner-callbacks/referrals/{safeguarding_id}"
+
+    async def safeguarding_sent() -> bool:
+        return (await referrals_of(clients, case_id))["adult_social_services"]["status"] == "sent"
+
+    await eventually(safeguarding_sent, message="safeguarding referral not marked sent")
+    other_partner = bearer(issue_token("partner", subject="stop_hate_uk"))
+    answer = {"status": "acknowledged", "partner_reference": "ASC-77"}
+    refused = await clients["referrals"].post(callback, json=answer, headers=other_partner)
+    assert refused.status_code == 404
+    the_partner = bearer(issue_token("partner", subject="adult_social_services"))
+    acknowledged = await clients["referrals"].post(callback, json=answer, headers=the_partner)
+    assert acknowledged.status_code == 204, acknowledged.text
+    safeguarding = (await referrals_of(clients, case_id))["adult_social_services"]
+    assert safeguarding["status"] == "acknowledged"
+    assert safeguarding["partner_reference"] == "ASC-77"
+    # Said again (a retry) is no change; going back is a conflict.
+    again = await clients["referrals"].post(callback, json=answer, headers=the_partner)
+    assert again.status_code == 204
+    late_ack = {"status": "acknowledged"}
+    declined = await clients["referrals"].post(
+        callback, json={"status": "declined"}, headers=the_partner
+    )
+    assert declined.status_code == 204, declined.text
+    backwards = await clients["referrals"].post(callback, json=late_ack, headers=the_partner)
+    assert backwards.status_code == 409
+
     # Emergency services: nothing happens until the officer records the call.
     referrals = await referrals_of(clients, case_id)
     assert referrals["emergency_services"]["status"] == "ready"

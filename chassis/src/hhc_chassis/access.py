@@ -151,7 +151,7 @@ class CaseScope:
     survivor_is_staff: bool = False
     safeguarding: bool = False
     """A safeguarding concern was reported: a vulnerable adult, children in the
-    household, or a concern about capacity (3.3.1)."""
+    household, a concern about capacity, or immediate danger (3.3.1)."""
     taken_by: str | None = None
     """The subject of the member of staff who took the first report, if one did."""
 

@@ -22,10 +22,13 @@ def scope_of_report(report: ReportReceived, *, team: str) -> CaseScope:
     return CaseScope(
         team=team,
         survivor_is_staff=report.survivor_is_staff,
-        # 3.3.1: the concerns that call for a safeguarding alert.
+        # 3.3.1: the concerns that call for a safeguarding alert, and immediate danger,
+        # where the on-call safeguarding lead may have to act (override consent for
+        # emergency intervention, 3.5.2) when the team has not in time.
         safeguarding=report.vulnerable_adult
         or report.children_in_household
-        or report.capacity_concern,
+        or report.capacity_concern
+        or report.immediate_danger,
         taken_by=report.taken_by,
     )
 

@@ -403,6 +403,8 @@ async def _answer(
         referral = await connection.fetchrow(
             "SELECT * FROM referrals WHERE referral_id = $1 FOR UPDATE", referral_id
         )
+        if referral["status"] == status:
+            return  # said again (a partner's retry): already so
         try:
             await move(connection, referral, step, at=now, cause=None, columns=columns)
         except StepNotAllowed as refused:

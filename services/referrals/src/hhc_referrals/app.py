@@ -7,6 +7,7 @@ from hhc_referrals.api import router
 from hhc_referrals.catalogue import load_catalogue
 from hhc_referrals.handlers import handlers
 from hhc_referrals.partners_api import router as partners_router
+from hhc_referrals.rehousing_api import router as rehousing_router
 from hhc_referrals.settings import ReferralsSettings
 from hhc_referrals.worker import delivery_worker
 
@@ -20,14 +21,14 @@ def definition(settings: ReferralsSettings | None = None) -> ServiceDefinition:
         migrations=MigrationSet(name="referrals", package="hhc_referrals"),
         title="HHC referrals",
         description="Partner referrals: consent, sharing rules, delivery and confirmation "
-        "(policy 3.2.6, 3.3, 3.5, 3.6).",
-        topics=[Topic.RISK_ACTIONS, Topic.INTAKE_CASES],
+        "(policy 3.2.6, 3.3, 3.5, 3.6); rehousing evidence and exemptions (3.3.2, 3.4).",
+        topics=[Topic.RISK_ACTIONS, Topic.INTAKE_CASES, Topic.RISK_ASSESSMENTS],
         handlers=handlers(
             catalogue,
             seek_consent_after=settings.seek_consent_after,
             deadline_scale=settings.deadline_scale,
         ),
-        routers=[router, partners_router],
+        routers=[router, partners_router, rehousing_router],
         background=[delivery_worker(catalogue, settings)],
     )
 

@@ -20,6 +20,7 @@ from hhc_contracts.v1 import (
     ReferralUpdated,
     ReferralWithheld,
     ReportReceived,
+    RiskAssessed,
 )
 from hhc_contracts.vocabulary import (
     ConsentState,
@@ -172,6 +173,7 @@ def handlers(
             at=report.received_at,
             cause=envelope,
         )
+        await _keep_incident(connection, report)
 
     async def on_consent_changed(
         connection: asyncpg.Connection, envelope: Envelope, change: ConsentChanged
@@ -244,7 +246,38 @@ def handlers(
         "risk.action-required": on_action_required,
         "intake.report-received": on_report_received,
         "intake.consent-changed": on_consent_changed,
+        "risk.risk-assessed": on_risk_assessed,
     }
+
+
+# Rehousing evidence (3.3.2): each incident and each assessment of a case, with its date.
+
+
+async def _keep_incident(connection: asyncpg.Connection, report: ReportReceived) -> None:
+    await connection.execute(
+        """INSERT INTO case_incidents (report_id, case_id, occurred_at, received_at, categories,
+                                       description)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_id) DO NOTHING""",
+        report.report_id,
+        report.case_id,
+        report.incident_occurred_at,
+        report.received_at,
+        [category.value for category in report.categories],
+        report.personal.description,
+    )
+
+
+async def on_risk_assessed(
+    connection: asyncpg.Connection, envelope: Envelope, assessment: RiskAssessed
+) -> None:
+    await connection.execute(
+        """INSERT INTO case_assessments (assessment_id, case_id, risk_level, assessed_at)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (assessment_id) DO NOTHING""",
+        assessment.assessment_id,
+        assessment.case_id,
+        assessment.risk_level.value,
+        assessment.assessed_at,
+    )
 
 
 async def _join_open_referral(

@@ -12,11 +12,13 @@ from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
+    ExemptionDecided,
     ReferralConfirmationPersonalData,
     ReferralMade,
     ReferralStatusChanged,
     ReferralUpdated,
     ReferralWithheld,
+    RehousingRequested,
 )
 from hhc_contracts.vocabulary import (
     ConsentGiver,
@@ -44,8 +46,7 @@ async def load_consent(connection: asyncpg.Connection, case_id: UUID) -> CaseCon
     return CaseConsent(
         consent_to_share=ConsentState(row["consent_to_share"]),
         by_partner_kind={
-            PartnerKind(kind): ConsentState(state)
-            for kind, state in row["by_partner_kind"].items()
+            PartnerKind(kind): ConsentState(state) for kind, state in row["by_partner_kind"].items()
         },
         given_by=ConsentGiver(row["given_by"]) if row["given_by"] else None,
     )
@@ -219,7 +220,12 @@ async def mark_sent(
 
 
 def envelope_of(
-    payload: ReferralMade | ReferralWithheld | ReferralStatusChanged | ReferralUpdated,
+    payload: ReferralMade
+    | ReferralWithheld
+    | ReferralStatusChanged
+    | ReferralUpdated
+    | RehousingRequested
+    | ExemptionDecided,
     cause: Envelope | None,
 ) -> Envelope:
     """A referrals event, caused by ``cause`` (None: by staff or by the delivery worker)."""
@@ -232,4 +238,8 @@ def envelope_of(
             at = payload.changed_at
         case ReferralUpdated():
             at = payload.updated_at
+        case RehousingRequested():
+            at = payload.requested_at
+        case ExemptionDecided():
+            at = payload.decided_at
     return new_envelope(payload, case_id=payload.case_id, occurred_at=at, cause=cause)

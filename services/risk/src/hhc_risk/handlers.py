@@ -10,6 +10,7 @@ from hhc_chassis.consumer import Handler
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
+    ConsentChanged,
     EnforcementActionTaken,
     ReferralMade,
     ReferralStatusChanged,
@@ -132,6 +133,17 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
                 cause=envelope,
             )
 
+    async def on_consent_changed(
+        connection: asyncpg.Connection, envelope: Envelope, change: ConsentChanged
+    ) -> None:
+        """Consent applies to risk and referrals alike (3.5.2): the actions risk asks for
+        from now on carry the survivor's latest word."""
+        await connection.execute(
+            "UPDATE cases SET consent_to_share = $2 WHERE case_id = $1",
+            change.case_id,
+            change.consent_to_share.value,
+        )
+
     async def on_referral_withheld(
         connection: asyncpg.Connection, envelope: Envelope, withheld: ReferralWithheld
     ) -> None:
@@ -149,6 +161,7 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
 
     return {
         "intake.report-received": on_report_received,
+        "intake.consent-changed": on_consent_changed,
         "referrals.referral-made": on_partner_outcome,
         "referrals.referral-updated": on_partner_outcome,
         "referrals.referral-status-changed": on_partner_outcome,
