@@ -9,6 +9,7 @@ under the same idempotency key, so the partner sees one referral.
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -24,7 +25,6 @@ from hhc_referrals.delivery import (
     Delivered,
     DeliveryOutcome,
     FailedPermanently,
-    FailedTemporarily,
     SmtpServer,
     WebhookTarget,
     deliver_email,
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 AUTOMATIC = frozenset({DeliveryChannel.WEBHOOK.value, DeliveryChannel.EMAIL.value})
 SHARED_BY_SERVICE = "referrals service"
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+"""Longest wait for a partner's answer; well inside the lease."""
 
 
 def smtp_server_of(settings: ReferralsSettings) -> SmtpServer | None:
@@ -58,10 +60,26 @@ def smtp_server_of(settings: ReferralsSettings) -> SmtpServer | None:
 
 
 def email_text(document: SharedDocument) -> str:
-    """Minimal content: only what the sharing rules allow this partner."""
+    """Minimal content: only what the sharing rules allow this partner. The referral's
+    header (id, partner, basis, agreement), then the case's fields one a line."""
     lines = ["A referral from the Harassment and Hate Crime service.", ""]
-    lines += [f"{name}: {value}" for name, value in document.document.items()]
+    details = document.document.get("details")
+    lines += [
+        f"{name}: {_mail_value(value)}"
+        for name, value in document.document.items()
+        if name != "details" and value is not None
+    ]
+    if isinstance(details, Mapping) and details:
+        lines += ["", *(f"{name}: {_mail_value(value)}" for name, value in details.items())]
     return "\n".join(lines) + "\n"
+
+
+def _mail_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return str(value)
 
 
 class DeliveryWorker:
@@ -70,6 +88,7 @@ class DeliveryWorker:
         self.settings = settings
         self.smtp = smtp_server_of(settings)
         self.breakers = Breakers()
+        self.webhook_timeout_seconds = WEBHOOK_TIMEOUT_SECONDS
 
     async def run(self, runtime: Runtime) -> None:
         async with httpx.AsyncClient() as client:
@@ -102,7 +121,23 @@ class DeliveryWorker:
                 list(AUTOMATIC),
             )
         if claimed:
-            await asyncio.gather(*(self._deliver(pool, client, row) for row in claimed))
+            # Every claimed referral is seen through, whatever happens to another; then
+            # the first error, if any, is raised for the caller (and its supervisor).
+            outcomes = await asyncio.gather(
+                *(self._deliver(pool, client, row) for row in claimed), return_exceptions=True
+            )
+            errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            for row, outcome in zip(claimed, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.error(
+                        "referral delivery failed",
+                        extra={
+                            "referral_id": str(row["referral_id"]),
+                            "error_class": type(outcome).__name__,
+                        },
+                    )
+            if errors:
+                raise errors[0]
         return len(claimed)
 
     async def _deliver(
@@ -118,10 +153,6 @@ class DeliveryWorker:
                 pool, referral, "partner-not-in-catalogue" if entry is None else "no-case-details"
             )
             return
-        breaker = self.breakers[partner.value]
-        if not breaker.allow():
-            await self._failed(pool, referral, "circuit-open", count_attempt=False)
-            return
         try:
             document = share(
                 entry,
@@ -133,13 +164,17 @@ class DeliveryWorker:
             # The catalogue changed under a referral: someone must look at it.
             await self._failed(pool, referral, "sharing-refused", permanent=True)
             return
+        # Asked only when the partner is about to be called: a half-open breaker's one
+        # trial call must be made and its outcome recorded.
+        breaker = self.breakers[partner.value]
+        if not breaker.allow():
+            await self._failed(pool, referral, "circuit-open", count_attempt=False)
+            return
         outcome = await self._send(client, entry, referral, document)
+        breaker.record(outcome)
         if isinstance(outcome, Delivered):
-            breaker.record_success()
             await self._sent(pool, referral, entry, document, outcome)
         else:
-            if isinstance(outcome, FailedTemporarily):
-                breaker.record_failure()
             await self._failed(
                 pool, referral, outcome.reason, permanent=isinstance(outcome, FailedPermanently)
             )
@@ -156,7 +191,9 @@ class DeliveryWorker:
             secret = entry.secret()
             if entry.webhook_url is None or secret is None:
                 return FailedPermanently("webhook-not-configured")
-            target = WebhookTarget(url=entry.webhook_url, secret=secret)
+            target = WebhookTarget(
+                url=entry.webhook_url, secret=secret, timeout_seconds=self.webhook_timeout_seconds
+            )
             return await deliver_webhook(
                 client,
                 target,
@@ -187,9 +224,13 @@ class DeliveryWorker:
                 "SELECT * FROM referrals WHERE referral_id = $1 FOR UPDATE",
                 referral["referral_id"],
             )
-            if current is None or current["status"] != ReferralStatus.READY.value:
-                return  # withdrawn meanwhile: the partner has it all the same
+            if current is None:
+                return
             now = datetime.now(UTC)
+            if current["status"] != ReferralStatus.READY.value:
+                if current["sent_at"] is None:
+                    await self._record_late_disclosure(connection, current, entry, document, now)
+                return  # sent by another replica, or withdrawn meanwhile
             await mark_sent(
                 connection,
                 current,
@@ -201,6 +242,33 @@ class DeliveryWorker:
                 acknowledge_by=now + entry.acknowledge_within * self.settings.deadline_scale,
                 detail=outcome.detail,
             )
+
+    async def _record_late_disclosure(
+        self,
+        connection: asyncpg.Connection,
+        current: asyncpg.Record,
+        entry: PartnerEntry,
+        document: SharedDocument,
+        now: datetime,
+    ) -> None:
+        """Withdrawn while it was on its way: the partner has it all the same. It stays
+        withdrawn and is not announced as made, but what was shared, when and by whom is
+        recorded (3.5.2), not lost."""
+        log.warning(
+            "referral delivered after it was withdrawn",
+            extra={"referral_id": str(current["referral_id"]), "status": current["status"]},
+        )
+        await connection.execute(
+            """UPDATE referrals SET sent_at = $2, channel = $3, shared_fields = $4,
+                                    shared_by = $5, delivery_detail = $6, updated_at = $2
+               WHERE referral_id = $1""",
+            current["referral_id"],
+            now,
+            entry.channel.value,
+            list(document.fields),
+            SHARED_BY_SERVICE,
+            "delivered after withdrawal",
+        )
 
     async def _failed(
         self,
@@ -215,7 +283,8 @@ class DeliveryWorker:
         A permanent failure needs someone to fix the partner's entry; it is retried at
         the longest interval, so a fixed catalogue is picked up."""
         attempts = referral["attempts"] + (1 if count_attempt else 0)
-        delay = next_attempt_delay(attempts if not permanent else 1_000)
+        # A referral never tried yet (its partner's circuit open) waits as after one try.
+        delay = next_attempt_delay(1_000 if permanent else max(attempts, 1))
         log.warning(
             "referral not delivered",
             extra={"referral_id": str(referral["referral_id"]), "reason": reason},
@@ -232,22 +301,26 @@ class DeliveryWorker:
             )
 
     async def chase_unacknowledged(self, pool: asyncpg.Pool) -> None:
+        """Chase what is past its ``acknowledge_by``; escalate what is still not
+        acknowledged twice as long after it was sent. The window is the one the referral
+        was sent with (``acknowledge_by - sent_at``), as staff were shown it, whatever
+        the catalogue says now. Only referrals with something due are selected, so those
+        already chased and waiting to be escalated never crowd out new ones."""
         async with pool.acquire() as connection, connection.transaction():
+            now: datetime = await connection.fetchval("SELECT now()")
             rows = await connection.fetch(
-                """SELECT * FROM referrals WHERE status = 'sent' AND acknowledge_by <= now()
-                     AND escalated_at IS NULL
+                """SELECT * FROM referrals
+                   WHERE status = 'sent' AND acknowledge_by <= now() AND escalated_at IS NULL
+                     AND (chased_at IS NULL
+                          OR acknowledge_by + (acknowledge_by - sent_at) <= now())
                    ORDER BY acknowledge_by LIMIT 100 FOR UPDATE SKIP LOCKED"""
             )
-            now = datetime.now(UTC)
             for row in rows:
-                entry = self.catalogue.get(Partner(row["partner"]))
-                if entry is None:
-                    continue
                 chase = chase_due(
                     status=ReferralStatus(row["status"]),
                     sent_at=row["sent_at"],
-                    acknowledge_within=entry.acknowledge_within,
-                    deadline_scale=self.settings.deadline_scale,
+                    acknowledge_within=row["acknowledge_by"] - row["sent_at"],
+                    deadline_scale=1.0,
                     chased_at=row["chased_at"],
                     escalated_at=row["escalated_at"],
                     now=now,
