@@ -86,6 +86,10 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
         "json": {"status": "acknowledged"}
     },
     ("referrals", "GET", "/v1/partners"): {},
+    ("referrals", "POST", "/v1/cases/{case_id}/multi-agency-meetings"): {
+        "json": {"held_on": "2026-03-10", "agencies": ["Police"], "actions_agreed": ["Visit"]}
+    },
+    ("referrals", "GET", "/v1/cases/{case_id}/multi-agency-meetings"): {},
     ("referrals", "GET", "/v1/cases/{case_id}/rehousing-evidence"): {},
     ("referrals", "POST", "/v1/cases/{case_id}/rehousing-requests"): {
         "json": {"banding": "priority"}

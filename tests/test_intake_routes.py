@@ -74,7 +74,11 @@ TRACKS: list[tuple[str, dict[str, Any], str, Callable[[list[str]], bool]]] = [
             incident__categories=["physical_attack"],
         ),
         "hate_crime_reporting_centre",
-        lambda kinds: "police_referral" in kinds and "perpetrator_enforcement" not in kinds,
+        lambda kinds: (
+            "give_advice" in kinds
+            and "police_referral" in kinds
+            and "perpetrator_enforcement" not in kinds
+        ),
     ),
     (
         "perpetrator investigation",
@@ -105,7 +109,7 @@ TRACKS: list[tuple[str, dict[str, Any], str, Callable[[list[str]], bool]]] = [
         "online abuse only",
         body_for(incident__categories=["online_abuse"]),
         "online_advice_only",
-        lambda kinds: kinds == [],
+        lambda kinds: kinds == ["give_advice"],
     ),
     (
         "domestic abuse",

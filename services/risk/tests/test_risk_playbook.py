@@ -1,7 +1,7 @@
 """Risk's pure rules against the policy: the first assessment, the immediate-danger playbook
-(3.3.1 and design.md's table), each track's first step (1.2, 3.2.4, 3.2.5, 4.3), secondary
-actions (3.3.2, with the Hate Crime Reporting Centre's referrals of 3.2.6) and capacity
-(1.6.2)."""
+(3.3.1 and design.md's table), each track's first step (1.2, 3.1 and 3.2.6 advice, 3.2.4,
+3.2.5, 4.3), secondary actions (3.3.2, with the Hate Crime Reporting Centre's referrals of
+3.2.6) and capacity (1.6.2)."""
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
@@ -956,6 +956,7 @@ def _first_step_rows() -> list[object]:
     rows: list[object] = []
     for danger in (False, True):
         soon = DAY if danger else timedelta(days=3)
+        advise_within = NOW if danger else DAY
         when = "danger" if danger else "no-danger"
         rows += [
             pytest.param(
@@ -993,14 +994,15 @@ def _first_step_rows() -> list[object]:
                 ],
                 id=f"perpetrator-investigation-enforcement-{when}",
             ),
-            # The Police referral of 3.2.6 is a secondary action now, not a first step.
+            # 3.2.6: the Reporting Centre advises first; its Police referral is a
+            # secondary action, not a first step.
             *(
                 pytest.param(
                     Track.HATE_CRIME_REPORTING_CENTRE,
                     classification,
                     danger,
-                    [],
-                    id=f"reporting-centre-{classification}-no-first-step-{when}",
+                    [step(K.GIVE_ADVICE, "3.2.6", Executor.LANDLORD, advise_within)],
+                    id=f"reporting-centre-{classification}-advice-{when}",
                 )
                 for classification in Classification
             ),
@@ -1014,12 +1016,15 @@ def _first_step_rows() -> list[object]:
                 )
                 for classification in Classification
             ),
-            pytest.param(
-                Track.ONLINE_ADVICE_ONLY,
-                Classification.HARASSMENT,
-                danger,
-                [],
-                id=f"online-advice-nothing-{when}",
+            *(
+                pytest.param(
+                    Track.ONLINE_ADVICE_ONLY,
+                    classification,
+                    danger,
+                    [step(K.GIVE_ADVICE, "3.1", Executor.LANDLORD, advise_within)],
+                    id=f"online-advice-{classification}-{when}",
+                )
+                for classification in Classification
             ),
         ]
         rows += [
@@ -1089,10 +1094,11 @@ def test_non_customer_never_gets_a_customers_only_action(
 
 @pytest.mark.parametrize("classification", list(Classification), ids=str)
 @pytest.mark.parametrize("customer", [True, False], ids=["customer", "non-customer"])
-def test_online_advice_only_without_danger_plans_nothing(
+def test_online_advice_only_without_danger_plans_only_the_advice(
     classification: Classification, customer: bool
 ) -> None:
-    """3.1: advice only (given by intake); personal communications not investigated."""
+    """3.1: advice only, recorded as an action with what was advised (its completion is
+    the case's first response); personal communications are not investigated."""
     facts = case(
         track=Track.ONLINE_ADVICE_ONLY,
         classification=classification,
@@ -1102,7 +1108,9 @@ def test_online_advice_only_without_danger_plans_nothing(
         capacity_concern=True,
         vulnerable_adult=True,
     )
-    assert plan_actions(facts) == []
+    planned = plan_actions(facts)
+    assert [summary(a) for a in planned] == [(K.GIVE_ADVICE, ALL, Executor.LANDLORD, DAY, None)]
+    assert planned[0].clause == "3.1"
 
 
 def test_online_advice_only_with_danger_still_gets_the_playbook() -> None:
@@ -1111,9 +1119,40 @@ def test_online_advice_only_with_danger_still_gets_the_playbook() -> None:
         immediate_danger=True,
         categories=frozenset({IncidentCategory.ONLINE_ABUSE}),
     )
-    kinds = [a.kind for a in plan_actions(facts)]
-    assert kinds[0] is K.INFORM_EMERGENCY_SERVICES
-    assert K.VISIT_WITH_RISK_ASSESSMENT in kinds
+    planned = plan_actions(facts)
+    playbook = immediate_danger_actions(facts)
+    assert planned[0].kind is K.INFORM_EMERGENCY_SERVICES
+    assert K.VISIT_WITH_RISK_ASSESSMENT in [a.kind for a in planned]
+    # The danger is met first, then the advice, given at once.
+    assert planned == [*playbook, step(K.GIVE_ADVICE, "3.1", Executor.LANDLORD, NOW)]
+
+
+# Where advice is the track's own first step (3.1, 3.2.6), and the clause it cites.
+ADVICE_CLAUSE = {
+    Track.ONLINE_ADVICE_ONLY: "3.1",
+    Track.HATE_CRIME_REPORTING_CENTRE: "3.2.6",
+}
+
+
+@pytest.mark.parametrize("track", list(Track), ids=str)
+@pytest.mark.parametrize("danger", [False, True], ids=["no-danger", "danger"])
+@pytest.mark.parametrize("classification", list(Classification), ids=str)
+def test_advice_is_planned_on_the_advice_tracks_only(
+    track: Track, danger: bool, classification: Classification
+) -> None:
+    """One advice action, carried out by the landlord, within a working day (at once in
+    immediate danger), on the 3.1 and 3.2.6 tracks and no other."""
+    facts = on_track(
+        track, immediate_danger=danger, classification=classification, **EVERY_CONDITION
+    )
+    advice = [a for a in plan_actions(facts) if a.kind is K.GIVE_ADVICE]
+    if track not in ADVICE_CLAUSE:
+        assert advice == []
+        return
+    within = NOW if danger else DAY
+    assert [(summary(a), a.clause) for a in advice] == [
+        ((K.GIVE_ADVICE, ALL, Executor.LANDLORD, within, None), ADVICE_CLAUSE[track])
+    ]
 
 
 POLICE_REFERRAL = (K.POLICE_REFERRAL, ALL, Executor.REFERRALS, DAY, Partner.POLICE)
@@ -1326,6 +1365,34 @@ DUE_FACTS = case(immediate_danger=True, **EVERYTHING)
             Partner.POLICE,
             datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
             id="police-referral-1-day-perpetrator-investigation",
+        ),
+        pytest.param(
+            on_track(Track.ONLINE_ADVICE_ONLY),
+            K.GIVE_ADVICE,
+            None,
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            id="online-advice-1-day",
+        ),
+        pytest.param(
+            on_track(Track.ONLINE_ADVICE_ONLY, immediate_danger=True),
+            K.GIVE_ADVICE,
+            None,
+            REQUIRED_AT + NOW,
+            id="online-advice-now-in-danger",
+        ),
+        pytest.param(
+            on_track(Track.HATE_CRIME_REPORTING_CENTRE),
+            K.GIVE_ADVICE,
+            None,
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            id="reporting-centre-advice-1-day",
+        ),
+        pytest.param(
+            on_track(Track.HATE_CRIME_REPORTING_CENTRE, immediate_danger=True),
+            K.GIVE_ADVICE,
+            None,
+            REQUIRED_AT + NOW,
+            id="reporting-centre-advice-now-in-danger",
         ),
         pytest.param(
             on_track(Track.CROSS_REFERRAL),

@@ -41,12 +41,14 @@ NEW_MOTIVATION = PerceivedMotivation("sex_characteristics")
 NEW_PERPETRATOR = PerpetratorKind("contractor_of_partner")
 NEW_LEVEL = RiskLevel("critical")
 
-# The first steps tracks ask for (1.2, 3.2.4, 3.2.5, 4.3): never one for a track unknown.
+# The first steps tracks ask for (1.2, 3.1, 3.2.4, 3.2.5, 3.2.6, 4.3): never one for a
+# track unknown.
 TRACK_FIRST_STEPS = {
     K.REFER_TO_LINE_MANAGER,
     K.DISCREET_CONTACT,
     K.VALIDITY_INVESTIGATION,
     K.POLICY_CROSS_REFERRAL,
+    K.GIVE_ADVICE,
 }
 
 

@@ -6,6 +6,7 @@ from hhc_contracts import Topic
 from hhc_referrals.api import router
 from hhc_referrals.catalogue import load_catalogue
 from hhc_referrals.handlers import handlers
+from hhc_referrals.meetings import router as meetings_router
 from hhc_referrals.partners_api import router as partners_router
 from hhc_referrals.rehousing_api import router as rehousing_router
 from hhc_referrals.settings import ReferralsSettings
@@ -28,7 +29,7 @@ def definition(settings: ReferralsSettings | None = None) -> ServiceDefinition:
             seek_consent_after=settings.seek_consent_after,
             deadline_scale=settings.deadline_scale,
         ),
-        routers=[router, partners_router, rehousing_router],
+        routers=[router, partners_router, rehousing_router, meetings_router],
         background=[delivery_worker(catalogue, settings)],
     )
 

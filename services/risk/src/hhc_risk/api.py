@@ -65,7 +65,11 @@ class CompletionIn(StrictInput):
         description="When it was done: defaults to now; if given, not before the action "
         "was required and not in the future",
     )
-    notes: str | None = Field(default=None, max_length=5000)
+    notes: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="What was done; for advice (give_advice), what was advised: required",
+    )
 
 
 class AssessmentIn(StrictInput):
@@ -103,11 +107,24 @@ def _action_out(row: Any) -> ActionOut:
     return ActionOut(**{key: row[key] for key in ActionOut.model_fields})
 
 
-def _invalid_completion_time(message: str) -> RequestValidationError:
-    """A 422 naming ``completed_at``, worded as the body's own validation errors are."""
+def _invalid(field: str, message: str) -> RequestValidationError:
+    """A 422 naming ``field``, worded as the body's own validation errors are."""
     return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", "completed_at"), "msg": message, "input": None}]
+        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
     )
+
+
+def _invalid_completion_time(message: str) -> RequestValidationError:
+    return _invalid("completed_at", message)
+
+
+def completion_notes(kind: ActionKind, notes: str | None) -> str | None:
+    """The notes of a completion. Advice (3.1, 3.2.6) is recorded with what was advised:
+    completing it is the case's first response, and the record of that response is what
+    the survivor was told, so its notes must say it."""
+    if kind is ActionKind.GIVE_ADVICE and not (notes and notes.strip()):
+        raise _invalid("notes", "must say what was advised")
+    return notes
 
 
 def completion_time(given: datetime | None, *, required_at: datetime, now: datetime) -> datetime:
@@ -258,7 +275,7 @@ async def complete_action(
 ) -> ActionOut:
     runtime = runtime_of(request)
     action = await runtime.pool.fetchrow(
-        "SELECT case_id, required_at FROM actions WHERE action_id = $1", action_id
+        "SELECT case_id, kind, required_at FROM actions WHERE action_id = $1", action_id
     )
     if action is None:
         raise HTTPException(404, "no such action")
@@ -272,6 +289,7 @@ async def complete_action(
     completed_at = completion_time(
         completion.completed_at, required_at=action["required_at"], now=datetime.now(UTC)
     )
+    notes = completion_notes(ActionKind(action["kind"]), completion.notes)
     async with runtime.pool.acquire() as connection, connection.transaction():
         row = await casework.complete_action(
             connection,
@@ -281,7 +299,7 @@ async def complete_action(
             by_staff=True,
             # Who completed it is who is signed in, never what the body says.
             completed_by=caller.subject,
-            notes=completion.notes,
+            notes=notes,
         )
         if row is None:
             state = await connection.fetchval(

@@ -250,7 +250,17 @@ def secondary_actions(facts: CaseFacts) -> list[PlannedAction]:
 def _first_step_of_track(facts: CaseFacts) -> list[PlannedAction]:
     """What the track asks for before (or instead of) the customer process."""
     soon = timedelta(hours=24) if facts.immediate_danger else timedelta(days=3)
+    # Advice is given within a working day, and at once to someone in immediate danger:
+    # it is what they are told to do to be safe while emergency services are informed.
+    advise_within = NOW if facts.immediate_danger else timedelta(hours=24)
     match facts.track:
+        case Track.ONLINE_ADVICE_ONLY:
+            # 3.1: advice only, to contact the Police or block communications; the
+            # personal communications themselves are not investigated.
+            return [_action(ActionKind.GIVE_ADVICE, "3.1", Executor.LANDLORD, advise_within)]
+        case Track.HATE_CRIME_REPORTING_CENTRE:
+            # 3.2.6: the Reporting Centre advises, then refers (secondary_actions).
+            return [_action(ActionKind.GIVE_ADVICE, "3.2.6", Executor.LANDLORD, advise_within)]
         case Track.STAFF_GRIEVANCE:
             return [_action(ActionKind.REFER_TO_LINE_MANAGER, "4.3", Executor.LANDLORD, soon)]
         case Track.THIRD_PARTY_DISCREET_CONTACT:
