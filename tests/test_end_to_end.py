@@ -1,6 +1,7 @@
 """A report made over HTTP flows through all five services, in one trace."""
 
 import httpx
+import pytest
 
 from hhc_devstack.otlp import SpanCollector
 from hhc_devstack.pytest_plugin import eventually
@@ -8,6 +9,12 @@ from hhc_devstack.pytest_plugin import eventually
 from .conftest import report_body, wait_for_timeline
 
 SERVICES = {"hhc-intake", "hhc-risk", "hhc-referrals", "hhc-enforcement", "hhc-reporting"}
+
+
+@pytest.fixture
+def clients(shared_clients: dict[str, httpx.AsyncClient]) -> dict[str, httpx.AsyncClient]:
+    """These tests only make reports and read what follows: one system serves them all."""
+    return shared_clients
 
 
 async def test_report_reaches_every_service_in_one_trace(

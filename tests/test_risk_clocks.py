@@ -59,6 +59,11 @@ def parse(moment: str) -> datetime:
 
 
 class TestPlaybook:
+    @pytest.fixture
+    def clients(self, shared_clients: dict[str, httpx.AsyncClient]) -> dict[str, httpx.AsyncClient]:
+        """These tests only make reports and read what follows: one system serves them all."""
+        return shared_clients
+
     async def test_customer_in_immediate_danger_gets_all_eight_actions_with_due_times(
         self, clients: dict[str, httpx.AsyncClient]
     ) -> None:
@@ -265,7 +270,11 @@ class TestClocks:
         per_action = Counter(e.payload["action_id"] for e in distinct)
         assert per_action[visit["action_id"]] == 1
         assert set(per_action.values()) == {1}
-        assert all(e.payload["escalated_to"] == "manager" for e in overdue)
+        # The case's manager hears of every overdue action; of the immediate-danger
+        # playbook's (3.3.1), the on-call safeguarding lead too.
+        assert all("manager" in e.payload["escalated_to"].split(",") for e in overdue)
+        visit_overdue = next(e for e in overdue if e.payload["action_id"] == visit["action_id"])
+        assert visit_overdue.payload["escalated_to"] == "manager,on_call_safeguarding_lead"
         listed = {
             a["action_id"]: a
             for a in (await clients["risk"].get(f"/v1/cases/{first['case_id']}/actions")).json()

@@ -68,6 +68,14 @@ class Permission(StrEnum):
     REPORT_REFERRAL_OUTCOME = "report_referral_outcome"
     """A partner acknowledges, accepts or declines a referral sent to it."""
     READ_ENFORCEMENT = "read_enforcement"
+    RECORD_EVIDENCE = "record_evidence"
+    """Add to an enforcement case's evidence log (2.5)."""
+    DECIDE_ENFORCEMENT = "decide_enforcement"
+    """Propose and decide steps of the ladder, record court hearings and orders (2.6)."""
+    RECORD_VALIDITY = "record_validity"
+    """Say whether an anonymous report was found valid (3.2.5)."""
+    MANAGE_PERPETRATORS = "manage_perpetrators"
+    """Record and identify alleged perpetrators."""
     READ_TIMELINE = "read_timeline"
     READ_REFERENCE_DATA = "read_reference_data"
     """The risk matrix and other tables without personal data."""
@@ -95,20 +103,25 @@ _CASEWORK = frozenset(
     }
 )
 
+_ENFORCEMENT = frozenset({_P.RECORD_EVIDENCE, _P.RECORD_VALIDITY, _P.MANAGE_PERPETRATORS})
+
 # fmt: off
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.ADVISER: _STAFF_REFERENCE | {
         _P.SUBMIT_REPORT, _P.ADD_FURTHER_REPORT, _P.RECORD_CONSENT, _P.READ_CASE,
         _P.ISSUE_STATUS_CODE,
     },
-    Role.CASEWORKER: _STAFF_REFERENCE | _CASEWORK | {_P.SUBMIT_REPORT},
+    Role.CASEWORKER: _STAFF_REFERENCE | _CASEWORK | _ENFORCEMENT | {_P.SUBMIT_REPORT},
     Role.SAFEGUARDING_LEAD: _STAFF_REFERENCE | _CASEWORK,
-    Role.LEGAL_OFFICER: _STAFF_REFERENCE | {
-        _P.READ_RISK, _P.READ_ENFORCEMENT, _P.READ_TIMELINE,
+    Role.LEGAL_OFFICER: _STAFF_REFERENCE | _ENFORCEMENT | {
+        _P.READ_RISK, _P.READ_ENFORCEMENT, _P.READ_TIMELINE, _P.DECIDE_ENFORCEMENT,
     },
-    Role.PEOPLE_AND_LEARNING: _STAFF_REFERENCE | _CASEWORK | {_P.SUBMIT_REPORT},
-    Role.MANAGER: _STAFF_REFERENCE | _CASEWORK | {
+    Role.PEOPLE_AND_LEARNING: _STAFF_REFERENCE | _CASEWORK | {
+        _P.SUBMIT_REPORT, _P.DECIDE_ENFORCEMENT,
+    },
+    Role.MANAGER: _STAFF_REFERENCE | _CASEWORK | _ENFORCEMENT | {
         _P.SUBMIT_REPORT, _P.CHANGE_TEAM, _P.READ_AGGREGATES, _P.PUBLISH_MONTHLY_REPORT,
+        _P.DECIDE_ENFORCEMENT,
     },
     Role.DATA_PROTECTION_OFFICER: _STAFF_REFERENCE | {
         _P.READ_CASE, _P.READ_RISK, _P.READ_REFERRALS, _P.READ_ENFORCEMENT,
@@ -121,7 +134,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 }
 # fmt: on
 
-CASE_PERMISSIONS: frozenset[Permission] = _CASEWORK | {_P.CHANGE_TEAM}
+CASE_PERMISSIONS: frozenset[Permission] = (
+    _CASEWORK | _ENFORCEMENT | {_P.CHANGE_TEAM, _P.DECIDE_ENFORCEMENT}
+)
 """Permissions that act on one case: each use is checked against that case."""
 
 

@@ -10,7 +10,7 @@ example.org).
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel
@@ -28,6 +28,10 @@ from hhc_contracts.vocabulary import (
     ContactMethod,
     DeliveryChannel,
     EnforcementRoute,
+    EnforcementStep,
+    EvidenceKind,
+    EvidenceLevel,
+    EvidenceStrength,
     Executor,
     IncidentCategory,
     Partner,
@@ -35,6 +39,7 @@ from hhc_contracts.vocabulary import (
     PerpetratorKind,
     ReferralBasis,
     ReferralStatus,
+    ReminderSubject,
     ReporterRole,
     RiskLevel,
     Track,
@@ -65,6 +70,7 @@ ALERT_ID = UUID("be5a7c9d-3f6b-4dae-8a4c-6b8dae2a4c57")
 SAFEGUARDING_REFERRAL_ID = UUID("cf6b8dae-4a7c-4ebf-9b5d-7c9ebf3b5d68")
 HOUSING_OPTIONS_REFERRAL_ID = UUID("d07c9ebf-5b8d-4fc0-8c6e-8daf0c4c6e79")
 ENFORCEMENT_CASE_ID = UUID("e18daf0c-6c9e-4ad1-9d7f-9eb01d5d7f8a")
+DECISION_ID = UUID("6cf28138-495a-4b12-9cc3-94a5b6c7d8e9")
 
 REPORT_RECEIVED_EVENT_ID = UUID("f29eb01d-7dae-4be2-8e80-afc12e6e809b")
 RISK_ASSESSED_EVENT_ID = UUID("03afc12e-8ebf-4cf3-9f91-b0d23f7f91ac")
@@ -381,6 +387,85 @@ _EXAMPLES: dict[type[BaseModel], Callable[[], _Example]] = {
             action="ex_parte_injunction_requested",
             action_id=INJUNCTION_ACTION_ID,
             taken_at=_at(4, 14, 45, 0),
+            step=EnforcementStep.EX_PARTE_INJUNCTION,
+            decision_id=DECISION_ID,
+            recorded_by="legal-officer-2",
+        ),
+    ),
+    v1.EnforcementEvidenceRecorded: lambda: _Example(
+        event_id=UUID("d3619eaf-b0c1-4e29-8f3a-0b1c2d3e4f50"),
+        occurred_at=_at(3, 16, 0, 0),
+        payload=v1.EnforcementEvidenceRecorded(
+            evidence_id=UUID("e47a0fb0-c1d2-4f3a-9a4b-1c2d3e4f5061"),
+            enforcement_case_id=ENFORCEMENT_CASE_ID,
+            case_id=CASE_ID,
+            kind=EvidenceKind.POLICE_REPORT,
+            strength=EvidenceStrength.STRONG,
+            recorded_by="legal-officer-2",
+            recorded_at=_at(3, 16, 0, 0),
+            evidence_level=EvidenceLevel.SUBSTANTIAL,
+            personal=v1.EvidencePersonalData(
+                source="Merseyside Police", reference="CRN-5521", summary="Officer's account"
+            ),
+        ),
+    ),
+    v1.EnforcementStepDecided: lambda: _Example(
+        event_id=UUID("f58b1ac1-d2e3-4a4b-8b5c-2d3e4f506172"),
+        occurred_at=_at(4, 14, 30, 0),
+        payload=v1.EnforcementStepDecided(
+            decision_id=DECISION_ID,
+            enforcement_case_id=ENFORCEMENT_CASE_ID,
+            case_id=CASE_ID,
+            route=EnforcementRoute.TENANCY_ENFORCEMENT,
+            step=EnforcementStep.EX_PARTE_INJUNCTION,
+            decided_by=["legal-officer-2"],
+            decided_at=_at(4, 14, 30, 0),
+            evidence_level=EvidenceLevel.STRONG,
+            review_due_at=_at(11, 14, 30, 0),
+            target_due_at=_at(4, 9, 30, 0) + timedelta(hours=24),
+            target_met=True,
+            personal=v1.DecisionPersonalData(reason="Threats with a weapon; police report"),
+        ),
+    ),
+    v1.EnforcementHearingScheduled: lambda: _Example(
+        event_id=UUID("069c2bd2-e3f4-4b5c-9c6d-3e4f50617283"),
+        occurred_at=_at(5, 10, 0, 0),
+        payload=v1.EnforcementHearingScheduled(
+            hearing_id=UUID("17ad3ce3-f405-4c6d-8d7e-4f5061728394"),
+            enforcement_case_id=ENFORCEMENT_CASE_ID,
+            case_id=CASE_ID,
+            step=EnforcementStep.INJUNCTION,
+            hearing_at=_at(18, 10, 0, 0),
+            court="Liverpool County Court",
+            recorded_by="legal-officer-2",
+            recorded_at=_at(5, 10, 0, 0),
+        ),
+    ),
+    v1.EnforcementOrderRecorded: lambda: _Example(
+        event_id=UUID("28be4df4-0516-4d7e-9e8f-5061728394a5"),
+        occurred_at=_at(18, 15, 0, 0),
+        payload=v1.EnforcementOrderRecorded(
+            order_id=UUID("39cf5e05-1627-4e8f-8f90-61728394a5b6"),
+            enforcement_case_id=ENFORCEMENT_CASE_ID,
+            case_id=CASE_ID,
+            step=EnforcementStep.INJUNCTION,
+            made_on=date(2026, 3, 18),
+            expires_on=date(2026, 9, 18),
+            recorded_by="legal-officer-2",
+            recorded_at=_at(18, 15, 0, 0),
+            personal=v1.OrderPersonalData(terms="Not to enter the block"),
+        ),
+    ),
+    v1.EnforcementReminderDue: lambda: _Example(
+        event_id=UUID("4ad06f16-2738-4f90-9aa1-728394a5b6c7"),
+        occurred_at=_at(17, 10, 0, 0),
+        payload=v1.EnforcementReminderDue(
+            reminder_id=UUID("5be17027-3849-4a01-8bb2-8394a5b6c7d8"),
+            enforcement_case_id=ENFORCEMENT_CASE_ID,
+            case_id=CASE_ID,
+            about=ReminderSubject.HEARING,
+            due_at=_at(18, 10, 0, 0),
+            detected_at=_at(17, 10, 0, 0),
         ),
     ),
     v1.MonthlyReportPublished: lambda: _Example(

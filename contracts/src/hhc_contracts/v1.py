@@ -27,6 +27,10 @@ from hhc_contracts.vocabulary import (
     ContactMethod,
     DeliveryChannel,
     EnforcementRoute,
+    EnforcementStep,
+    EvidenceKind,
+    EvidenceLevel,
+    EvidenceStrength,
     Executor,
     IncidentCategory,
     Partner,
@@ -36,6 +40,7 @@ from hhc_contracts.vocabulary import (
     ReferralBasis,
     ReferralStatus,
     RelatedPolicy,
+    ReminderSubject,
     ReporterRole,
     RiskLevel,
     Track,
@@ -384,13 +389,111 @@ class EnforcementCaseOpened(Payload):
 
 
 class EnforcementActionTaken(Payload):
-    """enforcement.action-taken: a step of enforcement was taken (policy 2.6, 3.3.1, 4.2)."""
+    """enforcement.action-taken: a step of enforcement was carried out (policy 2.6, 3.3.1,
+    4.2), as recorded by the named member of staff who did it."""
 
     enforcement_case_id: UUID
     case_id: UUID
-    action: str = Field(description="Step taken, e.g. 'ex_parte_injunction_requested'.")
+    action: str = Field(description="Step taken, e.g. 'ex_parte_injunction'.")
     action_id: UUID | None = Field(default=None, description="Risk action that asked for it.")
     taken_at: AwareDatetime
+    step: EnforcementStep | None = None
+    decision_id: UUID | None = Field(default=None, description="The decision it carried out.")
+    recorded_by: str | None = Field(
+        default=None, description="Subject of the member of staff who recorded it."
+    )
+
+
+class EvidencePersonalData(Payload):
+    source: str | None = None
+    reference: str | None = Field(default=None, description="Crime number, report reference.")
+    storage_reference: str | None = Field(
+        default=None, description="Where a photograph or recording is kept (not the file)."
+    )
+    summary: str | None = None
+
+
+class EnforcementEvidenceRecorded(Payload):
+    """enforcement.evidence-recorded: an item was added to a case's evidence log (2.5)."""
+
+    evidence_id: UUID
+    enforcement_case_id: UUID
+    case_id: UUID
+    kind: EvidenceKind
+    strength: EvidenceStrength
+    recorded_by: str
+    recorded_at: AwareDatetime
+    evidence_level: EvidenceLevel = Field(description="The case's evidence as a whole, now.")
+    personal: EvidencePersonalData = Field(default_factory=EvidencePersonalData)
+
+
+class DecisionPersonalData(Payload):
+    reason: str | None = None
+    skip_reason: str | None = None
+
+
+class EnforcementStepDecided(Payload):
+    """enforcement.step-decided: a step of the ladder was decided by the named people it
+    needs (two for notice and possession), on the evidence it needs (2.5, 2.6)."""
+
+    decision_id: UUID
+    enforcement_case_id: UUID
+    case_id: UUID
+    route: EnforcementRoute
+    step: EnforcementStep
+    decided_by: list[str] = Field(min_length=1)
+    decided_at: AwareDatetime
+    evidence_level: EvidenceLevel
+    review_due_at: AwareDatetime | None = None
+    skipped_steps: list[EnforcementStep] = Field(default_factory=list)
+    target_due_at: AwareDatetime | None = Field(
+        default=None, description="The step's own clock, e.g. ex parte: 24 hours from the report."
+    )
+    target_met: bool | None = None
+    personal: DecisionPersonalData = Field(default_factory=DecisionPersonalData)
+
+
+class EnforcementHearingScheduled(Payload):
+    """enforcement.hearing-scheduled: a court hearing was listed for an application."""
+
+    hearing_id: UUID
+    enforcement_case_id: UUID
+    case_id: UUID
+    step: EnforcementStep
+    hearing_at: AwareDatetime
+    court: str
+    recorded_by: str
+    recorded_at: AwareDatetime
+
+
+class OrderPersonalData(Payload):
+    terms: str | None = None
+
+
+class EnforcementOrderRecorded(Payload):
+    """enforcement.order-recorded: the court made an order (an injunction, possession)."""
+
+    order_id: UUID
+    enforcement_case_id: UUID
+    case_id: UUID
+    step: EnforcementStep
+    made_on: date
+    expires_on: date | None = None
+    recorded_by: str
+    recorded_at: AwareDatetime
+    personal: OrderPersonalData = Field(default_factory=OrderPersonalData)
+
+
+class EnforcementReminderDue(Payload):
+    """enforcement.reminder-due: a hearing is near, an order is about to expire, a review
+    or the ex parte 24-hour target is due (durable clocks)."""
+
+    reminder_id: UUID
+    enforcement_case_id: UUID
+    case_id: UUID
+    about: ReminderSubject
+    due_at: AwareDatetime
+    detected_at: AwareDatetime
 
 
 class MonthlyReportPublished(Payload):

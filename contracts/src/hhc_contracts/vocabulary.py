@@ -280,3 +280,64 @@ class EnforcementRoute(OpenEnum):
 
     TENANCY_ENFORCEMENT = "tenancy_enforcement"
     STAFF_DISCIPLINARY = "staff_disciplinary"
+    POLICE_AND_CIVIL = "police_and_civil"
+    """Not a customer, or not known: the Police and civil remedies, no tenancy steps."""
+    CONTRACT_MANAGEMENT = "contract_management"
+    """A contractor or agent acting for the landlord (1.3): with the contract's owner."""
+
+
+class EnforcementStep(OpenEnum):
+    """Every step of every enforcement route (2.5, 2.6, 3.3.1, 4.2, 4.3)."""
+
+    ADVICE_OR_VERBAL_WARNING = "advice_or_verbal_warning"
+    WRITTEN_WARNING = "written_warning"
+    ACCEPTABLE_BEHAVIOUR_AGREEMENT = "acceptable_behaviour_agreement"
+    INJUNCTION = "injunction"
+    EX_PARTE_INJUNCTION = "ex_parte_injunction"
+    NOTICE_OF_SEEKING_POSSESSION = "notice_of_seeking_possession"
+    POSSESSION_CLAIM = "possession_claim"
+    OUTCOME_ORDER_GRANTED = "outcome_order_granted"
+    OUTCOME_SUSPENDED = "outcome_suspended"
+    OUTCOME_DISMISSED = "outcome_dismissed"
+    BREACH_REPORTED = "breach_reported"
+    POLICE_REFERRAL = "police_referral"
+    CIVIL_REMEDY = "civil_remedy"
+    CONTRACT_MANAGEMENT_REFERRAL = "contract_management_referral"
+    CONTRACT_OUTCOME = "contract_outcome"
+    DISCIPLINARY_HANDED_OVER = "disciplinary_handed_over"
+    DISCIPLINARY_MILESTONE = "disciplinary_milestone"
+    DISCIPLINARY_CONCLUDED = "disciplinary_concluded"
+
+
+class EvidenceKind(OpenEnum):
+    """Kinds of evidence an enforcement case logs (2.5)."""
+
+    DIARY_ENTRY = "diary_entry"
+    WITNESS_STATEMENT = "witness_statement"
+    POLICE_REPORT = "police_report"
+    CRIME_NUMBER = "crime_number"
+    PHOTOGRAPH = "photograph"
+    RECORDING = "recording"
+    PROFESSIONAL_WITNESS_REPORT = "professional_witness_report"
+
+
+class EvidenceStrength(OpenEnum):
+    WEAK = "weak"
+    MODERATE = "moderate"
+    STRONG = "strong"
+
+
+class EvidenceLevel(OpenEnum):
+    """A case's evidence as a whole, lowest first."""
+
+    NONE = "none"
+    SOME = "some"
+    SUBSTANTIAL = "substantial"
+    STRONG = "strong"
+
+
+class ReminderSubject(OpenEnum):
+    HEARING = "hearing"
+    ORDER_EXPIRY = "order_expiry"
+    REVIEW = "review"
+    EX_PARTE_TARGET = "ex_parte_target"
