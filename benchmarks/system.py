@@ -63,7 +63,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from hhc_contracts import EventHeaders, Topic
 from hhc_contracts.topics import all_topics
-from hhc_contracts.vocabulary import Executor, Partner, PerpetratorKind
+from hhc_contracts.vocabulary import Classification, Executor, Partner, PerpetratorKind, Track
 from hhc_devstack.infrastructure import (
     TOPIC_PARTITIONS,
     EmbeddedBroker,
@@ -73,7 +73,7 @@ from hhc_devstack.infrastructure import (
 )
 from hhc_devstack.issuer import DevIssuer
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
-from hhc_enforcement.rules import STEP_FOR_ACTION, routes_to_open
+from hhc_enforcement.rules import Admission, admission
 from hhc_reporting.handlers import TOPICS as REPORTING_TOPICS
 
 BENCH_DIR = Path(".local/bench")
@@ -659,7 +659,7 @@ class Observer:
         stage = STAGE_OF_TOPIC.get(topic)
         if stage is not None:
             self.stage_first[stage].setdefault(case_id, now)
-        if event_type == "risk.action-required" or (
+        if event_type in ("risk.action-required", "intake.report-received") or (
             topic == Topic.REFERRALS.value and EMERGENCY in record.value
         ):
             if envelope is None:
@@ -670,9 +670,14 @@ class Observer:
                 # As the handlers decide (services/{referrals,enforcement}/.../handlers.py).
                 if executor == Executor.REFERRALS.value and payload.get("partner"):
                     self.expects_referral.add(case_id)
-                if executor == Executor.ENFORCEMENT.value and any(
-                    payload.get("kind") == kind.value for kind in STEP_FOR_ACTION
-                ):
+            elif event_type == "intake.report-received":
+                # As enforcement decides whether a report opens a case (its rules).
+                if admission(
+                    track=Track(payload["track"]),
+                    classification=Classification(payload["classification"]),
+                    perpetrator_kinds=[PerpetratorKind(k) for k in payload["perpetrator_kinds"]],
+                    validity_confirmed=False,
+                ) is Admission.OPEN and not payload.get("further_report"):
                     self.expects_enforcement.add(case_id)
             elif case_id not in self.emergency:
                 # Any referrals event naming emergency services counts: the referral
@@ -759,12 +764,6 @@ def report_body(rng: random.Random, danger: bool) -> dict[str, Any]:
     return body
 
 
-def expects_enforcement(body: dict[str, Any]) -> bool:
-    """Enforcement opens a case for these perpetrators whatever risk does."""
-    kinds = [PerpetratorKind(perpetrator["kind"]) for perpetrator in body["alleged_perpetrators"]]
-    return bool(routes_to_open(kinds))
-
-
 @dataclass
 class Sending:
     name: str
@@ -820,7 +819,7 @@ class Load:
                     sending.name,
                     sent_at,
                     danger,
-                    expects_enforcement(body),
+                    False,  # known once intake routes it (Observer)
                 )
             )
 

@@ -10,6 +10,7 @@ unprotected or untested.
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -100,6 +101,45 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
         "json": {"approved": True, "reason": "Support from the JAG is on file."}
     },
     ("enforcement", "GET", "/v1/cases/{case_id}/enforcement"): {},
+    ("enforcement", "GET", "/v1/cases/{case_id}/perpetrators"): {},
+    ("enforcement", "POST", "/v1/cases/{case_id}/perpetrators"): {
+        "json": {"kind": "customer", "reference": "T-0042"}
+    },
+    ("enforcement", "PATCH", "/v1/perpetrators/{perpetrator_id}"): {
+        "json": {"description": "Lives on the second floor"}
+    },
+    ("enforcement", "POST", "/v1/cases/{case_id}/validity"): {
+        "json": {"valid": True, "reason": "Neighbours confirm it"}
+    },
+    ("enforcement", "POST", "/v1/enforcement-cases/{enforcement_case_id}/evidence"): {
+        "json": {"kind": "diary_entry", "strength": "moderate", "source": "the survivor"}
+    },
+    ("enforcement", "GET", "/v1/enforcement-cases/{enforcement_case_id}/evidence"): {},
+    ("enforcement", "POST", "/v1/enforcement-cases/{enforcement_case_id}/proposals"): {
+        "json": {"step": "advice_or_verbal_warning", "reason": "Shouting at the door"}
+    },
+    ("enforcement", "POST", "/v1/proposals/{proposal_id}/decision"): {"json": {"agree": False}},
+    ("enforcement", "POST", "/v1/decisions/{decision_id}/taken"): {
+        "json": {"note": "Warned in person"}
+    },
+    ("enforcement", "GET", "/v1/enforcement-cases/{enforcement_case_id}/court"): {},
+    ("enforcement", "POST", "/v1/enforcement-cases/{enforcement_case_id}/hearings"): {
+        "json": {
+            "step": "injunction",
+            "hearing_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+            "court": "County Court at Leeds",
+        }
+    },
+    ("enforcement", "POST", "/v1/enforcement-cases/{enforcement_case_id}/orders"): {
+        "json": {
+            "step": "injunction",
+            "made_on": date.today().isoformat(),
+            "expires_on": (date.today() + timedelta(days=180)).isoformat(),
+        }
+    },
+    ("enforcement", "POST", "/v1/enforcement-cases/{enforcement_case_id}/breaches"): {
+        "json": {"summary": "Seen at the door again"}
+    },
     ("reporting", "GET", "/v1/cases/{case_id}/timeline"): {},
     ("reporting", "GET", "/v1/reports/monthly"): {"params": MONTH},
     ("reporting", "POST", "/v1/reports/monthly/publish"): {"params": MONTH},
@@ -109,6 +149,12 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
 # call recorded, by an earlier caller of the matrix; consent was given, so none of the
 # case's referrals awaits an override.
 ALSO_GRANTED = {
+    # Not an anonymous report: there is no validity to find.
+    ("enforcement", "POST", "/v1/cases/{case_id}/validity"): {409},
+    # The proposal answered, the step recorded, the hearing listed by an earlier caller.
+    ("enforcement", "POST", "/v1/proposals/{proposal_id}/decision"): {409},
+    ("enforcement", "POST", "/v1/decisions/{decision_id}/taken"): {409},
+    ("enforcement", "POST", "/v1/enforcement-cases/{enforcement_case_id}/hearings"): {409},
     ("risk", "POST", "/v1/actions/{action_id}/complete"): {409},
     ("referrals", "POST", "/v1/referrals/{referral_id}/confirmation"): {409},
     ("referrals", "POST", "/v1/referrals/{referral_id}/status"): {409},
@@ -169,6 +215,63 @@ class Fixture:
     """The case's referral to emergency services: by telephone, awaiting the call."""
     exemption_id: str
     """The case's exemption request, asked by EXEMPTION_ASKER and not yet decided."""
+    enforcement_case_id: str
+    perpetrator_id: str
+    proposal_id: str
+    """A notice of seeking possession proposed by LEGAL_PROPOSER, awaiting a second person."""
+    decision_id: str
+    """An advice step decided by LEGAL_PROPOSER, not yet recorded as taken."""
+
+
+LEGAL_PROPOSER = "legal-proposer"
+
+
+async def enforcement_world(
+    enforcement: httpx.AsyncClient, case_id: str, issue_token: TokenFactory
+) -> tuple[str, str, str, str]:
+    """The case's enforcement case and perpetrator, strong evidence on it, an advice step
+    decided, a notice of seeking possession proposed (it needs a second person), and a
+    court order in force (a breach needs one)."""
+    legal = bearer(issue_token("legal_officer", subject=LEGAL_PROPOSER))
+    found = (await enforcement.get(f"/v1/cases/{case_id}/enforcement", headers=legal)).json()
+    enforcement_case_id = found["enforcement_cases"][0]["enforcement_case_id"]
+    perpetrator_id = found["perpetrators"][0]["perpetrator_id"]
+    base = f"/v1/enforcement-cases/{enforcement_case_id}"
+    for evidence in (
+        {"kind": "police_report", "strength": "strong", "source": "West Yorkshire Police"},
+        {"kind": "witness_statement", "strength": "strong", "source": "a neighbour"},
+    ):
+        logged = await enforcement.post(f"{base}/evidence", json=evidence, headers=legal)
+        assert logged.status_code == 201, logged.text
+    advice = await enforcement.post(
+        f"{base}/proposals",
+        json={"step": "advice_or_verbal_warning", "reason": "Shouting at the door"},
+        headers=legal,
+    )
+    assert advice.status_code == 201, advice.text
+    notice = await enforcement.post(
+        f"{base}/proposals",
+        json={
+            "step": "notice_of_seeking_possession",
+            "reason": "Racist threats with a weapon",
+            "skip_reason": "Serious hate crime: the lower steps would not protect her",
+            "serious_hate_crime": True,
+        },
+        headers=legal,
+    )
+    assert notice.status_code in (201, 202), notice.text
+    order = await enforcement.post(
+        f"{base}/orders",
+        json={"step": "injunction", "made_on": date.today().isoformat()},
+        headers=legal,
+    )
+    assert order.status_code == 201, order.text
+    return (
+        enforcement_case_id,
+        perpetrator_id,
+        notice.json()["proposal_id"],
+        advice.json()["decision"]["decision_id"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +312,8 @@ async def world(
                 response = await clients[service].get(path, headers=dpo)
                 if response.status_code != 200 or not response.json():
                     return None
+                if service == "enforcement" and not response.json()["enforcement_cases"]:
+                    return None
             staff_known = await clients["risk"].get(
                 f"/v1/cases/{staff_case_id}/actions", headers=dpo
             )
@@ -235,7 +340,10 @@ async def world(
         )
         assert asked.status_code == 201, asked.text
         exemption_id = asked.json()["exemption_id"]
-        yield Fixture(clients, case_id, action_id, staff_case_id, referral_id, exemption_id)
+        enforcement = await enforcement_world(clients["enforcement"], case_id, issue_token)
+        yield Fixture(
+            clients, case_id, action_id, staff_case_id, referral_id, exemption_id, *enforcement
+        )
     finally:
         for client in clients.values():
             await client.aclose()
@@ -254,7 +362,16 @@ def expected_outcome(operation: Operation, caller: Caller | None) -> str:
         return "403"
     about_one_case = any(
         name in operation.path
-        for name in ("{case_id}", "{action_id}", "{referral_id}", "{exemption_id}")
+        for name in (
+            "{case_id}",
+            "{action_id}",
+            "{referral_id}",
+            "{exemption_id}",
+            "{enforcement_case_id}",
+            "{perpetrator_id}",
+            "{proposal_id}",
+            "{decision_id}",
+        )
     )
     if about_one_case and not reaches(caller, operation.permission, CASE):
         return "404"
@@ -295,6 +412,10 @@ async def test_matrix(
         action_id=world.action_id,
         referral_id=world.referral_id,
         exemption_id=world.exemption_id,
+        enforcement_case_id=world.enforcement_case_id,
+        perpetrator_id=world.perpetrator_id,
+        proposal_id=world.proposal_id,
+        decision_id=world.decision_id,
     )
     response = await world.clients[operation.service].request(
         operation.method,

@@ -35,7 +35,6 @@ async def test_report_reaches_every_service_in_one_trace(
         "risk.action-required",
         "referrals.referral-made",
         "enforcement.case-opened",
-        "enforcement.action-taken",
     )
     assert types[0] == "intake.report-received"
 

@@ -8,18 +8,17 @@ from typing import Any
 
 import pytest
 
+from hhc_contracts.vocabulary import EvidenceKind, EvidenceLevel, EvidenceStrength
 from hhc_enforcement.evidence import (
     ANY_EVIDENCE,
     EvidenceItem,
-    EvidenceKind,
-    EvidenceLevel,
-    Strength,
+    meets,
     missing_for,
     rate,
 )
 
 K = EvidenceKind
-S = Strength
+S = EvidenceStrength
 L = EvidenceLevel
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SURVIVOR = "survivor"
@@ -28,7 +27,7 @@ POLICE = "Merseyside Police"
 PROFESSIONAL = "Acme Professional Witness Service"
 
 
-def item(kind: EvidenceKind, strength: Strength, source: str, **more: Any) -> EvidenceItem:
+def item(kind: EvidenceKind, strength: EvidenceStrength, source: str, **more: Any) -> EvidenceItem:
     """An item as an officer logs it; stored kinds and crime numbers get their reference."""
     if kind in (K.PHOTOGRAPH, K.RECORDING):
         more.setdefault("storage_reference", f"evidence-store/{kind.value}/1")
@@ -155,7 +154,7 @@ LEVEL_ORDER = ["none", "some", "substantial", "strong"]
 def test_levels_are_ordered_none_some_substantial_strong(
     level: EvidenceLevel, needed: EvidenceLevel
 ) -> None:
-    assert level.meets(needed) is (
+    assert meets(level, needed) is (
         LEVEL_ORDER.index(level.value) >= LEVEL_ORDER.index(needed.value)
     )
 
@@ -170,13 +169,13 @@ LOGS = [logged for size in range(4) for logged in combinations(POOL, size)]
 def test_missing_for_is_empty_exactly_when_the_level_is_met() -> None:
     for logged, needed in product(LOGS, L):
         missing = missing_for(needed, logged)
-        assert (missing == []) is rate(logged).meets(needed), (logged, needed, missing)
+        assert (missing == []) is meets(rate(logged), needed), (logged, needed, missing)
         assert all(reason.strip() for reason in missing)
 
 
 def test_more_evidence_never_lowers_the_level() -> None:
     for logged, added in product(LOGS[:2000], POOL):
-        assert rate((*logged, added)).meets(rate(logged)), (logged, added)
+        assert meets(rate((*logged, added)), rate(logged)), (logged, added)
 
 
 @pytest.mark.parametrize(

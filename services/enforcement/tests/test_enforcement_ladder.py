@@ -13,12 +13,18 @@ from itertools import product
 import pytest
 
 from hhc_chassis.access import Role
-from hhc_contracts.vocabulary import Classification, PerpetratorKind, Track
-from hhc_enforcement.evidence import (
-    EvidenceItem,
+from hhc_contracts.vocabulary import (
+    Classification,
+    EnforcementRoute,
+    EnforcementStep,
     EvidenceKind,
     EvidenceLevel,
-    Strength,
+    EvidenceStrength,
+    PerpetratorKind,
+    Track,
+)
+from hhc_enforcement.evidence import (
+    EvidenceItem,
     missing_for,
     rate,
 )
@@ -31,8 +37,6 @@ from hhc_enforcement.ladder import (
     Proposal,
     Refusal,
     RefusalCode,
-    Route,
-    Step,
     allowed_next,
     case_to_join,
     decide,
@@ -42,14 +46,14 @@ from hhc_enforcement.ladder import (
     same_perpetrator,
 )
 
-S = Step
+S = EnforcementStep
 L = EvidenceLevel
 P = PerpetratorKind
 R = RefusalCode
-T = Route.TENANCY_ENFORCEMENT
-PC = Route.POLICE_AND_CIVIL
-CM = Route.CONTRACT_MANAGEMENT
-SD = Route.STAFF_DISCIPLINARY
+T = EnforcementRoute.TENANCY_ENFORCEMENT
+PC = EnforcementRoute.POLICE_AND_CIVIL
+CM = EnforcementRoute.CONTRACT_MANAGEMENT
+SD = EnforcementRoute.STAFF_DISCIPLINARY
 
 REPORTED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = REPORTED + timedelta(hours=6)
@@ -62,7 +66,7 @@ P_AND_L = Decider("people-1", frozenset({Role.PEOPLE_AND_LEARNING}))
 CASEWORKER = Decider("caseworker-1", frozenset({Role.CASEWORKER}))
 
 
-def _item(kind: EvidenceKind, strength: Strength, source: str) -> EvidenceItem:
+def _item(kind: EvidenceKind, strength: EvidenceStrength, source: str) -> EvidenceItem:
     return EvidenceItem(
         kind=kind,
         strength=strength,
@@ -75,14 +79,14 @@ def _item(kind: EvidenceKind, strength: Strength, source: str) -> EvidenceItem:
 
 EVIDENCE: dict[EvidenceLevel, tuple[EvidenceItem, ...]] = {
     L.NONE: (),
-    L.SOME: (_item(EvidenceKind.DIARY_ENTRY, Strength.WEAK, "survivor"),),
+    L.SOME: (_item(EvidenceKind.DIARY_ENTRY, EvidenceStrength.WEAK, "survivor"),),
     L.SUBSTANTIAL: (
-        _item(EvidenceKind.DIARY_ENTRY, Strength.MODERATE, "survivor"),
-        _item(EvidenceKind.WITNESS_STATEMENT, Strength.MODERATE, "neighbour"),
+        _item(EvidenceKind.DIARY_ENTRY, EvidenceStrength.MODERATE, "survivor"),
+        _item(EvidenceKind.WITNESS_STATEMENT, EvidenceStrength.MODERATE, "neighbour"),
     ),
     L.STRONG: (
-        _item(EvidenceKind.CRIME_NUMBER, Strength.MODERATE, "Merseyside Police"),
-        _item(EvidenceKind.WITNESS_STATEMENT, Strength.MODERATE, "survivor"),
+        _item(EvidenceKind.CRIME_NUMBER, EvidenceStrength.MODERATE, "Merseyside Police"),
+        _item(EvidenceKind.WITNESS_STATEMENT, EvidenceStrength.MODERATE, "survivor"),
     ),
 }
 
@@ -201,7 +205,7 @@ UP_TO_CLAIM = LADDER
 AWAITING_OUTCOME = LADDER
 
 # The history after which each step is the natural next one.
-IN_ORDER: dict[Step, tuple[Step, ...]] = {
+IN_ORDER: dict[EnforcementStep, tuple[EnforcementStep, ...]] = {
     **{rung: LADDER[:index] for index, rung in enumerate(LADDER)},
     S.EX_PARTE_INJUNCTION: (),
     **dict.fromkeys(OUTCOMES, AWAITING_OUTCOME),
@@ -217,10 +221,10 @@ IN_ORDER: dict[Step, tuple[Step, ...]] = {
 
 
 def _decide(
-    step: Step,
-    history: Sequence[Step],
+    step: EnforcementStep,
+    history: Sequence[EnforcementStep],
     *,
-    route: Route | None = None,
+    route: EnforcementRoute | None = None,
     level: EvidenceLevel = L.STRONG,
     deciders: tuple[Decider, ...] | None = None,
     skip_reason: str | None = None,
@@ -260,7 +264,7 @@ def test_evidence_fixtures_are_at_their_levels() -> None:
 
 
 def expected_in_order(
-    step: Step, level: EvidenceLevel, kind: PerpetratorKind, danger: bool
+    step: EnforcementStep, level: EvidenceLevel, kind: PerpetratorKind, danger: bool
 ) -> RefusalCode | None:
     if ROUTE_OF_STEP[step] is not ROUTE_OF_KIND[kind]:
         return R.STEP_NOT_ON_ROUTE
@@ -279,7 +283,7 @@ def expected_in_order(
     ],
 )
 def test_every_step_in_order_for_every_evidence_level_perpetrator_and_danger(
-    step: Step, level: EvidenceLevel, kind: PerpetratorKind, danger: bool
+    step: EnforcementStep, level: EvidenceLevel, kind: PerpetratorKind, danger: bool
 ) -> None:
     route = route_for(kind)
     assert route is ROUTE_OF_KIND[kind]
@@ -317,7 +321,7 @@ SKIPPED_FROM_THE_START = {rung: LADDER[:index] for index, rung in enumerate(LADD
 
 
 def expected_from_the_start(
-    step: Step,
+    step: EnforcementStep,
     level: EvidenceLevel,
     kind: PerpetratorKind,
     danger: bool,
@@ -355,7 +359,7 @@ SKIP_REASON = "racially motivated assault with a weapon: a warning would not pro
     ],
 )
 def test_every_step_as_the_first_with_and_without_a_skip_reason_and_serious_hate_crime(
-    step: Step,
+    step: EnforcementStep,
     level: EvidenceLevel,
     kind: PerpetratorKind,
     danger: bool,
@@ -385,7 +389,9 @@ def test_every_step_as_the_first_with_and_without_a_skip_reason_and_serious_hate
 
 
 @pytest.mark.parametrize("step", sorted(STRAIGHT_TO_COURT))
-def test_serious_hate_crime_goes_straight_to_injunction_or_possession(step: Step) -> None:
+def test_serious_hate_crime_goes_straight_to_injunction_or_possession(
+    step: EnforcementStep,
+) -> None:
     straight = _decide(step, (), skip_reason=SKIP_REASON, serious=True)
     assert isinstance(straight, Decision)
     assert straight.skipped == SKIPPED_FROM_THE_START[step]
@@ -396,7 +402,7 @@ def test_serious_hate_crime_goes_straight_to_injunction_or_possession(step: Step
 
 
 @pytest.mark.parametrize("step", sorted(STRAIGHT_TO_COURT))
-def test_serious_hate_crime_does_not_lower_the_evidence_needed(step: Step) -> None:
+def test_serious_hate_crime_does_not_lower_the_evidence_needed(step: EnforcementStep) -> None:
     outcome = _decide(step, (), level=L.SUBSTANTIAL, skip_reason=SKIP_REASON, serious=True)
     assert _code(outcome) is R.EVIDENCE_MISSING
 
@@ -509,7 +515,10 @@ GRANTED = (*AWAITING_OUTCOME, S.OUTCOME_ORDER_GRANTED)
     ],
 )
 def test_allowed_next(
-    route: Route, history: tuple[Step, ...], danger: bool, expected: set[Step]
+    route: EnforcementRoute,
+    history: tuple[EnforcementStep, ...],
+    danger: bool,
+    expected: set[EnforcementStep],
 ) -> None:
     assert allowed_next(route, history, immediate_danger=danger) == expected
 
@@ -531,7 +540,7 @@ def test_allowed_next(
 )
 @pytest.mark.parametrize("outcome", OUTCOMES)
 def test_outcomes_only_after_a_possession_claim(
-    outcome: Step, history: tuple[Step, ...], allowed: bool
+    outcome: EnforcementStep, history: tuple[EnforcementStep, ...], allowed: bool
 ) -> None:
     decided = _decide(outcome, history, level=L.NONE, skip_reason=SKIP_REASON, serious=True)
     if allowed:
@@ -576,7 +585,7 @@ def test_no_second_possession_claim_while_one_awaits_its_outcome() -> None:
     ],
 )
 def test_a_breach_only_after_an_order_or_agreement(
-    history: tuple[Step, ...], allowed: bool
+    history: tuple[EnforcementStep, ...], allowed: bool
 ) -> None:
     decided = _decide(S.BREACH_REPORTED, history, skip_reason=SKIP_REASON, serious=True)
     if allowed:
@@ -593,7 +602,7 @@ def test_a_breach_only_after_an_order_or_agreement(
         if route is T and step not in (S.BREACH_REPORTED, S.EX_PARTE_INJUNCTION)
     ),
 )
-def test_an_outright_possession_order_ends_the_ladder(step: Step) -> None:
+def test_an_outright_possession_order_ends_the_ladder(step: EnforcementStep) -> None:
     assert _code(_decide(step, GRANTED, skip_reason=SKIP_REASON)) is R.STEP_NOT_ALLOWED_NOW
 
 
@@ -624,7 +633,7 @@ def test_an_outright_possession_order_ends_the_ladder(step: Step) -> None:
     ],
 )
 def test_notice_and_possession_need_two_different_people(
-    step: Step, deciders: tuple[Decider, ...], expected: RefusalCode | None
+    step: EnforcementStep, deciders: tuple[Decider, ...], expected: RefusalCode | None
 ) -> None:
     outcome = _decide(step, IN_ORDER[step], deciders=deciders)
     assert _code(outcome) is expected
@@ -633,7 +642,7 @@ def test_notice_and_possession_need_two_different_people(
 
 
 @pytest.mark.parametrize("step", sorted(set(S) - TWO_PEOPLE))
-def test_other_steps_need_one_person(step: Step) -> None:
+def test_other_steps_need_one_person(step: EnforcementStep) -> None:
     outcome = _decide(step, IN_ORDER[step], danger=True, deciders=DECIDERS[step][:1])
     assert isinstance(outcome, Decision)
     assert len(outcome.decided_by) == 1
@@ -648,9 +657,9 @@ SINGLE_ROLE_DECIDERS = [LEGAL, MANAGER, P_AND_L, CASEWORKER] + [
 @pytest.mark.parametrize(
     ("step", "decider"),
     list(product(S, SINGLE_ROLE_DECIDERS)),
-    ids=lambda value: value.value if isinstance(value, Step) else value.subject,
+    ids=lambda value: value.value if isinstance(value, EnforcementStep) else value.subject,
 )
-def test_only_the_roles_the_policy_names_decide(step: Step, decider: Decider) -> None:
+def test_only_the_roles_the_policy_names_decide(step: EnforcementStep, decider: Decider) -> None:
     # 4.2: the Community Safety Team's legal action (legal officer, manager); 1.3 contract
     # management and 2.6 handing over to disciplinary: a manager; 4.3: People and Learning.
     deciders = (decider, Decider(f"{decider.subject}-colleague", decider.roles))
@@ -688,7 +697,7 @@ def test_ex_parte_target_is_24_hours_from_the_report(after_report: timedelta, wi
 
 
 @pytest.mark.parametrize("step", sorted(set(S) - {S.EX_PARTE_INJUNCTION}))
-def test_no_other_step_has_a_target_from_the_report(step: Step) -> None:
+def test_no_other_step_has_a_target_from_the_report(step: EnforcementStep) -> None:
     outcome = _decide(step, IN_ORDER[step])
     assert isinstance(outcome, Decision)
     assert (outcome.target_at, outcome.within_target) == (None, None)

@@ -1,30 +1,44 @@
 """Enforcement service definition and entry point."""
 
+from pydantic import Field
+
 from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Topic
-from hhc_enforcement import handlers
-from hhc_enforcement.api import router
+from hhc_enforcement import api, court_api, decisions, handlers
+from hhc_enforcement.reminders import reminder_scheduler
 
 
 class EnforcementSettings(ServiceSettings):
     service_name: str = "enforcement"
     http_port: int = 8004
+    deadline_scale: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Shortens every clock by this factor, for drills and tests only",
+    )
+    reminder_poll_seconds: float = Field(
+        default=5.0, gt=0, description="Longest wait between two looks for due reminders"
+    )
 
 
 def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition:
+    settings = settings or EnforcementSettings()
     return ServiceDefinition(
-        settings=settings or EnforcementSettings(),
+        settings=settings,
         migrations=MigrationSet(name="enforcement", package="hhc_enforcement"),
         title="HHC enforcement",
-        description="Action against alleged perpetrators (policy 2.5, 2.6, 3.3, 4.2).",
+        description="Action against alleged perpetrators: perpetrators, evidence, the escalation "
+        "ladder (policy 2.5, 2.6, 3.2.5, 3.3, 4.2, 4.3).",
         topics=[Topic.INTAKE_CASES, Topic.RISK_ACTIONS],
         handlers={
             "intake.report-received": handlers.on_report_received,
             "risk.action-required": handlers.on_action_required,
         },
-        routers=[router],
+        routers=[api.router, decisions.router, court_api.router],
+        background=[reminder_scheduler(settings.reminder_poll_seconds)],
     )
 
 

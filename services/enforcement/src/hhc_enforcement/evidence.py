@@ -33,43 +33,20 @@ one source too.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-
-class EvidenceKind(StrEnum):
-    """The kinds of evidence an enforcement case logs (issue 11, item 2)."""
-
-    DIARY_ENTRY = "diary_entry"
-    WITNESS_STATEMENT = "witness_statement"
-    POLICE_REPORT = "police_report"
-    CRIME_NUMBER = "crime_number"
-    PHOTOGRAPH = "photograph"
-    RECORDING = "recording"
-    PROFESSIONAL_WITNESS_REPORT = "professional_witness_report"
-
-
-class Strength(StrEnum):
-    """How strong the officer who logged an item assessed it."""
-
-    WEAK = "weak"
-    MODERATE = "moderate"
-    STRONG = "strong"
-
-
-class EvidenceLevel(StrEnum):
-    """How strong a case's evidence is as a whole, lowest first (the table above)."""
-
-    NONE = "none"
-    SOME = "some"
-    SUBSTANTIAL = "substantial"
-    STRONG = "strong"
-
-    def meets(self, needed: "EvidenceLevel") -> bool:
-        """Whether this level is ``needed`` or above it."""
-        return _LEVELS.index(self) >= _LEVELS.index(needed)
-
+from hhc_contracts.vocabulary import EvidenceKind, EvidenceLevel, EvidenceStrength, is_recognised
 
 _LEVELS: tuple[EvidenceLevel, ...] = tuple(EvidenceLevel)
+"""Every level this vocabulary knows, lowest first."""
+
+
+def meets(level: EvidenceLevel, needed: EvidenceLevel) -> bool:
+    """Whether ``level`` is ``needed`` or above it. A level this vocabulary does not know,
+    on either side, meets nothing (2.5: no enforcement on evidence not understood)."""
+    if not (is_recognised(level) and is_recognised(needed)):
+        return False
+    return _LEVELS.index(level) >= _LEVELS.index(needed)
+
 
 INDEPENDENT_KINDS: frozenset[EvidenceKind] = frozenset(
     {
@@ -86,7 +63,9 @@ STORED_ELSEWHERE: frozenset[EvidenceKind] = frozenset(
 )
 """Kinds whose file is kept in a store: the item needs its storage reference."""
 
-COUNTING: frozenset[Strength] = frozenset({Strength.MODERATE, Strength.STRONG})
+COUNTING: frozenset[EvidenceStrength] = frozenset(
+    {EvidenceStrength.MODERATE, EvidenceStrength.STRONG}
+)
 """Strengths that count towards substantial and strong evidence."""
 
 
@@ -96,7 +75,7 @@ class EvidenceItem:
     its metadata and where it is stored."""
 
     kind: EvidenceKind
-    strength: Strength
+    strength: EvidenceStrength
     recorded_by: str
     """The subject (staff account) who logged it."""
     recorded_at: datetime
@@ -156,7 +135,7 @@ def rate(items: Iterable[EvidenceItem]) -> EvidenceLevel:
     counting = tuple(item for item in log if item.counts)
     if any(item.independent and _corroborated(item, counting) for item in counting):
         return EvidenceLevel.STRONG
-    if any(item.strength is Strength.STRONG for item in counting) or any(
+    if any(item.strength is EvidenceStrength.STRONG for item in counting) or any(
         _corroborated(item, counting) for item in counting
     ):
         return EvidenceLevel.SUBSTANTIAL
@@ -178,7 +157,7 @@ def missing_for(needed: EvidenceLevel, items: Iterable[EvidenceItem]) -> list[st
     """What the log lacks to reach ``needed``, in words (the table in the module
     docstring); empty when it reaches it."""
     log = tuple(items)
-    if rate(log).meets(needed):
+    if meets(rate(log), needed):
         return []
     if needed is EvidenceLevel.SOME:
         return [ANY_EVIDENCE]

@@ -1,128 +1,105 @@
-"""Enforcement's handlers: decide with the rules, store and emit in one transaction."""
+"""Enforcement's handlers: decode, load, decide with the rules, store and emit in the
+consumer's one transaction.
 
-import uuid
+Nothing here takes a step of enforcement: a decision is a person's, and a step is taken
+when the person who took it records it (``hhc_enforcement.decisions``). A report opens
+or joins enforcement cases where the policy says (``rules.admission``); risk's actions for
+enforcement are kept, linked to the case's enforcement case, until a step answers them.
+"""
+
 from datetime import UTC, datetime
-from uuid import UUID
 
 import asyncpg
 
-from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
-from hhc_contracts.v1 import (
-    ActionRequired,
-    EnforcementActionTaken,
-    EnforcementCaseOpened,
-    ReportReceived,
-)
-from hhc_contracts.vocabulary import EnforcementRoute, Executor, PerpetratorKind
-from hhc_enforcement.rules import STEP_FOR_ACTION, routes_to_open
-
-
-async def _open_case(
-    connection: asyncpg.Connection,
-    cause: Envelope,
-    *,
-    case_id: UUID,
-    route: EnforcementRoute,
-    perpetrator_kind: PerpetratorKind,
-    opened_at: datetime,
-) -> tuple[UUID, list[Envelope]]:
-    """The enforcement case for (case, route), opening it if there is none yet."""
-    opened = await connection.fetchrow(
-        """INSERT INTO enforcement_cases (enforcement_case_id, case_id, route, perpetrator_kind,
-                                          opened_at)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (case_id, route) DO UPDATE SET perpetrator_kind = EXCLUDED.perpetrator_kind
-               WHERE enforcement_cases.perpetrator_kind = 'unknown'
-           RETURNING enforcement_case_id, (xmax = 0) AS inserted""",
-        uuid.uuid4(),
-        case_id,
-        route.value,
-        perpetrator_kind.value,
-        opened_at,
-    )
-    if opened is None or not opened["inserted"]:
-        existing: UUID = await connection.fetchval(
-            "SELECT enforcement_case_id FROM enforcement_cases WHERE case_id = $1 AND route = $2",
-            case_id,
-            route.value,
-        )
-        return existing, []
-    opened_id: UUID = opened["enforcement_case_id"]
-    event = EnforcementCaseOpened(
-        enforcement_case_id=opened_id,
-        case_id=case_id,
-        perpetrator_kind=perpetrator_kind,
-        route=route,
-        opened_at=opened_at,
-    )
-    return opened_id, [new_envelope(event, case_id=case_id, occurred_at=opened_at, cause=cause)]
+from hhc_contracts.v1 import ActionRequired, ReportReceived
+from hhc_enforcement import casework, store
+from hhc_enforcement.court_api import record_breaches_on_later_report
+from hhc_enforcement.rules import Admission, Known, admission, is_request, namings
 
 
 async def on_report_received(
     connection: asyncpg.Connection, envelope: Envelope, report: ReportReceived
 ) -> None:
+    """Each alleged perpetrator of a kind a route is for is recorded (or, named again,
+    found) and put on the enforcement case that acts for them: opened, joined, or none
+    yet while an anonymous report awaits its validity (3.2.5). A report the policy
+    handles otherwise (3.1, 1.2, 3.2.6) touches no perpetrator."""
+    await store.lock_case(connection, report.case_id)
+    if not await store.store_report(connection, report):
+        return
+    # A later report that the behaviour goes on is a breach of an order in force.
+    await record_breaches_on_later_report(connection, report)
+    allowed = admission(
+        track=report.track,
+        classification=report.classification,
+        perpetrator_kinds=report.perpetrator_kinds,
+        validity_confirmed=await store.validity_confirmed(connection, report.case_id),
+    )
+    if allowed is Admission.NONE:
+        return
+    now = datetime.now(UTC)
+    known = {
+        p.perpetrator_id: p for p in await store.perpetrators_on_case(connection, report.case_id)
+    }
     outgoing: list[Envelope] = []
-    for route, kind in routes_to_open(report.perpetrator_kinds).items():
-        _, events = await _open_case(
+    for naming in namings(
+        report.perpetrator_kinds, [Known(p.perpetrator_id, p.kind) for p in known.values()]
+    ):
+        if naming.known is None:
+            perpetrator = await store.new_perpetrator(
+                connection,
+                kind=naming.kind,
+                known_since=report.received_at,
+                recorded_by=store.REPORTED,
+            )
+        else:
+            perpetrator = known[naming.known]
+            if naming.kind_learnt:
+                perpetrator = await store.update_perpetrator(
+                    connection,
+                    perpetrator,
+                    kind=naming.kind,
+                    reference=perpetrator.reference,
+                    description=perpetrator.description,
+                    identified_by=perpetrator.identified_by,
+                    identified_at=perpetrator.identified_at,
+                )
+        placed = await casework.place(
             connection,
             envelope,
+            perpetrator=perpetrator,
             case_id=report.case_id,
-            route=route,
-            perpetrator_kind=kind,
-            opened_at=datetime.now(UTC),
+            allowed=allowed,
+            linked_by=store.REPORTED,
+            now=now,
+            report_ids=(report.report_id,),
         )
-        outgoing.extend(events)
+        outgoing += placed.events
+        if naming.kind_learnt:
+            outgoing += await casework.place_everywhere(
+                connection, envelope, perpetrator=perpetrator, linked_by=store.REPORTED, now=now
+            )
     await enqueue(connection, outgoing)
 
 
 async def on_action_required(
     connection: asyncpg.Connection, envelope: Envelope, action: ActionRequired
 ) -> None:
-    step = STEP_FOR_ACTION.get(action.kind)
-    # An action or executor the vocabulary does not know gets no step here: one would be
-    # invented. The action stays open at risk, which escalates it to a manager when due.
-    if action.carried_out_by is not Executor.ENFORCEMENT or step is None:
+    """Risk asks enforcement for an ex parte injunction (3.3.1) or enforcement against a
+    customer perpetrator (3.3.2): kept, linked to the case's tenancy enforcement case if
+    it has one (or when it opens), and answered when a person records a step that answers
+    it as taken. An action or executor the vocabulary does not know is none of ours: it
+    stays open at risk, which escalates it to a manager when due."""
+    if not is_request(action.kind, action.carried_out_by):
         return
-    existing = await connection.fetchval(
-        "SELECT enforcement_case_id FROM enforcement_cases WHERE case_id = $1 "
-        "ORDER BY opened_at LIMIT 1",
-        action.case_id,
-    )
-    outgoing: list[Envelope] = []
-    if existing is not None:
-        enforcement_case_id: UUID = existing
-    else:
-        # The report may not have reached us yet (another topic): open the case with the
-        # perpetrator unknown; the report fills it in when it arrives.
-        enforcement_case_id, outgoing = await _open_case(
-            connection,
-            envelope,
-            case_id=action.case_id,
-            route=EnforcementRoute.TENANCY_ENFORCEMENT,
-            perpetrator_kind=PerpetratorKind.UNKNOWN,
-            opened_at=datetime.now(UTC),
-        )
-    taken_at = datetime.now(UTC)
-    await connection.execute(
-        """INSERT INTO enforcement_steps (step_id, enforcement_case_id, action, action_id,
-                                          taken_at)
-           VALUES ($1, $2, $3, $4, $5)""",
-        uuid.uuid4(),
-        enforcement_case_id,
-        step,
-        action.action_id,
-        taken_at,
-    )
-    taken = EnforcementActionTaken(
-        enforcement_case_id=enforcement_case_id,
-        case_id=action.case_id,
-        action=step,
+    await store.store_request(
+        connection,
         action_id=action.action_id,
-        taken_at=taken_at,
+        case_id=action.case_id,
+        kind=action.kind,
+        required_at=action.required_at,
+        due_at=action.due_at,
+        received_at=datetime.now(UTC),
     )
-    outgoing.append(
-        new_envelope(taken, case_id=action.case_id, occurred_at=taken_at, cause=envelope)
-    )
-    await enqueue(connection, outgoing)

@@ -47,38 +47,35 @@ from enum import StrEnum
 from uuid import UUID
 
 from hhc_chassis.access import Role
-from hhc_contracts.vocabulary import Classification, PerpetratorKind, Track, is_recognised
-from hhc_enforcement.evidence import EvidenceItem, EvidenceLevel, missing_for, rate
+from hhc_contracts.vocabulary import (
+    Classification,
+    EnforcementRoute,
+    EnforcementStep,
+    EvidenceLevel,
+    PerpetratorKind,
+    Track,
+    is_recognised,
+)
+from hhc_enforcement.evidence import EvidenceItem, meets, missing_for, rate
 
-
-class Route(StrEnum):
-    """Which route enforcement takes (the first table above). The first and last share
-    their wire values with ``EnforcementRoute``."""
-
-    TENANCY_ENFORCEMENT = "tenancy_enforcement"
-    POLICE_AND_CIVIL = "police_and_civil"
-    CONTRACT_MANAGEMENT = "contract_management"
-    STAFF_DISCIPLINARY = "staff_disciplinary"
-
-
-ROUTE_FOR_PERPETRATOR: Mapping[PerpetratorKind, Route] = {
-    PerpetratorKind.CUSTOMER: Route.TENANCY_ENFORCEMENT,
-    PerpetratorKind.NOT_CUSTOMER: Route.POLICE_AND_CIVIL,
-    PerpetratorKind.UNKNOWN: Route.POLICE_AND_CIVIL,
-    PerpetratorKind.ACTING_FOR_LANDLORD: Route.CONTRACT_MANAGEMENT,
-    PerpetratorKind.STAFF: Route.STAFF_DISCIPLINARY,
+ROUTE_FOR_PERPETRATOR: Mapping[PerpetratorKind, EnforcementRoute] = {
+    PerpetratorKind.CUSTOMER: EnforcementRoute.TENANCY_ENFORCEMENT,
+    PerpetratorKind.NOT_CUSTOMER: EnforcementRoute.POLICE_AND_CIVIL,
+    PerpetratorKind.UNKNOWN: EnforcementRoute.POLICE_AND_CIVIL,
+    PerpetratorKind.ACTING_FOR_LANDLORD: EnforcementRoute.CONTRACT_MANAGEMENT,
+    PerpetratorKind.STAFF: EnforcementRoute.STAFF_DISCIPLINARY,
 }
 
 
-def route_for(kind: PerpetratorKind) -> Route | None:
+def route_for(kind: PerpetratorKind) -> EnforcementRoute | None:
     """The route for ``kind``; none for a kind this vocabulary does not know (2.5: no
     enforcement without knowing whom it is against)."""
     return ROUTE_FOR_PERPETRATOR.get(kind) if is_recognised(kind) else None
 
 
-def routes_for(kinds: Iterable[PerpetratorKind]) -> dict[Route, PerpetratorKind]:
+def routes_for(kinds: Iterable[PerpetratorKind]) -> dict[EnforcementRoute, PerpetratorKind]:
     """One route per kind of alleged perpetrator, with the first kind that called for it."""
-    routes: dict[Route, PerpetratorKind] = {}
+    routes: dict[EnforcementRoute, PerpetratorKind] = {}
     for kind in kinds:
         route = route_for(kind)
         if route is not None:
@@ -86,32 +83,9 @@ def routes_for(kinds: Iterable[PerpetratorKind]) -> dict[Route, PerpetratorKind]
     return routes
 
 
-class Step(StrEnum):
-    """Every step of every route (``STEP_RULES`` says whose)."""
-
-    ADVICE_OR_VERBAL_WARNING = "advice_or_verbal_warning"
-    WRITTEN_WARNING = "written_warning"
-    ACCEPTABLE_BEHAVIOUR_AGREEMENT = "acceptable_behaviour_agreement"
-    INJUNCTION = "injunction"
-    EX_PARTE_INJUNCTION = "ex_parte_injunction"
-    NOTICE_OF_SEEKING_POSSESSION = "notice_of_seeking_possession"
-    POSSESSION_CLAIM = "possession_claim"
-    OUTCOME_ORDER_GRANTED = "outcome_order_granted"
-    OUTCOME_SUSPENDED = "outcome_suspended"
-    OUTCOME_DISMISSED = "outcome_dismissed"
-    BREACH_REPORTED = "breach_reported"
-    POLICE_REFERRAL = "police_referral"
-    CIVIL_REMEDY = "civil_remedy"
-    CONTRACT_MANAGEMENT_REFERRAL = "contract_management_referral"
-    CONTRACT_OUTCOME = "contract_outcome"
-    DISCIPLINARY_HANDED_OVER = "disciplinary_handed_over"
-    DISCIPLINARY_MILESTONE = "disciplinary_milestone"
-    DISCIPLINARY_CONCLUDED = "disciplinary_concluded"
-
-
 @dataclass(frozen=True, slots=True)
 class StepRule:
-    route: Route
+    route: EnforcementRoute
     evidence: EvidenceLevel
     """The least the evidence log must reach (2.5)."""
     decided_by: frozenset[Role]
@@ -135,83 +109,87 @@ _1_WEEK = timedelta(days=7)
 _2_WEEKS = timedelta(days=14)
 _4_WEEKS = timedelta(days=28)
 
-_T = Route.TENANCY_ENFORCEMENT
-_P = Route.POLICE_AND_CIVIL
-_C = Route.CONTRACT_MANAGEMENT
-_S = Route.STAFF_DISCIPLINARY
+_T = EnforcementRoute.TENANCY_ENFORCEMENT
+_P = EnforcementRoute.POLICE_AND_CIVIL
+_C = EnforcementRoute.CONTRACT_MANAGEMENT
+_S = EnforcementRoute.STAFF_DISCIPLINARY
 _NONE = EvidenceLevel.NONE
 _SOME = EvidenceLevel.SOME
 _SUBSTANTIAL = EvidenceLevel.SUBSTANTIAL
 _STRONG = EvidenceLevel.STRONG
 
 # fmt: off
-STEP_RULES: Mapping[Step, StepRule] = {
+STEP_RULES: Mapping[EnforcementStep, StepRule] = {
     # step:
     #   route, evidence, decided by, how many people, review after, clause, rung, target
-    Step.ADVICE_OR_VERBAL_WARNING: StepRule(
+    EnforcementStep.ADVICE_OR_VERBAL_WARNING: StepRule(
         _T, _SOME,        _LEGAL,   1, _4_WEEKS, "2.5, 2.6, 3.3.2",      rung=1),
-    Step.WRITTEN_WARNING: StepRule(
+    EnforcementStep.WRITTEN_WARNING: StepRule(
         _T, _SUBSTANTIAL, _LEGAL,   1, _4_WEEKS, "2.5, 2.6, 3.3.2",      rung=2),
-    Step.ACCEPTABLE_BEHAVIOUR_AGREEMENT: StepRule(
+    EnforcementStep.ACCEPTABLE_BEHAVIOUR_AGREEMENT: StepRule(
         _T, _SUBSTANTIAL, _LEGAL,   1, _4_WEEKS, "2.5, 2.6, 3.3.2",      rung=3),
-    Step.INJUNCTION: StepRule(
+    EnforcementStep.INJUNCTION: StepRule(
         _T, _STRONG,      _LEGAL,   1, _4_WEEKS, "2.5, 2.6, 3.3.2, 4.2", rung=4),
-    Step.EX_PARTE_INJUNCTION: StepRule(
+    EnforcementStep.EX_PARTE_INJUNCTION: StepRule(
         _T, _STRONG,      _LEGAL,   1, _1_WEEK,  "2.5, 3.3.1, 4.2",      rung=4, target=_DAY),
-    Step.NOTICE_OF_SEEKING_POSSESSION: StepRule(
+    EnforcementStep.NOTICE_OF_SEEKING_POSSESSION: StepRule(
         _T, _STRONG,      _LEGAL,   2, _4_WEEKS, "2.5, 2.6, 3.3.2, 4.2", rung=5),
-    Step.POSSESSION_CLAIM: StepRule(
+    EnforcementStep.POSSESSION_CLAIM: StepRule(
         _T, _STRONG,      _LEGAL,   2, _4_WEEKS, "2.5, 2.6, 3.3.2, 4.2", rung=6),
-    Step.OUTCOME_ORDER_GRANTED: StepRule(
+    EnforcementStep.OUTCOME_ORDER_GRANTED: StepRule(
         _T, _NONE,        _LEGAL,   1, _4_WEEKS, "2.6, 4.2"),
-    Step.OUTCOME_SUSPENDED: StepRule(
+    EnforcementStep.OUTCOME_SUSPENDED: StepRule(
         _T, _NONE,        _LEGAL,   1, _4_WEEKS, "2.6, 4.2"),
-    Step.OUTCOME_DISMISSED: StepRule(
+    EnforcementStep.OUTCOME_DISMISSED: StepRule(
         _T, _NONE,        _LEGAL,   1, _4_WEEKS, "2.6, 4.2"),
-    Step.BREACH_REPORTED: StepRule(
+    EnforcementStep.BREACH_REPORTED: StepRule(
         _T, _SOME,        _LEGAL,   1, _1_WEEK,  "2.6, 4.2"),
-    Step.POLICE_REFERRAL: StepRule(
+    EnforcementStep.POLICE_REFERRAL: StepRule(
         _P, _SOME,        _LEGAL,   1, _2_WEEKS, "1.4, 2.6"),
-    Step.CIVIL_REMEDY: StepRule(
+    EnforcementStep.CIVIL_REMEDY: StepRule(
         _P, _STRONG,      _LEGAL,   1, _4_WEEKS, "2.5, 2.6"),
-    Step.CONTRACT_MANAGEMENT_REFERRAL: StepRule(
+    EnforcementStep.CONTRACT_MANAGEMENT_REFERRAL: StepRule(
         _C, _SOME,        _MANAGER, 1, _2_WEEKS, "1.3, 2.5"),
-    Step.CONTRACT_OUTCOME: StepRule(
+    EnforcementStep.CONTRACT_OUTCOME: StepRule(
         _C, _NONE,        _MANAGER, 1, None,     "1.3"),
-    Step.DISCIPLINARY_HANDED_OVER: StepRule(
+    EnforcementStep.DISCIPLINARY_HANDED_OVER: StepRule(
         _S, _SOME,        _MANAGER, 1, _4_WEEKS, "2.6, 4.3"),
-    Step.DISCIPLINARY_MILESTONE: StepRule(
+    EnforcementStep.DISCIPLINARY_MILESTONE: StepRule(
         _S, _NONE,        _P_AND_L, 1, _4_WEEKS, "2.6, 4.3"),
-    Step.DISCIPLINARY_CONCLUDED: StepRule(
+    EnforcementStep.DISCIPLINARY_CONCLUDED: StepRule(
         _S, _NONE,        _P_AND_L, 1, None,     "2.6, 4.3"),
 }
 # fmt: on
 
-STEPS_OF_ROUTE: Mapping[Route, tuple[Step, ...]] = {
+STEPS_OF_ROUTE: Mapping[EnforcementRoute, tuple[EnforcementStep, ...]] = {
     route: tuple(step for step, rule in STEP_RULES.items() if rule.route is route)
-    for route in Route
+    for route in EnforcementRoute
 }
 
-RUNGS: Mapping[int, Step] = {
+RUNGS: Mapping[int, EnforcementStep] = {
     rule.rung: step
     for step, rule in STEP_RULES.items()
-    if rule.rung is not None and step is not Step.EX_PARTE_INJUNCTION
+    if rule.rung is not None and step is not EnforcementStep.EX_PARTE_INJUNCTION
 }
 """The step each rung names (an ex parte injunction is a kind of rung 4, never skipped)."""
 
-STRAIGHT_TO_COURT = STEP_RULES[Step.INJUNCTION].rung or 0
+STRAIGHT_TO_COURT = STEP_RULES[EnforcementStep.INJUNCTION].rung or 0
 """Going straight to this rung or above needs serious hate crime (module docstring)."""
 
-OUTCOMES: frozenset[Step] = frozenset(
-    {Step.OUTCOME_ORDER_GRANTED, Step.OUTCOME_SUSPENDED, Step.OUTCOME_DISMISSED}
-)
-ORDERS_AND_AGREEMENTS: frozenset[Step] = frozenset(
+OUTCOMES: frozenset[EnforcementStep] = frozenset(
     {
-        Step.ACCEPTABLE_BEHAVIOUR_AGREEMENT,
-        Step.INJUNCTION,
-        Step.EX_PARTE_INJUNCTION,
-        Step.OUTCOME_ORDER_GRANTED,
-        Step.OUTCOME_SUSPENDED,
+        EnforcementStep.OUTCOME_ORDER_GRANTED,
+        EnforcementStep.OUTCOME_SUSPENDED,
+        EnforcementStep.OUTCOME_DISMISSED,
+    }
+)
+ORDERS_AND_AGREEMENTS: frozenset[EnforcementStep] = frozenset(
+    {
+        EnforcementStep.ACCEPTABLE_BEHAVIOUR_AGREEMENT,
+        EnforcementStep.INJUNCTION,
+        EnforcementStep.EX_PARTE_INJUNCTION,
+        EnforcementStep.OUTCOME_ORDER_GRANTED,
+        EnforcementStep.OUTCOME_SUSPENDED,
     }
 )
 """What a breach can be of."""
@@ -262,8 +240,8 @@ class Decider:
 class Proposal:
     """A step someone asks to take."""
 
-    route: Route
-    step: Step
+    route: EnforcementRoute
+    step: EnforcementStep
     reason: str
     """Why: recorded with the decision."""
     deciders: tuple[Decider, ...]
@@ -275,8 +253,8 @@ class Proposal:
 class Decision:
     """A step decided: who, why, when, on what evidence, and what follows."""
 
-    route: Route
-    step: Step
+    route: EnforcementRoute
+    step: EnforcementStep
     clause: str
     decided_by: tuple[str, ...]
     reason: str
@@ -284,14 +262,14 @@ class Decision:
     evidence_level: EvidenceLevel
     review_at: datetime | None
     """None: the route has ended (``StepRule.review_after``)."""
-    skipped: tuple[Step, ...] = ()
+    skipped: tuple[EnforcementStep, ...] = ()
     skip_reason: str | None = None
     target_at: datetime | None = None
     """When the step was due (an ex parte injunction: 24 hours from the report)."""
     within_target: bool | None = None
 
 
-def _a(step: Step) -> str:
+def _a(step: EnforcementStep) -> str:
     """The step in words, with its article: "an injunction", "a written warning"."""
     words = step.value.replace("_", " ")
     return f"an {words}" if words[0] in "aeiou" else f"a {words}"
@@ -301,7 +279,7 @@ def _a(step: Step) -> str:
 class _Skip:
     """The step is further up the ladder than the next rung."""
 
-    skipped: tuple[Step, ...]
+    skipped: tuple[EnforcementStep, ...]
     straight: bool
     """Nothing was done before: straight to the step."""
 
@@ -319,16 +297,17 @@ class _Tenancy:
     ended: bool
 
 
-def _tenancy(history: Sequence[Step]) -> _Tenancy:
+def _tenancy(history: Sequence[EnforcementStep]) -> _Tenancy:
     reached, claim_pending, order_or_agreement, ended = 0, False, False, False
     for step in history:
-        reached = max(reached, STEP_RULES[step].rung or 0)
-        if step is Step.POSSESSION_CLAIM:
+        rule = STEP_RULES.get(step)
+        reached = max(reached, (rule.rung if rule else None) or 0)
+        if step is EnforcementStep.POSSESSION_CLAIM:
             claim_pending = True
         if step in OUTCOMES:
             claim_pending = False
         order_or_agreement = order_or_agreement or step in ORDERS_AND_AGREEMENTS
-        ended = ended or step is Step.OUTCOME_ORDER_GRANTED
+        ended = ended or step is EnforcementStep.OUTCOME_ORDER_GRANTED
     return _Tenancy(reached, claim_pending, order_or_agreement, ended)
 
 
@@ -337,10 +316,10 @@ def _not_now(message: str) -> Refusal:
 
 
 def _tenancy_place(
-    step: Step, history: Sequence[Step], *, immediate_danger: bool
+    step: EnforcementStep, history: Sequence[EnforcementStep], *, immediate_danger: bool
 ) -> _Skip | Refusal:
     case = _tenancy(history)
-    if step is Step.EX_PARTE_INJUNCTION:
+    if step is EnforcementStep.EX_PARTE_INJUNCTION:
         if immediate_danger:
             return _NOW
         return Refusal(
@@ -348,7 +327,7 @@ def _tenancy_place(
             "an ex parte injunction is applied for when someone is in immediate danger or "
             "risk of harm (3.3.1)",
         )
-    if step is Step.BREACH_REPORTED:
+    if step is EnforcementStep.BREACH_REPORTED:
         if case.order_or_agreement:
             return _NOW
         return _not_now("a breach needs an agreement or an order to breach")
@@ -358,7 +337,7 @@ def _tenancy_place(
         if case.claim_pending:
             return _NOW
         return _not_now("an outcome needs a possession claim awaiting one")
-    if step is Step.POSSESSION_CLAIM and case.claim_pending:
+    if step is EnforcementStep.POSSESSION_CLAIM and case.claim_pending:
         return _not_now("a possession claim already awaits its outcome")
     rung = STEP_RULES[step].rung or 0
     if rung <= case.reached + 1:
@@ -367,7 +346,7 @@ def _tenancy_place(
     return _Skip(skipped, straight=case.reached == 0)
 
 
-def _not_on_route(route: Route, step: Step) -> Refusal:
+def _not_on_route(route: EnforcementRoute, step: EnforcementStep) -> Refusal:
     return Refusal(
         RefusalCode.STEP_NOT_ON_ROUTE,
         f"{_a(step)} is not a step of {route.value.replace('_', ' ')}",
@@ -375,27 +354,35 @@ def _not_on_route(route: Route, step: Step) -> Refusal:
 
 
 def _place(
-    route: Route, step: Step, history: Sequence[Step], *, immediate_danger: bool
+    route: EnforcementRoute,
+    step: EnforcementStep,
+    history: Sequence[EnforcementStep],
+    *,
+    immediate_danger: bool,
 ) -> _Skip | Refusal:
     """Whether ``step`` may follow ``history`` on ``route``, and what it would skip."""
-    if STEP_RULES[step].route is not route:
+    rule = STEP_RULES.get(step)
+    if rule is None or rule.route is not route:
         return _not_on_route(route, step)
     match route:
-        case Route.TENANCY_ENFORCEMENT:
+        case EnforcementRoute.TENANCY_ENFORCEMENT:
             return _tenancy_place(step, history, immediate_danger=immediate_danger)
-        case Route.POLICE_AND_CIVIL:
+        case EnforcementRoute.POLICE_AND_CIVIL:
             return _NOW
-        case Route.CONTRACT_MANAGEMENT:
-            if step is Step.CONTRACT_OUTCOME and Step.CONTRACT_MANAGEMENT_REFERRAL not in history:
+        case EnforcementRoute.CONTRACT_MANAGEMENT:
+            if (
+                step is EnforcementStep.CONTRACT_OUTCOME
+                and EnforcementStep.CONTRACT_MANAGEMENT_REFERRAL not in history
+            ):
                 return _not_now("an outcome needs a referral to the contract owner first")
             return _NOW
-        case Route.STAFF_DISCIPLINARY:
-            handed_over = Step.DISCIPLINARY_HANDED_OVER in history
-            if Step.DISCIPLINARY_CONCLUDED in history:
+        case EnforcementRoute.STAFF_DISCIPLINARY:
+            handed_over = EnforcementStep.DISCIPLINARY_HANDED_OVER in history
+            if EnforcementStep.DISCIPLINARY_CONCLUDED in history:
                 return _not_now("the disciplinary process has concluded")
-            if step is Step.DISCIPLINARY_HANDED_OVER and handed_over:
+            if step is EnforcementStep.DISCIPLINARY_HANDED_OVER and handed_over:
                 return _not_now("the case is already with People and Learning")
-            if step is not Step.DISCIPLINARY_HANDED_OVER and not handed_over:
+            if step is not EnforcementStep.DISCIPLINARY_HANDED_OVER and not handed_over:
                 return _not_now(
                     "People and Learning report milestones once the case is handed over"
                 )
@@ -403,17 +390,17 @@ def _place(
 
 
 def allowed_next(
-    route: Route, history: Sequence[Step], *, immediate_danger: bool = False
-) -> frozenset[Step]:
+    route: EnforcementRoute, history: Sequence[EnforcementStep], *, immediate_danger: bool = False
+) -> frozenset[EnforcementStep]:
     """The steps ``route`` may take after ``history`` without skipping a rung."""
     return frozenset(
         step
-        for step in STEPS_OF_ROUTE[route]
+        for step in STEPS_OF_ROUTE.get(route, ())
         if _place(route, step, history, immediate_danger=immediate_danger) == _NOW
     )
 
 
-def _deciders_refusal(step: Step, deciders: Sequence[Decider]) -> Refusal | None:
+def _deciders_refusal(step: EnforcementStep, deciders: Sequence[Decider]) -> Refusal | None:
     rule = STEP_RULES[step]
     roles = " or ".join(sorted(role.value.replace("_", " ") for role in rule.decided_by))
     for decider in deciders:
@@ -435,7 +422,7 @@ def _deciders_refusal(step: Step, deciders: Sequence[Decider]) -> Refusal | None
 
 def decide(
     proposal: Proposal,
-    history: Sequence[Step],
+    history: Sequence[EnforcementStep],
     *,
     evidence: Collection[EvidenceItem],
     immediate_danger: bool,
@@ -446,8 +433,8 @@ def decide(
     """Take ``proposal`` after ``history`` (the case's steps so far, oldest first), or say
     why not. Checked in this order: the route, the reason, the deciders, the step's place
     on the ladder (and any skip), the evidence (2.5)."""
-    step, rule = proposal.step, STEP_RULES[proposal.step]
-    if rule.route is not proposal.route:
+    step, rule = proposal.step, STEP_RULES.get(proposal.step)
+    if rule is None or rule.route is not proposal.route:
         return _not_on_route(proposal.route, step)
     reason = proposal.reason.strip()
     if not reason:
@@ -473,7 +460,7 @@ def decide(
                 f"going straight to {_a(step)} is for serious hate crime",
             )
     level = rate(evidence)
-    if not level.meets(rule.evidence):
+    if not meets(level, rule.evidence):
         return Refusal(
             RefusalCode.EVIDENCE_MISSING,
             f"{_a(step)} needs {rule.evidence.value} evidence; the log holds {level.value} (2.5)",
@@ -543,23 +530,24 @@ class OpenCase:
 
     enforcement_case_id: UUID
     case_id: UUID
-    route: Route
+    route: EnforcementRoute
     perpetrator: Perpetrator
 
 
-def _reference(perpetrator: Perpetrator) -> str | None:
+def reference_key(perpetrator: Perpetrator) -> str | None:
+    """Their reference as compared: spacing and case ignored; None while not identified."""
     return " ".join((perpetrator.reference or "").split()).casefold() or None
 
 
 def same_perpetrator(a: Perpetrator, b: Perpetrator) -> bool:
     """Both identified, on the same route, by the same reference."""
     route = route_for(a.kind)
-    reference = _reference(a)
+    reference = reference_key(a)
     return (
         route is not None
         and route is route_for(b.kind)
         and reference is not None
-        and reference == _reference(b)
+        and reference == reference_key(b)
     )
 
 
@@ -575,7 +563,7 @@ def case_to_join(
             return case.enforcement_case_id
     route = route_for(perpetrator.kind)
     for case in cases:
-        unidentified = _reference(perpetrator) is None or _reference(case.perpetrator) is None
+        unidentified = reference_key(perpetrator) is None or reference_key(case.perpetrator) is None
         if case.case_id == case_id and case.route is route and unidentified:
             return case.enforcement_case_id
     return None

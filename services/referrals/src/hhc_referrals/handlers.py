@@ -125,13 +125,11 @@ def handlers(
             referral_id,
             now,
         )
-        if (
-            opening.status is ReferralStatus.READY
-            and entry
-            and (entry.channel is DeliveryChannel.TELEPHONE)
-        ):
-            # Nothing is sent until a named member of staff has called: say a call is
-            # awaited, for whoever watches the case (the action's clock runs meanwhile).
+        if opening.status is ReferralStatus.READY:
+            # Nothing is sent yet: the delivery worker sends it, or, by telephone, a named
+            # member of staff calls. Say it waits, for whoever watches the case (the
+            # action's clock runs meanwhile).
+            telephone = entry is not None and entry.channel is DeliveryChannel.TELEPHONE
             awaiting = ReferralStatusChanged(
                 referral_id=referral_id,
                 case_id=action.case_id,
@@ -139,7 +137,7 @@ def handlers(
                 partner=action.partner,
                 status=ReferralStatus.READY,
                 previous_status=ReferralStatus.READY,
-                note="awaiting-call",
+                note="awaiting-call" if telephone else "awaiting-delivery",
                 changed_at=now,
             )
             await enqueue(connection, [envelope_of(awaiting, envelope)])
