@@ -121,7 +121,15 @@ async def test_a_customer_perpetrator_from_report_to_possession_claim(
         assert taken.status_code == 201, taken.text
         return decision
 
-    # Ex parte injunction in immediate danger (3.3.1): its 24-hour clock from the report.
+    # Ex parte injunction in immediate danger (3.3.1): its 24-hour clock from the report
+    # ran out (scaled) while nobody had decided it, so it was escalated; it stays open.
+    async def ex_parte_escalated() -> Any:
+        actions = (await clients["risk"].get(f"/v1/cases/{case_id}/actions")).json()
+        action = next(a for a in actions if a["kind"] == "ex_parte_injunction")
+        return action if action["overdue"] else None
+
+    escalated = await eventually(ex_parte_escalated, message="the ex parte clock never ran out")
+    assert escalated["state"] == "open"
     ex_parte = await decide_and_take("ex_parte_injunction")
     assert ex_parte["decided_by"] == ["legal-a"]
 

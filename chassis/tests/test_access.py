@@ -138,3 +138,24 @@ def test_a_rehashed_record_still_breaks_the_link_to_the_next() -> None:
     forged = record_hash(2, records[1].recorded_at, entry, records[1].previous_hash)
     records[1] = dataclasses.replace(records[1], entry=entry, record_hash=forged)
     assert verify_chain(records) == 3
+
+
+STAFF_PERPETRATOR = CaseScope(team="north", staff_perpetrator=True)
+
+
+@pytest.mark.parametrize(
+    ("permission", "reached"),
+    [
+        (Permission.READ_ENFORCEMENT, True),
+        (Permission.DECIDE_ENFORCEMENT, True),
+        (Permission.READ_CASE, False),  # the survivor's file is not theirs (4.2, 4.3)
+        (Permission.READ_RISK, False),
+        (Permission.READ_REFERRALS, False),
+    ],
+)
+def test_people_and_learning_reach_a_staff_perpetrators_enforcement_only(
+    permission: Permission, reached: bool
+) -> None:
+    people = Caller(subject="pl-1", roles=frozenset({Role.PEOPLE_AND_LEARNING}))
+    assert reaches(people, permission, STAFF_PERPETRATOR) is reached
+    assert not reaches(people, permission, CaseScope(team="north"))

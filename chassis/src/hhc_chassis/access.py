@@ -169,6 +169,9 @@ class CaseScope:
     household, a concern about capacity, or immediate danger (3.3.1)."""
     taken_by: str | None = None
     """The subject of the member of staff who took the first report, if one did."""
+    staff_perpetrator: bool = False
+    """An alleged perpetrator is a member of staff (4.2): the disciplinary route is
+    people and learning's, who reach the case's enforcement and nothing else of it."""
 
 
 def roles_granting(caller: Caller, permission: Permission) -> frozenset[Role]:
@@ -199,7 +202,19 @@ def role_reaches(role: Role, caller: Caller, case: CaseScope) -> bool:
             return False
 
 
+_DISCIPLINARY = frozenset({Permission.READ_ENFORCEMENT, Permission.DECIDE_ENFORCEMENT})
+"""What people and learning may do on a case whose alleged perpetrator is staff (4.2)."""
+
+
 def reaches(caller: Caller, permission: Permission, case: CaseScope) -> bool:
     """Whether the caller may use ``permission`` on ``case``: some role of theirs grants
     the permission and reaches the case."""
-    return any(role_reaches(role, caller, case) for role in roles_granting(caller, permission))
+    return any(
+        role_reaches(role, caller, case)
+        or (
+            role is Role.PEOPLE_AND_LEARNING
+            and case.staff_perpetrator
+            and permission in _DISCIPLINARY
+        )
+        for role in roles_granting(caller, permission)
+    )

@@ -14,6 +14,7 @@ from hhc_chassis.access import CaseScope
 from hhc_chassis.consumer import Handler
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import CaseTeamChanged, ReportReceived
+from hhc_contracts.vocabulary import PerpetratorKind
 
 UNASSIGNED_TEAM = "unassigned"
 
@@ -30,24 +31,29 @@ def scope_of_report(report: ReportReceived, *, team: str) -> CaseScope:
         or report.capacity_concern
         or report.immediate_danger,
         taken_by=report.taken_by,
+        staff_perpetrator=PerpetratorKind.STAFF in report.perpetrator_kinds,
     )
 
 
 async def remember_case(connection: asyncpg.Connection, case_id: UUID, scope: CaseScope) -> None:
     """Record a case's scope; a further report can raise a safeguarding concern or reveal
-    that the survivor is staff, never lower either, and never moves the case's team."""
+    that the survivor, or an alleged perpetrator, is staff, never lower any, and never
+    moves the case's team."""
     await connection.execute(
-        """INSERT INTO case_access (case_id, team, survivor_is_staff, safeguarding, taken_by)
-           VALUES ($1, $2, $3, $4, $5)
+        """INSERT INTO case_access (case_id, team, survivor_is_staff, safeguarding, taken_by,
+                                    staff_perpetrator)
+           VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (case_id) DO UPDATE SET
                survivor_is_staff = case_access.survivor_is_staff OR EXCLUDED.survivor_is_staff,
                safeguarding = case_access.safeguarding OR EXCLUDED.safeguarding,
+               staff_perpetrator = case_access.staff_perpetrator OR EXCLUDED.staff_perpetrator,
                updated_at = now()""",
         case_id,
         scope.team,
         scope.survivor_is_staff,
         scope.safeguarding,
         scope.taken_by,
+        scope.staff_perpetrator,
     )
 
 
@@ -59,7 +65,7 @@ async def move_case(connection: asyncpg.Connection, case_id: UUID, team: str) ->
 
 async def load_scope(connection: asyncpg.Connection, case_id: UUID) -> CaseScope | None:
     row = await connection.fetchrow(
-        """SELECT team, survivor_is_staff, safeguarding, taken_by
+        """SELECT team, survivor_is_staff, safeguarding, taken_by, staff_perpetrator
            FROM case_access WHERE case_id = $1""",
         case_id,
     )

@@ -250,17 +250,16 @@ async def test_advice_without_what_was_advised_is_422_and_changes_nothing(
     assert await afterwards(risk, case_id, advice) == Afterwards("open", None, [])
 
 
-async def test_the_reporting_centres_other_actions_still_complete_without_notes(
+async def test_a_referral_is_not_completed_here_but_by_the_referral_made(
     risk: Risk, client: httpx.AsyncClient, officer: dict[str, str]
 ) -> None:
-    """The rule is advice's: any other action (here the 3.2.6 Police referral) completes
-    without notes as before, and the first one staff complete is the first response."""
+    """The 3.2.6 Police referral is carried out by the referrals service: closing it here
+    would claim a referral nobody made (a decision is not a deed). 409, and it stays open."""
     case_id, actions = await a_planned_case(risk, FACTS[Track.HATE_CRIME_REPORTING_CENTRE])
     police = actions[K.POLICE_REFERRAL]
 
     response = await client.post(complete(police), json={"outcome": "done"}, headers=officer)
 
-    assert response.status_code == 200, response.text
-    after = await afterwards(risk, case_id, police)
-    assert after.state == "completed"
-    assert [c.first_response for c in after.completions] == [True]
+    assert response.status_code == 409, response.text
+    assert "referrals" in response.json()["detail"]
+    assert await afterwards(risk, case_id, police) == Afterwards("open", None, [])

@@ -259,12 +259,19 @@ async def list_overdue_actions(
     return [_action_out(row) for row in reached]
 
 
+def carried_out_elsewhere(executor: Executor) -> bool:
+    """Referrals and enforcement carry out their actions and say when they did (a decision
+    is not a deed): closing one here would claim a referral made or a step taken that
+    nobody recorded. An executor the vocabulary does not know is not known to be risk's."""
+    return executor is not Executor.LANDLORD
+
+
 @router.post(
     "/v1/actions/{action_id}/complete",
     response_model=ActionOut,
     responses={
         404: {"description": "No such action, or one of a case you may not reach"},
-        409: {"description": "The action is no longer open"},
+        409: {"description": "The action is no longer open, or another service carries it out"},
     },
 )
 async def complete_action(
@@ -275,7 +282,8 @@ async def complete_action(
 ) -> ActionOut:
     runtime = runtime_of(request)
     action = await runtime.pool.fetchrow(
-        "SELECT case_id, kind, required_at FROM actions WHERE action_id = $1", action_id
+        "SELECT case_id, kind, required_at, carried_out_by FROM actions WHERE action_id = $1",
+        action_id,
     )
     if action is None:
         raise HTTPException(404, "no such action")
@@ -286,6 +294,12 @@ async def complete_action(
     except HTTPException as refused:
         # The same answer as for an unknown action: a refusal reveals nothing of the case.
         raise HTTPException(404, "no such action") from refused
+    if carried_out_elsewhere(Executor(action["carried_out_by"])):
+        raise HTTPException(
+            409,
+            f"this action is carried out in the {action['carried_out_by']} service: it closes "
+            "when the referral reaches the partner or the step is recorded as taken there",
+        )
     completed_at = completion_time(
         completion.completed_at, required_at=action["required_at"], now=datetime.now(UTC)
     )
