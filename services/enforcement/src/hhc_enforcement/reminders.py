@@ -9,8 +9,6 @@ that stages their ``enforcement.reminder-due`` events in the outbox, means one r
 publishes each reminder, exactly once.
 """
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -19,7 +17,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hhc_chassis.db import connect
+from hhc_chassis.clocks import durable_clock
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
@@ -122,49 +120,19 @@ async def seconds_until_next_reminder(pool: asyncpg.Pool, ceiling: float) -> flo
 
 def reminder_scheduler(poll_seconds: float) -> BackgroundTask:
     """The background task that publishes enforcement.reminder-due the moment a reminder
-    falls due.
+    falls due (a durable clock: woken when a reminder is set, so none set while it sleeps
+    is missed)."""
 
-    It sleeps until the nearest reminder, at most ``poll_seconds``, and is woken (NOTIFY)
-    when a reminder is set, so one set while it sleeps is not missed.
-    """
-    if poll_seconds <= 0:
-        raise ValueError(f"poll_seconds must be above 0, not {poll_seconds}")
+    async def fire_due(runtime: Runtime) -> int:
+        return await report_due_reminders(runtime.pool)
 
-    async def run_reminder_scheduler(runtime: Runtime) -> None:
-        reminder_set = asyncio.Event()
-        listener: asyncpg.Connection | None = None
-        try:
-            while True:
-                if listener is None or listener.is_closed():
-                    listener = await _listen(runtime, reminder_set)
-                try:
-                    reminder_set.clear()
-                    while await report_due_reminders(runtime.pool):
-                        pass
-                    delay = await seconds_until_next_reminder(runtime.pool, poll_seconds)
-                except Exception as error:
-                    log.warning(
-                        "reminder check failed", extra={"error_class": type(error).__name__}
-                    )
-                    delay = poll_seconds
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(reminder_set.wait(), timeout=delay)
-        finally:
-            if listener is not None:
-                await listener.close()
+    async def seconds_until_next(runtime: Runtime, ceiling: float) -> float:
+        return await seconds_until_next_reminder(runtime.pool, ceiling)
 
-    return run_reminder_scheduler
-
-
-async def _listen(runtime: Runtime, reminder_set: asyncio.Event) -> asyncpg.Connection | None:
-    try:
-        connection = await connect(runtime.settings)
-        await connection.add_listener(
-            f"{runtime.settings.schema_name}_{CHANNEL}", lambda *_: reminder_set.set()
-        )
-        return connection
-    except Exception as error:
-        log.warning(
-            "cannot listen for reminders, polling", extra={"error_class": type(error).__name__}
-        )
-        return None
+    return durable_clock(
+        name="reminder check",
+        channel=CHANNEL,
+        fire_due=fire_due,
+        seconds_until_next=seconds_until_next,
+        poll_seconds=poll_seconds,
+    )

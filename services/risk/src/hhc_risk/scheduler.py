@@ -5,15 +5,11 @@ marking them in the same transaction as the outbox row means one replica reports
 each overdue action, exactly once.
 """
 
-import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime
 
-import asyncpg
-
-from hhc_chassis.db import connect
+from hhc_chassis.clocks import durable_clock
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
@@ -80,45 +76,13 @@ async def seconds_until_next_deadline(runtime: Runtime, ceiling: float) -> float
 
 
 def overdue_scheduler(poll_seconds: float) -> BackgroundTask:
-    """The background task that publishes action-overdue the moment a deadline passes.
-
-    It sleeps until the nearest deadline, and is woken (NOTIFY) when a new deadline is
-    set, so a deadline set while it sleeps is not missed.
-    """
-
-    async def run_overdue_scheduler(runtime: Runtime) -> None:
-        new_deadline = asyncio.Event()
-        listener: asyncpg.Connection | None = None
-        try:
-            while True:
-                if listener is None or listener.is_closed():
-                    listener = await _listen(runtime, new_deadline)
-                try:
-                    new_deadline.clear()
-                    while await report_overdue_actions(runtime):
-                        pass
-                    delay = await seconds_until_next_deadline(runtime, poll_seconds)
-                except Exception as error:
-                    log.warning("overdue check failed", extra={"error_class": type(error).__name__})
-                    delay = poll_seconds
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(new_deadline.wait(), timeout=delay)
-        finally:
-            if listener is not None:
-                await listener.close()
-
-    return run_overdue_scheduler
-
-
-async def _listen(runtime: Runtime, new_deadline: asyncio.Event) -> asyncpg.Connection | None:
-    try:
-        connection = await connect(runtime.settings)
-        await connection.add_listener(
-            f"{runtime.settings.schema_name}_deadlines", lambda *_: new_deadline.set()
-        )
-        return connection
-    except Exception as error:
-        log.warning(
-            "cannot listen for deadlines, polling", extra={"error_class": type(error).__name__}
-        )
-        return None
+    """The background task that publishes action-overdue the moment a deadline passes
+    (a durable clock: woken when a new deadline is set, so none set while it sleeps is
+    missed)."""
+    return durable_clock(
+        name="overdue check",
+        channel="deadlines",
+        fire_due=report_overdue_actions,
+        seconds_until_next=seconds_until_next_deadline,
+        poll_seconds=poll_seconds,
+    )
