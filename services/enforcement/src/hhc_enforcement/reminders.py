@@ -9,7 +9,6 @@ that stages their ``enforcement.reminder-due`` events in the outbox, means one r
 publishes each reminder, exactly once.
 """
 
-import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -24,7 +23,6 @@ from hhc_chassis.service import BackgroundTask, Runtime
 from hhc_contracts.v1 import EnforcementReminderDue
 from hhc_contracts.vocabulary import ReminderSubject
 
-log = logging.getLogger(__name__)
 
 CHANNEL = "reminders"
 """The NOTIFY channel (``<schema>_reminders``) migration 0003's trigger wakes us on."""

@@ -5,7 +5,6 @@ marking them in the same transaction as the outbox row means one replica reports
 each overdue action, exactly once.
 """
 
-import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -14,8 +13,6 @@ from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
 from hhc_contracts.v1 import ActionOverdue
-
-log = logging.getLogger(__name__)
 
 
 def escalated_to(clause: str) -> str:
