@@ -23,7 +23,6 @@ from hhc_chassis.service import BackgroundTask, Runtime
 from hhc_contracts.v1 import EnforcementReminderDue
 from hhc_contracts.vocabulary import ReminderSubject
 
-
 CHANNEL = "reminders"
 """The NOTIFY channel (``<schema>_reminders``) migration 0003's trigger wakes us on."""
 
