@@ -33,6 +33,7 @@ from hhc_devstack.infrastructure import (
     create_database,
     create_topics,
     free_port,
+    start_groups_at_the_end,
 )
 from hhc_devstack.issuer import DevIssuer
 from hhc_devstack.tcpproxy import CuttableProxy
@@ -339,7 +340,15 @@ class ServiceURLs:
 @contextlib.asynccontextmanager
 async def serving_service(definition: ServiceDefinition) -> AsyncIterator[ServiceURLs]:
     """Run a service as ``hhc_chassis.service.run`` does (one lifespan, the staff and, if
-    it has one, the public listener) in this event loop, on free ports, until exit."""
+    it has one, the public listener) in this event loop, on free ports, until exit.
+
+    Its consumer group starts at the end of the topics it reads: what other tests
+    published earlier on the session's broker is theirs, not this service's work."""
+    settings = definition.settings
+    if definition.topics:
+        await start_groups_at_the_end(
+            settings.kafka_bootstrap_servers, [settings.group_id], list(definition.topics)
+        )
     has_public = bool(definition.public_routers)
     listening = Listening(
         create_listeners(definition),

@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 
-from hhc_devstack.infrastructure import create_database, start_groups_at_the_end
+from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, eventually, serving_service
 from hhc_intake.app import IntakeSettings, definition
 
@@ -99,14 +99,10 @@ async def intake(postgres_server_url: str, broker: Broker) -> AsyncIterator[Inta
     broker, ready (database and broker answer) for a module's tests. Tests that count
     cases count what they added."""
     database_url = await create_database(postgres_server_url, f"test_{uuid.uuid4().hex[:12]}")
-    group = f"test-intake-web-{uuid.uuid4().hex[:8]}"
-    # From the topics' end: submissions other modules published earlier on the session's
-    # broker are theirs, not this module's cases.
-    await start_groups_at_the_end(broker.bootstrap_servers, [group])
     settings = IntakeSettings(
         database_url=database_url,
         kafka_bootstrap_servers=broker.bootstrap_servers,
-        consumer_group=group,
+        consumer_group=f"test-intake-web-{uuid.uuid4().hex[:8]}",
         public_form_secret=SecretStr("test-form-secret"),
         public_submit_rate_limit=f"{SUBMIT_RATE}/minute",
         public_status_rate_limit=f"{STATUS_RATE}/minute",
