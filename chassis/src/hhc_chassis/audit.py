@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 import asyncpg
@@ -266,6 +266,33 @@ async def open_case_for(
         await append(connection, runtime.settings.service_name, entry)
     if outcome != GRANTED:
         raise HTTPException(404, "no such case")
+
+
+async def not_found(
+    request: Request, caller: Caller, *, what: str, fields: Sequence[str]
+) -> NoReturn:
+    """404 for something that does not exist, the look audited (with no case)."""
+    await record(request, caller, case_id=None, fields=fields, outcome=NOT_FOUND)
+    raise HTTPException(404, f"no such {what}")
+
+
+async def open_case_of(
+    request: Request,
+    caller: Caller,
+    permission: Permission,
+    *,
+    what: str,
+    case_id: UUID | None,
+    fields: Sequence[str],
+) -> UUID:
+    """Let the caller at the case of something of it (a referral, a decision, ...), whose
+    ``case_id`` the service looked up (None: there is no such thing); else 404, audited
+    either way, the same for a thing that does not exist and one whose case they may not
+    reach (:func:`open_case_for`)."""
+    if case_id is None:
+        await not_found(request, caller, what=what, fields=fields)
+    await open_case_for(request, caller, permission, case_id, fields=fields)
+    return case_id
 
 
 class AuditRecordOut(BaseModel):

@@ -25,6 +25,14 @@ def describe_validation_error(error: RequestValidationError) -> dict[str, Any]:
     return {"detail": detail, "errors": errors}
 
 
+def invalid(field: str, message: str, *, where: str = "body") -> RequestValidationError:
+    """A 422 naming ``field`` (in the body, or ``where``: query, path, header), worded as
+    the request's own validation errors are: for rules a model cannot state alone."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (where, field), "msg": message, "input": None}]
+    )
+
+
 class BodySizeLimit:
     """Refuse request bodies over ``max_bytes`` with 413, whether or not they say their
     length, before anything reads them whole.

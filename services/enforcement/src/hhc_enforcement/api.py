@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
 from hhc_chassis.events import new_envelope
+from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
@@ -62,13 +62,6 @@ EVIDENCE_FIELDS = ("evidence",)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-
-def invalid(field: str, message: str) -> RequestValidationError:
-    """A 422 naming ``field``, worded as the body's own validation errors are."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
-    )
 
 
 @router.get(

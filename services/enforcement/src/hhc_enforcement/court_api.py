@@ -26,13 +26,13 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
 from hhc_chassis.events import new_envelope
+from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
@@ -89,20 +89,13 @@ def deadline_scale_of(request: Request) -> float:
 DeadlineScale = Annotated[float, Depends(deadline_scale_of)]
 
 
-def _invalid(field: str, message: str) -> RequestValidationError:
-    """A 422 naming ``field``, worded as the body's own validation errors are."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
-    )
-
-
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
     """The court rules' refusals as HTTP answers: 422 naming the field, or 409."""
     try:
         yield
     except Invalid as refused:
-        raise _invalid(refused.field, refused.reason) from refused
+        raise invalid(refused.field, refused.reason) from refused
     except Conflict as refused:
         raise HTTPException(409, str(refused)) from refused
 
@@ -392,8 +385,7 @@ async def _open_enforcement_case(
         enforcement_case_id,
     )
     if case is None:
-        await audit.record(request, caller, case_id=None, fields=fields, outcome=audit.NOT_FOUND)
-        raise HTTPException(404, "no such enforcement case")
+        await audit.not_found(request, caller, what="enforcement case", fields=fields)
     await audit.open_case_for(request, caller, permission, case["case_id"], fields=fields)
     return case
 
@@ -577,7 +569,7 @@ async def record_breach(
         if breach.order_id is not None and breach.order_id not in {
             order.obligation_id for order in orders
         }:
-            raise _invalid("order_id", "is no order of this enforcement case")
+            raise invalid("order_id", "is no order of this enforcement case")
         on = court_day(reported_at)
         of = breached(orders, on, named=breach.order_id)
         if of is None:

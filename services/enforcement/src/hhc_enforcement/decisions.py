@@ -26,6 +26,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 from hhc_chassis.access import Caller, Permission, Role
 from hhc_chassis.auth import authorised
 from hhc_chassis.events import new_envelope
+from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts import Envelope
@@ -33,7 +34,6 @@ from hhc_contracts.tolerance import StrictInput
 from hhc_contracts.v1 import DecisionPersonalData, EnforcementActionTaken, EnforcementStepDecided
 from hhc_contracts.vocabulary import EnforcementStep
 from hhc_enforcement import store
-from hhc_enforcement.api import invalid
 from hhc_enforcement.ladder import (
     STEP_RULES,
     Decider,

@@ -4,10 +4,9 @@ is none) and the look at the case is checked and audited as any (``audit.open_ca
 a case the caller may not reach answers 404, as one that does not exist."""
 
 from collections.abc import Sequence
-from typing import NoReturn
 from uuid import UUID
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission, reaches
@@ -21,13 +20,6 @@ _CASE_OF = {
 }
 
 
-async def _not_found(
-    request: Request, caller: Caller, what: str, fields: Sequence[str]
-) -> NoReturn:
-    await audit.record(request, caller, case_id=None, fields=fields, outcome=audit.NOT_FOUND)
-    raise HTTPException(404, f"no such {what}")
-
-
 async def open_case_of(
     request: Request,
     caller: Caller,
@@ -39,10 +31,9 @@ async def open_case_of(
     """The case of an enforcement case, proposal or decision (``what``) the caller may use
     ``permission`` on, or 404."""
     case_id: UUID | None = await runtime_of(request).pool.fetchval(_CASE_OF[what], thing_id)
-    if case_id is None:
-        await _not_found(request, caller, what, fields)
-    await audit.open_case_for(request, caller, permission, case_id, fields=fields)
-    return case_id
+    return await audit.open_case_of(
+        request, caller, permission, what=what, case_id=case_id, fields=fields
+    )
 
 
 async def open_perpetrator(
@@ -62,7 +53,7 @@ async def open_perpetrator(
     )
     case_ids: list[UUID] = [row["case_id"] for row in rows]
     if not case_ids:
-        await _not_found(request, caller, "perpetrator", fields)
+        await audit.not_found(request, caller, what="perpetrator", fields=fields)
     chosen = case_ids[0]
     async with pool.acquire() as connection:
         for case_id in case_ids:

@@ -14,12 +14,12 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
+from hhc_chassis.http import invalid
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
 from hhc_contracts.v1 import ReferralConfirmationPersonalData
@@ -92,13 +92,6 @@ class OverrideOut(BaseModel):
     overridden_at: datetime
 
 
-def _invalid(field: str, message: str) -> RequestValidationError:
-    """A 422 naming ``field``, worded as the body's own validation errors are."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
-    )
-
-
 async def _referral_out(connection: asyncpg.Connection, row: asyncpg.Record) -> ReferralOut:
     covered = await connection.fetch(
         "SELECT action_id FROM referral_actions WHERE referral_id = $1 ORDER BY linked_at",
@@ -141,11 +134,9 @@ async def _open_referral(
     case_id: UUID | None = await runtime_of(request).pool.fetchval(
         "SELECT case_id FROM referrals WHERE referral_id = $1", referral_id
     )
-    if case_id is None:
-        await audit.record(request, caller, case_id=None, fields=fields, outcome=audit.NOT_FOUND)
-        raise HTTPException(404, "no such referral")
-    await audit.open_case_for(request, caller, permission, case_id, fields=fields)
-    return case_id
+    return await audit.open_case_of(
+        request, caller, permission, what="referral", case_id=case_id, fields=fields
+    )
 
 
 @router.get("/v1/referrals/{referral_id}", response_model=ReferralOut)
@@ -195,7 +186,7 @@ async def confirm_referral(
     now = datetime.now(UTC)
     called_at = confirmation.called_at or now
     if called_at > now + CLOCK_LEEWAY:
-        raise _invalid("called_at", "must not be in the future")
+        raise invalid("called_at", "must not be in the future")
     async with runtime_of(request).pool.acquire() as connection, connection.transaction():
         referral = await connection.fetchrow(
             "SELECT * FROM referrals WHERE referral_id = $1 FOR UPDATE", referral_id
@@ -203,7 +194,7 @@ async def confirm_referral(
         if referral["channel"] != DeliveryChannel.TELEPHONE.value:
             raise HTTPException(409, "this referral is delivered by the service, not by phone")
         if called_at < referral["decided_at"] - CLOCK_LEEWAY:
-            raise _invalid("called_at", "must not be before the referral was asked for")
+            raise invalid("called_at", "must not be before the referral was asked for")
         if (
             referral["status"] == ReferralStatus.PENDING_CONSENT.value
             and confirmation.override_reason is not None

@@ -16,13 +16,13 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
 from hhc_chassis.events import new_envelope
+from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
@@ -45,13 +45,6 @@ ActionAgreed = Annotated[
 ]
 
 
-def _invalid(field: str, message: str) -> RequestValidationError:
-    """A 422 naming ``field``, worded as the body's own validation errors are."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
-    )
-
-
 def a_year_after(day: date) -> date:
     """The same day a year later; 29 February gives 28 February."""
     try:
@@ -64,9 +57,9 @@ def meeting_date(held_on: date, *, today: date) -> date:
     """When the meeting is held: one already held, or one planned up to a year ahead (a
     case is often put on the next meeting's agenda), never before 2000."""
     if held_on < EARLIEST_MEETING:
-        raise _invalid("held_on", f"must not be before {EARLIEST_MEETING.isoformat()}")
+        raise invalid("held_on", f"must not be before {EARLIEST_MEETING.isoformat()}")
     if held_on > a_year_after(today):
-        raise _invalid("held_on", "must not be more than a year ahead")
+        raise invalid("held_on", "must not be more than a year ahead")
     return held_on
 
 

@@ -339,11 +339,9 @@ async def _open_exemption(
     case_id: UUID | None = await runtime_of(request).pool.fetchval(
         "SELECT case_id FROM exemption_requests WHERE exemption_id = $1", exemption_id
     )
-    if case_id is None:
-        await audit.record(request, caller, case_id=None, fields=fields, outcome=audit.NOT_FOUND)
-        raise HTTPException(404, "no such exemption request")
-    await audit.open_case_for(request, caller, permission, case_id, fields=fields)
-    return case_id
+    return await audit.open_case_of(
+        request, caller, permission, what="exemption request", case_id=case_id, fields=fields
+    )
 
 
 class ExemptionDecisionIn(StrictInput):

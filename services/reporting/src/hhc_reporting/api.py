@@ -10,13 +10,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
 from hhc_chassis.events import new_envelope
+from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.v1 import MonthlyReportPublished
@@ -39,9 +39,7 @@ async def reportable(month: Annotated[str, MONTH]) -> str:
     try:
         reportable_month(month, today=datetime.now(UTC).date())
     except ValueError as error:
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", "month"), "msg": str(error), "input": None}]
-        ) from None
+        raise invalid("month", str(error), where="query") from None
     return month
 
 

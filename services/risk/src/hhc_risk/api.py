@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, CaseScope, Permission, reaches
 from hhc_chassis.auth import authorised
+from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
@@ -107,15 +108,8 @@ def _action_out(row: Any) -> ActionOut:
     return ActionOut(**{key: row[key] for key in ActionOut.model_fields})
 
 
-def _invalid(field: str, message: str) -> RequestValidationError:
-    """A 422 naming ``field``, worded as the body's own validation errors are."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
-    )
-
-
 def _invalid_completion_time(message: str) -> RequestValidationError:
-    return _invalid("completed_at", message)
+    return invalid("completed_at", message)
 
 
 def completion_notes(kind: ActionKind, notes: str | None) -> str | None:
@@ -123,7 +117,7 @@ def completion_notes(kind: ActionKind, notes: str | None) -> str | None:
     completing it is the case's first response, and the record of that response is what
     the survivor was told, so its notes must say it."""
     if kind is ActionKind.GIVE_ADVICE and not (notes and notes.strip()):
-        raise _invalid("notes", "must say what was advised")
+        raise invalid("notes", "must say what was advised")
     return notes
 
 
