@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import httpx
 import pytest
 
 from hhc_chassis.service import Listening, ServiceDefinition, create_listeners
@@ -340,7 +341,8 @@ class ServiceURLs:
 @contextlib.asynccontextmanager
 async def serving_service(definition: ServiceDefinition) -> AsyncIterator[ServiceURLs]:
     """Run a service as ``hhc_chassis.service.run`` does (one lifespan, the staff and, if
-    it has one, the public listener) in this event loop, on free ports, until exit.
+    it has one, the public listener) in this event loop, on free ports, ready (its
+    database and broker answer), until exit.
 
     Its consumer group starts at the end of the topics it reads: what other tests
     published earlier on the session's broker is theirs, not this service's work."""
@@ -367,6 +369,14 @@ async def serving_service(definition: ServiceDefinition) -> AsyncIterator[Servic
         if task.done():
             task.result()
         staff, *public = (f"http://127.0.0.1:{s.config.port}" for s in listening.servers)
+        async with httpx.AsyncClient(base_url=staff) as probe:
+
+            async def ready() -> bool:
+                return task.done() or (await probe.get("/readyz")).status_code == 200
+
+            await eventually(ready, timeout=60, message="service did not get ready")
+        if task.done():
+            task.result()
         yield ServiceURLs(staff=staff, public=public[0] if public else None)
     finally:
         listening.stop()

@@ -47,7 +47,7 @@ from hhc_contracts.vocabulary import (
     Track,
 )
 from hhc_devstack.infrastructure import create_database
-from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, serving_service
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
 from hhc_enforcement import handlers
 from hhc_enforcement.app import EnforcementSettings, definition
 from hhc_enforcement.evidence import ANY_EVIDENCE, EvidenceItem, missing_for
@@ -73,15 +73,7 @@ async def enforcement(postgres_server_url: str, broker: Broker) -> AsyncIterator
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-enforcement-{uuid.uuid4().hex[:8]}",
     )
-    async with (
-        serving_service(definition(settings)) as urls,
-        httpx.AsyncClient(base_url=urls.staff) as client,
-    ):
-
-        async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
-
-        await eventually(ready, timeout=60, message="enforcement did not get ready")
+    async with serving_service(definition(settings)) as urls:
         yield Enforcement(urls.staff, settings)
 
 

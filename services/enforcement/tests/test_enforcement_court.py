@@ -354,12 +354,7 @@ async def enforcement(postgres_server_url: str, broker: Broker) -> AsyncIterator
             reminder_scheduler(POLL_SECONDS),
         ],
     )
-    async with serving_service(served) as urls, httpx.AsyncClient(base_url=urls.staff) as client:
-
-        async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
-
-        await eventually(ready, timeout=60, message="enforcement did not get ready")
+    async with serving_service(served) as urls:
         yield Enforcement(urls.staff, settings)
 
 

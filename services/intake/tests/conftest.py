@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 
 from hhc_devstack.infrastructure import create_database
-from hhc_devstack.pytest_plugin import Broker, eventually, serving_service
+from hhc_devstack.pytest_plugin import Broker, serving_service
 from hhc_intake.app import IntakeSettings, definition
 
 REPO = Path(__file__).resolve().parents[3]
@@ -109,10 +108,4 @@ async def intake(postgres_server_url: str, broker: Broker) -> AsyncIterator[Inta
     )
     async with serving_service(definition(settings)) as urls:
         assert urls.public is not None
-        async with httpx.AsyncClient(base_url=urls.staff) as client:
-
-            async def ready() -> bool:
-                return (await client.get("/readyz")).status_code == 200
-
-            await eventually(ready, timeout=60, message="intake did not get ready")
         yield Intake(urls.staff, urls.public, database_url)

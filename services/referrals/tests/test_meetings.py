@@ -24,7 +24,7 @@ from hhc_chassis.db import connect
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import MultiAgencyMeetingRecorded
 from hhc_devstack.infrastructure import create_database
-from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, serving_service
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
 from hhc_referrals import meetings
 from hhc_referrals.app import definition
 from hhc_referrals.meetings import a_year_after, distinct_agencies, meeting_date
@@ -126,12 +126,7 @@ async def referrals(postgres_server_url: str, broker: Broker) -> AsyncIterator[R
     served = definition(settings)
     if meetings.router not in served.routers:
         served = dataclasses.replace(served, routers=[*served.routers, meetings.router])
-    async with serving_service(served) as urls, httpx.AsyncClient(base_url=urls.staff) as client:
-
-        async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
-
-        await eventually(ready, timeout=60, message="referrals did not get ready")
+    async with serving_service(served) as urls:
         yield Referrals(urls.staff, settings)
 
 

@@ -31,7 +31,7 @@ from hhc_contracts.vocabulary import (
     Track,
 )
 from hhc_devstack.infrastructure import create_database
-from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, serving_service
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
 from hhc_risk import casework
 from hhc_risk.api import completion_notes
 from hhc_risk.app import definition
@@ -86,15 +86,7 @@ async def risk(postgres_server_url: str, broker: Broker) -> AsyncIterator[Risk]:
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-risk-advice-{uuid.uuid4().hex[:8]}",
     )
-    async with (
-        serving_service(definition(settings)) as urls,
-        httpx.AsyncClient(base_url=urls.staff) as client,
-    ):
-
-        async def ready() -> bool:
-            return (await client.get("/readyz")).status_code == 200
-
-        await eventually(ready, timeout=60, message="risk did not get ready")
+    async with serving_service(definition(settings)) as urls:
         yield Risk(urls.staff, settings)
 
 
