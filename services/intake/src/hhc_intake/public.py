@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from pydantic import BaseModel, Field
 
@@ -61,10 +61,14 @@ def client_network(request: Request) -> str:
 
 
 class RateLimits:
-    """Sliding-window counts per client network, one set of limits per kind of request."""
+    """Moving-window counts per client network, one set of limits per kind of request.
+
+    A moving window keeps each request's time, so the limit holds exactly over any
+    stretch of the window's length; a window counter weighs the previous window by an
+    estimate and lets a burst through at a window's edge."""
 
     def __init__(self, storage_uri: str, rates: Mapping[Limited, str]) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
         self._rates: dict[Limited, list[RateLimitItem]] = {
             kind: parse_many(rate) for kind, rate in rates.items()
         }
