@@ -9,17 +9,17 @@ from hhc_contracts.examples import example_message
 from hhc_contracts.trust import trust_problem
 
 
-def _example(event_type: str) -> tuple[Envelope, object]:
-    envelope = example_message(EVENT_TYPES[(event_type, 1)])
+def _example(event_type: str, version: int = 1) -> tuple[Envelope, object]:
+    envelope = example_message(EVENT_TYPES[(event_type, version)])
     model = model_for(envelope.event_type, envelope.schema_version)
     assert model is not None
     return envelope, model.model_validate(envelope.payload)
 
 
-@pytest.mark.parametrize("key", sorted(EVENT_TYPES), ids=lambda key: key[0])
+@pytest.mark.parametrize("key", sorted(EVENT_TYPES), ids=lambda key: f"{key[0]}.v{key[1]}")
 def test_every_catalogued_example_is_trusted_on_its_own_topic(key: tuple[str, int]) -> None:
     spec = EVENT_TYPES[key]
-    envelope, payload = _example(spec.event_type)
+    envelope, payload = _example(spec.event_type, spec.version)
     assert trust_problem(spec.topic.value, envelope.producer, envelope, payload) is None
 
 

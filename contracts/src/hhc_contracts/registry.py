@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from hhc_contracts import v1
+from hhc_contracts import v1, v2
 from hhc_contracts.topics import Topic
 
 ANY_PRODUCER = "any"
@@ -35,10 +35,41 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
         EventSpec("intake.report-received", 1, Topic.INTAKE_CASES, v1.ReportReceived, "intake"),
         EventSpec("intake.consent-changed", 1, Topic.INTAKE_CASES, v1.ConsentChanged, "intake"),
         EventSpec("intake.case-team-changed", 1, Topic.INTAKE_CASES, v1.CaseTeamChanged, "intake"),
+        EventSpec(
+            "intake.case-status-changed", 1, Topic.INTAKE_CASES, v1.CaseStatusChanged, "intake"
+        ),
+        EventSpec(
+            "intake.case-owner-assigned", 1, Topic.INTAKE_CASES, v1.CaseOwnerAssigned, "intake"
+        ),
+        EventSpec(
+            "intake.case-track-changed", 1, Topic.INTAKE_CASES, v1.CaseTrackChanged, "intake"
+        ),
+        EventSpec(
+            "intake.satisfaction-survey-offered",
+            1,
+            Topic.INTAKE_CASES,
+            v1.SatisfactionSurveyOffered,
+            "intake",
+        ),
+        EventSpec(
+            "intake.satisfaction-recorded", 1, Topic.INTAKE_CASES, v1.SatisfactionRecorded, "intake"
+        ),
         EventSpec("risk.risk-assessed", 1, Topic.RISK_ASSESSMENTS, v1.RiskAssessed, "risk"),
         EventSpec("risk.action-required", 1, Topic.RISK_ACTIONS, v1.ActionRequired, "risk"),
         EventSpec("risk.action-completed", 1, Topic.RISK_ACTIONS, v1.ActionCompleted, "risk"),
         EventSpec("risk.action-overdue", 1, Topic.RISK_ACTIONS, v1.ActionOverdue, "risk"),
+        EventSpec("risk.action-stopped", 1, Topic.RISK_ACTIONS, v1.ActionStopped, "risk"),
+        EventSpec(
+            "risk.first-response-recorded", 1, Topic.RISK_ACTIONS, v1.FirstResponseRecorded, "risk"
+        ),
+        EventSpec("risk.escalation-notified", 1, Topic.RISK_ACTIONS, v1.EscalationNotified, "risk"),
+        EventSpec(
+            "risk.escalation-acknowledged",
+            1,
+            Topic.RISK_ACTIONS,
+            v1.EscalationAcknowledged,
+            "risk",
+        ),
         EventSpec(
             "risk.safeguarding-alert-raised",
             1,
@@ -131,6 +162,13 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
             1,
             Topic.REPORTING_MONTHLY,
             v1.MonthlyReportPublished,
+            "reporting",
+        ),
+        EventSpec(
+            "reporting.monthly-report-published",
+            2,
+            Topic.REPORTING_MONTHLY_V2,
+            v2.MonthlyReportPublished,
             "reporting",
         ),
         # Every service records its own audit; the envelope's producer names which.

@@ -17,6 +17,8 @@ class Topic(StrEnum):
     REFERRALS = "hhc.referrals.referrals.v1"
     ENFORCEMENT_CASES = "hhc.enforcement.cases.v1"
     REPORTING_MONTHLY = "hhc.reporting.monthly-reports.v1"
+    # The monthly report's v2, side by side with v1 while subscribers move.
+    REPORTING_MONTHLY_V2 = "hhc.reporting.monthly-reports.v2"
     # Every service records each look at personal data here (no personal data in it).
     AUDIT_ACCESS = "hhc.audit.access.v1"
 

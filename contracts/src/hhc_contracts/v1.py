@@ -20,8 +20,10 @@ from hhc_contracts.vocabulary import (
     AccessibleFormat,
     ActionKind,
     AppliesTo,
+    CaseStatus,
     Channel,
     Classification,
+    ClosureReason,
     ConsentGiver,
     ConsentState,
     ContactMethod,
@@ -33,6 +35,7 @@ from hhc_contracts.vocabulary import (
     EvidenceStrength,
     Executor,
     IncidentCategory,
+    NotificationChannel,
     Partner,
     PartnerKind,
     PerceivedMotivation,
@@ -43,6 +46,7 @@ from hhc_contracts.vocabulary import (
     ReminderSubject,
     ReporterRole,
     RiskLevel,
+    SaferFeeling,
     Track,
 )
 
@@ -119,6 +123,11 @@ class ReportReceived(Payload):
     taken_by: str | None = Field(
         default=None, description="Subject (staff account id) who took the report, if staff did."
     )
+    linked_case_id: UUID | None = Field(
+        default=None,
+        description="A closed case this new one follows on from: a further report made "
+        "after the reopening window opens a new case linked to the old one.",
+    )
     personal: ReportPersonalData = Field(default_factory=ReportPersonalData)
 
 
@@ -130,6 +139,87 @@ class CaseTeamChanged(Payload):
     previous_team: str
     changed_by: str = Field(description="Subject (staff account id) of the manager.")
     changed_at: AwareDatetime
+
+
+class CaseStatusPersonalData(Payload):
+    reason_detail: str | None = Field(
+        default=None, description="Why, in staff's words (required for no further action)."
+    )
+
+
+class CaseStatusChanged(Payload):
+    """intake.case-status-changed: a case moved along its lifecycle. Closing stops the
+    case's clocks; reopening starts them again."""
+
+    case_id: UUID
+    status: CaseStatus
+    previous_status: CaseStatus
+    closure_reason: ClosureReason | None = Field(
+        default=None, description="Set when ``status`` is closed."
+    )
+    changed_by: str = Field(description="Subject of the member of staff, or 'intake'.")
+    agreed_by: str | None = Field(
+        default=None, description="The manager who agreed the closure of a high-risk case."
+    )
+    risk_level: RiskLevel | None = Field(
+        default=None, description="The case's newest risk level when its status changed."
+    )
+    changed_at: AwareDatetime
+    personal: CaseStatusPersonalData = Field(default_factory=CaseStatusPersonalData)
+
+
+class CaseOwnerAssigned(Payload):
+    """intake.case-owner-assigned: the member of staff who owns a case now."""
+
+    case_id: UUID
+    owner: str = Field(description="Subject (staff account id) of the owner.")
+    previous_owner: str | None = None
+    team: str
+    assigned_by: str
+    assigned_at: AwareDatetime
+
+
+class TrackChangePersonalData(Payload):
+    reason: str | None = None
+
+
+class CaseTrackChanged(Payload):
+    """intake.case-track-changed: a report turned out otherwise (3.2.4, 3.2.5): a
+    third-party or witness report confirmed by the survivor, or an anonymous report
+    found valid. Risk plans the support of the new track."""
+
+    case_id: UUID
+    track: Track
+    previous_track: Track
+    track_clauses: list[str] = Field(default_factory=list)
+    reporter_role: ReporterRole = Field(description="Whose report the case now counts as.")
+    changed_by: str
+    changed_at: AwareDatetime
+    personal: TrackChangePersonalData = Field(default_factory=TrackChangePersonalData)
+
+
+class SatisfactionSurveyOffered(Payload):
+    """intake.satisfaction-survey-offered: the survivor was offered the survey (5.1)
+    through their safe contact method; ``delivered`` says whether it reached them or a
+    member of staff must pass it on."""
+
+    survey_id: UUID
+    case_id: UUID
+    contact_method: ContactMethod | None = None
+    delivered: bool
+    offered_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class SatisfactionRecorded(Payload):
+    """intake.satisfaction-recorded: the survivor's answers, scores only (5.1). Free
+    text stays with intake, apart from the case's file."""
+
+    survey_id: UUID
+    case_id: UUID
+    handling_score: int = Field(ge=1, le=5, description="1 very dissatisfied .. 5 very satisfied")
+    feels_safer: SaferFeeling
+    answered_at: AwareDatetime
 
 
 class ConsentPersonalData(Payload):
@@ -213,6 +303,58 @@ class ActionOverdue(Payload):
     due_at: AwareDatetime
     detected_at: AwareDatetime
     escalated_to: str = "manager"
+
+
+class ActionStopped(Payload):
+    """risk.action-stopped: an open action's clock was stopped, not completed: its case
+    was closed. Reopening the case plans what is still needed afresh."""
+
+    action_id: UUID
+    case_id: UUID
+    kind: ActionKind
+    reason: str = Field(description="e.g. 'case-closed'.")
+    stopped_at: AwareDatetime
+
+
+class FirstResponseRecorded(Payload):
+    """risk.first-response-recorded: the case's first response (policy 5.2), once per
+    case: the first contact with the survivor by staff or the first protective action,
+    at the server's time."""
+
+    case_id: UUID
+    action_id: UUID
+    kind: ActionKind
+    responded_at: AwareDatetime
+    received_at: AwareDatetime | None = Field(
+        default=None, description="When the case's first report was received."
+    )
+    clause: str = "5.2"
+
+
+class EscalationNotified(Payload):
+    """risk.escalation-notified: an overdue action's escalation was delivered to a
+    member of staff (delivered and accepted by the channel, not merely decided)."""
+
+    escalation_id: UUID
+    action_id: UUID
+    case_id: UUID
+    kind: ActionKind
+    recipient_role: str = Field(description="'manager' or 'on_call_safeguarding_lead'.")
+    team: str | None = None
+    channel: NotificationChannel
+    attempt: int = Field(ge=1)
+    notified_at: AwareDatetime
+
+
+class EscalationAcknowledged(Payload):
+    """risk.escalation-acknowledged: a named member of staff acknowledged an escalation;
+    its repeats stop."""
+
+    escalation_id: UUID
+    action_id: UUID
+    case_id: UUID
+    acknowledged_by: str
+    acknowledged_at: AwareDatetime
 
 
 class SafeguardingAlertRaised(Payload):

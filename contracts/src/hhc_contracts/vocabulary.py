@@ -341,3 +341,39 @@ class ReminderSubject(OpenEnum):
     ORDER_EXPIRY = "order_expiry"
     REVIEW = "review"
     EX_PARTE_TARGET = "ex_parte_target"
+
+
+class CaseStatus(OpenEnum):
+    """Where a case is, from first report to closure (policy 3.2, 5.1)."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    AWAITING_CLOSURE = "awaiting_closure"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class ClosureReason(OpenEnum):
+    """Why a case was closed."""
+
+    RESOLVED = "resolved"
+    SURVIVOR_WITHDREW = "survivor_withdrew"
+    NO_FURTHER_ACTION = "no_further_action"
+    TRANSFERRED = "transferred"
+    """To another policy of the landlord (3.4) or to another agency."""
+    COULD_NOT_CONTACT = "could_not_contact"
+
+
+class SaferFeeling(OpenEnum):
+    """The survivor's answer to "do you feel safer now?" (policy 5.1)."""
+
+    YES = "yes"
+    NO = "no"
+    UNSURE = "unsure"
+
+
+class NotificationChannel(OpenEnum):
+    """How a notification to a member of staff was delivered."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
