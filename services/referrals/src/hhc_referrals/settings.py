@@ -3,12 +3,13 @@
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
+from hhc_chassis.delivery import SmtpSettings
 from hhc_chassis.settings import ServiceSettings
 
 
-class ReferralsSettings(ServiceSettings):
+class ReferralsSettings(ServiceSettings, SmtpSettings):
     service_name: str = "referrals"
     http_port: int = 8003
 
@@ -18,20 +19,8 @@ class ReferralsSettings(ServiceSettings):
         "new ones; the shipped catalogue has placeholder endpoints only",
     )
 
-    smtp_host: str | None = Field(
-        default=None, description="Mail server for partners reached by email; none: not sent"
-    )
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_starttls: bool = Field(
-        default=True, description="Upgrade the connection with STARTTLS before sending"
-    )
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
     smtp_sender: str = Field(
         default="referrals@hhc.invalid", description="The From address of referral mail"
-    )
-    smtp_ca_file: Path | None = Field(
-        default=None, description="CA bundle the mail server's certificate is checked against"
     )
 
     delivery_poll_seconds: float = Field(

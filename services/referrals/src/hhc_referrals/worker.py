@@ -46,17 +46,7 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 
 
 def smtp_server_of(settings: ReferralsSettings) -> SmtpServer | None:
-    if not settings.smtp_host:
-        return None
-    return SmtpServer(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_sender,
-        starttls=settings.smtp_starttls,
-        username=settings.smtp_username,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
-    )
+    return settings.smtp_server()
 
 
 def email_text(document: SharedDocument) -> str:
