@@ -76,6 +76,19 @@ class Permission(StrEnum):
     """Say whether an anonymous report was found valid (3.2.5)."""
     MANAGE_PERPETRATORS = "manage_perpetrators"
     """Record and identify alleged perpetrators."""
+    MANAGE_CASE = "manage_case"
+    """Move a case along its lifecycle: in progress, awaiting closure, closed with a
+    reason, reopened; change its track when a report turned out otherwise (3.2.4, 3.2.5)."""
+    AGREE_CLOSURE = "agree_closure"
+    """A manager's agreement to close a high-risk case."""
+    ASSIGN_CASE = "assign_case"
+    """Name the member of staff who owns a case."""
+    READ_WORKLIST = "read_worklist"
+    """Open cases with their next due and overdue actions (lists only cases reached)."""
+    ACKNOWLEDGE_ESCALATION = "acknowledge_escalation"
+    """Acknowledge an overdue action's escalation, which stops its repeats."""
+    READ_SATISFACTION_COMMENTS = "read_satisfaction_comments"
+    """The survivor's own words in the closure survey (5.1), kept apart from the case."""
     READ_TIMELINE = "read_timeline"
     READ_REFERENCE_DATA = "read_reference_data"
     """The risk matrix and other tables without personal data."""
@@ -100,6 +113,8 @@ _CASEWORK = frozenset(
         _P.OVERRIDE_CONSENT,
         _P.READ_ENFORCEMENT,
         _P.READ_TIMELINE,
+        _P.MANAGE_CASE,
+        _P.READ_WORKLIST,
     }
 )
 
@@ -112,7 +127,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
         _P.ISSUE_STATUS_CODE,
     },
     Role.CASEWORKER: _STAFF_REFERENCE | _CASEWORK | _ENFORCEMENT | {_P.SUBMIT_REPORT},
-    Role.SAFEGUARDING_LEAD: _STAFF_REFERENCE | _CASEWORK,
+    Role.SAFEGUARDING_LEAD: _STAFF_REFERENCE | _CASEWORK | {_P.ACKNOWLEDGE_ESCALATION},
     Role.LEGAL_OFFICER: _STAFF_REFERENCE | _ENFORCEMENT | {
         _P.READ_RISK, _P.READ_ENFORCEMENT, _P.READ_TIMELINE, _P.DECIDE_ENFORCEMENT,
     },
@@ -121,7 +136,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     },
     Role.MANAGER: _STAFF_REFERENCE | _CASEWORK | _ENFORCEMENT | {
         _P.SUBMIT_REPORT, _P.CHANGE_TEAM, _P.READ_AGGREGATES, _P.PUBLISH_MONTHLY_REPORT,
-        _P.DECIDE_ENFORCEMENT,
+        _P.DECIDE_ENFORCEMENT, _P.AGREE_CLOSURE, _P.ASSIGN_CASE, _P.ACKNOWLEDGE_ESCALATION,
+        _P.READ_SATISFACTION_COMMENTS,
     },
     Role.DATA_PROTECTION_OFFICER: _STAFF_REFERENCE | {
         _P.READ_CASE, _P.READ_RISK, _P.READ_REFERRALS, _P.READ_ENFORCEMENT,
@@ -135,7 +151,16 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
 # fmt: on
 
 CASE_PERMISSIONS: frozenset[Permission] = (
-    _CASEWORK | _ENFORCEMENT | {_P.CHANGE_TEAM, _P.DECIDE_ENFORCEMENT}
+    _CASEWORK
+    | _ENFORCEMENT
+    | {
+        _P.CHANGE_TEAM,
+        _P.DECIDE_ENFORCEMENT,
+        _P.AGREE_CLOSURE,
+        _P.ASSIGN_CASE,
+        _P.ACKNOWLEDGE_ESCALATION,
+        _P.READ_SATISFACTION_COMMENTS,
+    }
 )
 """Permissions that act on one case: each use is checked against that case."""
 
