@@ -5,7 +5,7 @@ caller reaches that case and audits the look (:func:`hhc_chassis.audit.open_case
 """
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
@@ -19,9 +19,17 @@ from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
-from hhc_contracts.vocabulary import ActionKind, AppliesTo, Executor, Partner, RiskLevel
-from hhc_risk import casework
+from hhc_contracts.vocabulary import (
+    ActionKind,
+    AppliesTo,
+    Executor,
+    NotificationChannel,
+    Partner,
+    RiskLevel,
+)
+from hhc_risk import casework, escalations
 from hhc_risk.assessment import QUESTION_KEYS, QUESTIONS, THRESHOLDS, assess
+from hhc_risk.escalations import escalation_state
 from hhc_risk.settings import RiskSettings
 
 router = APIRouter(tags=["risk"])
@@ -53,6 +61,8 @@ class ActionOut(BaseModel):
     """The subject of the member of staff who completed it; None when a partner's
     service did, or a reassessment superseded it."""
     outcome: str | None
+    stated_completed_at: datetime | None = None
+    """When the member of staff said it was done, if they did: information only."""
 
 
 # StrictInput refuses values the vocabulary does not know; it allows unknown fields, so
@@ -63,8 +73,9 @@ class CompletionIn(StrictInput):
     outcome: str = Field(min_length=1, max_length=60, examples=["visited"])
     completed_at: AwareDatetime | None = Field(
         default=None,
-        description="When it was done: defaults to now; if given, not before the action "
-        "was required and not in the future",
+        description="When it was done, as information: if given, not before the action "
+        "was required and not in the future. The completion is recorded at the server's "
+        "time of receipt whatever is given (the first response of 5.2 is timed by it)",
     )
     notes: str | None = Field(
         default=None,
@@ -122,10 +133,9 @@ def completion_notes(kind: ActionKind, notes: str | None) -> str | None:
 
 
 def completion_time(given: datetime | None, *, required_at: datetime, now: datetime) -> datetime:
-    """When an action was completed: now unless given. A time given must lie between when
-    the action was required and now: the first completion of a case is its first response,
-    which the monthly report times (policy 5.2), so it must not be backdated or
-    post-dated."""
+    """When an action was done, as staff state it: now unless given. A time given must lie
+    between when the action was required and now. It is kept as information only: the
+    completion is recorded at the server's time, which times the first response (5.2)."""
     if given is None:
         return now
     if given < required_at:
@@ -294,8 +304,14 @@ async def complete_action(
             f"this action is carried out in the {action['carried_out_by']} service: it closes "
             "when the referral reaches the partner or the step is recorded as taken there",
         )
-    completed_at = completion_time(
-        completion.completed_at, required_at=action["required_at"], now=datetime.now(UTC)
+    received_at = datetime.now(UTC)
+    # The recorded completion is the server's time of receipt: it is what the first
+    # response of 5.2 is timed by, which no client may move. A time the member of staff
+    # states is checked and kept beside it, as information.
+    stated_completed_at = (
+        completion_time(completion.completed_at, required_at=action["required_at"], now=received_at)
+        if completion.completed_at is not None
+        else None
     )
     notes = completion_notes(ActionKind(action["kind"]), completion.notes)
     async with runtime.pool.acquire() as connection, connection.transaction():
@@ -303,10 +319,10 @@ async def complete_action(
             connection,
             action_id=action_id,
             outcome=completion.outcome,
-            completed_at=completed_at,
-            by_staff=True,
+            completed_at=received_at,
             # Who completed it is who is signed in, never what the body says.
             completed_by=caller.subject,
+            stated_completed_at=stated_completed_at,
             notes=notes,
         )
         if row is None:
@@ -315,3 +331,178 @@ async def complete_action(
             )
             raise HTTPException(409, f"action is already {state}")
     return _action_out({**dict(row), "overdue": False})
+
+
+# Escalations of overdue actions (issue 12)
+
+EscalationAcknowledger = Annotated[Caller, Depends(authorised(Permission.ACKNOWLEDGE_ESCALATION))]
+ESCALATION_FIELDS = ("escalations",)
+
+
+class EscalationDeliveryOut(BaseModel):
+    channel: NotificationChannel
+    state: str
+    """'notified' when the channel accepted the latest notice; 'pending' while the first
+    is on its way, or a retry after a failure is."""
+    attempts: int
+    notified: int
+    """Notices the channel accepted: the first and each repeat."""
+    last_notified_at: datetime | None
+    last_error: str | None
+    next_attempt_at: datetime
+
+
+class EscalationOut(BaseModel):
+    escalation_id: UUID
+    action_id: UUID
+    case_id: UUID
+    case_reference: str | None
+    kind: ActionKind
+    due_at: datetime
+    recipient_role: str
+    team: str | None
+    created_at: datetime
+    state: str
+    """pending, notified, no-channel-configured, acknowledged, or resolved (the action
+    was completed or stopped since)."""
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    deliveries: list[EscalationDeliveryOut]
+
+
+_ESCALATIONS_SQL = """
+    SELECT e.*, c.reference AS case_reference, a.state = 'open' AS action_open,
+           ca.team AS case_team, ca.survivor_is_staff, ca.safeguarding, ca.taken_by,
+           ca.staff_perpetrator,
+           coalesce(json_agg(d ORDER BY d.channel) FILTER (WHERE d.channel IS NOT NULL),
+                    '[]') AS deliveries
+    FROM escalations e
+    JOIN actions a ON a.action_id = e.action_id
+    JOIN cases c ON c.case_id = e.case_id
+    JOIN case_access ca ON ca.case_id = e.case_id
+    LEFT JOIN escalation_deliveries d ON d.escalation_id = e.escalation_id
+"""
+
+
+def _delivery_out(delivery: dict[str, Any]) -> EscalationDeliveryOut:
+    notified = delivery["notified"] > 0 and delivery["failures"] == 0
+    return EscalationDeliveryOut(
+        channel=NotificationChannel(delivery["channel"]),
+        state="notified" if notified else "pending",
+        attempts=delivery["attempts"],
+        notified=delivery["notified"],
+        last_notified_at=delivery["last_notified_at"],
+        last_error=delivery["last_error"],
+        next_attempt_at=delivery["next_attempt_at"],
+    )
+
+
+def _escalation_out(row: Any) -> EscalationOut:
+    deliveries = [_delivery_out(delivery) for delivery in row["deliveries"]]
+    return EscalationOut(
+        escalation_id=row["escalation_id"],
+        action_id=row["action_id"],
+        case_id=row["case_id"],
+        case_reference=row["case_reference"],
+        kind=ActionKind(row["kind"]),
+        due_at=row["due_at"],
+        recipient_role=row["recipient_role"],
+        team=row["team"],
+        created_at=row["created_at"],
+        state=escalation_state(
+            acknowledged=row["acknowledged_at"] is not None,
+            action_open=row["action_open"],
+            no_channel=row["no_channel"],
+            notified=any(delivery.state == "notified" for delivery in deliveries),
+        ),
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        deliveries=deliveries,
+    )
+
+
+def _scope(row: Any) -> CaseScope:
+    return CaseScope(
+        team=row["case_team"],
+        survivor_is_staff=row["survivor_is_staff"],
+        safeguarding=row["safeguarding"],
+        taken_by=row["taken_by"],
+        staff_perpetrator=row["staff_perpetrator"],
+    )
+
+
+@router.get(
+    "/v1/escalations",
+    response_model=list[EscalationOut],
+    summary="Escalations of overdue actions in the cases you reach, and their deliveries",
+)
+async def list_escalations(
+    request: Request,
+    caller: EscalationAcknowledger,
+    state: Annotated[
+        Literal["open", "all"],
+        Query(description="open: not acknowledged, its action still open; all: every one"),
+    ] = "open",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[EscalationOut]:
+    """A manager sees their team's, a safeguarding lead the safeguarding cases': the same
+    reach as every case route, oldest deadline first."""
+    where = "WHERE e.acknowledged_at IS NULL AND a.state = 'open'" if state == "open" else ""
+    rows = await runtime_of(request).pool.fetch(
+        f"""{_ESCALATIONS_SQL} {where}
+            GROUP BY e.escalation_id, c.reference, a.state, ca.case_id
+            ORDER BY e.due_at, e.created_at"""
+    )
+    reached = [
+        row for row in rows if reaches(caller, Permission.ACKNOWLEDGE_ESCALATION, _scope(row))
+    ][:limit]
+    await audit.record(
+        request, caller, case_id=None, fields=ESCALATION_FIELDS, outcome=audit.GRANTED
+    )
+    return [_escalation_out(row) for row in reached]
+
+
+async def _escalation(connection: Any, escalation_id: UUID) -> Any:
+    return await connection.fetchrow(
+        f"""{_ESCALATIONS_SQL} WHERE e.escalation_id = $1
+            GROUP BY e.escalation_id, c.reference, a.state, ca.case_id""",
+        escalation_id,
+    )
+
+
+@router.post(
+    "/v1/escalations/{escalation_id}/acknowledge",
+    response_model=EscalationOut,
+    summary="Acknowledge an escalation: who and when are recorded, its repeats stop",
+    responses={
+        404: {"description": "No such escalation, or one of a case you may not reach"},
+        409: {"description": "Already acknowledged"},
+    },
+)
+async def acknowledge_escalation(
+    escalation_id: UUID, request: Request, caller: EscalationAcknowledger
+) -> EscalationOut:
+    runtime = runtime_of(request)
+    case_id = await runtime.pool.fetchval(
+        "SELECT case_id FROM escalations WHERE escalation_id = $1", escalation_id
+    )
+    if case_id is None:
+        raise HTTPException(404, "no such escalation")
+    try:
+        await audit.open_case_for(
+            request, caller, Permission.ACKNOWLEDGE_ESCALATION, case_id, fields=ESCALATION_FIELDS
+        )
+    except HTTPException as refused:
+        raise HTTPException(404, "no such escalation") from refused
+    async with runtime.pool.acquire() as connection, connection.transaction():
+        acknowledged = await escalations.acknowledge(
+            connection, escalation_id=escalation_id, by=caller.subject, at=datetime.now(UTC)
+        )
+        row = await _escalation(connection, escalation_id)
+    if acknowledged is None:
+        raise HTTPException(
+            409,
+            f"escalation already acknowledged by {row['acknowledged_by']} "
+            f"at {row['acknowledged_at'].isoformat()}",
+        )
+    return _escalation_out(row)

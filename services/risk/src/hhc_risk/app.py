@@ -4,6 +4,7 @@ from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_contracts import Topic
 from hhc_risk.api import router
+from hhc_risk.escalations import escalation_worker
 from hhc_risk.handlers import handlers
 from hhc_risk.scheduler import overdue_scheduler
 from hhc_risk.settings import RiskSettings
@@ -20,7 +21,10 @@ def definition(settings: RiskSettings | None = None) -> ServiceDefinition:
         topics=[Topic.INTAKE_CASES, Topic.REFERRALS, Topic.ENFORCEMENT_CASES],
         handlers=handlers(settings.deadline_scale),
         routers=[router],
-        background=[overdue_scheduler(settings.overdue_poll_seconds)],
+        background=[
+            overdue_scheduler(settings.overdue_poll_seconds),
+            escalation_worker(settings),
+        ],
     )
 
 

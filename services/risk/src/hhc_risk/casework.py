@@ -17,11 +17,14 @@ from hhc_contracts.v1 import (
     ActionCompleted,
     ActionOutcomePersonalData,
     ActionRequired,
+    ActionStopped,
+    FirstResponseRecorded,
     RiskAssessed,
     SafeguardingAlertRaised,
 )
-from hhc_contracts.vocabulary import ActionKind, AppliesTo, ConsentState, Executor
+from hhc_contracts.vocabulary import ActionKind, AppliesTo, ConsentState, Executor, Partner
 from hhc_risk.assessment import Answers, Assessment, review_interval
+from hhc_risk.first_response import Completion, first_response
 from hhc_risk.playbook import PlannedAction
 
 
@@ -103,7 +106,10 @@ async def require_actions(
     consent: ConsentState,
     cause: Envelope | None,
 ) -> list[Envelope]:
-    """Store actions with their deadlines, skipping any the case already has open."""
+    """Store actions with their deadlines, skipping any the case already has open. A
+    closed case gets none: its clocks are stopped until intake reopens it."""
+    if await connection.fetchval("SELECT status = 'closed' FROM cases WHERE case_id = $1", case_id):
+        return []
     open_now = {
         (row["kind"], row["partner"])
         for row in await connection.fetch(
@@ -169,51 +175,182 @@ async def complete_action(
     action_id: UUID,
     outcome: str,
     completed_at: datetime,
-    by_staff: bool,
     completed_by: str | None = None,
+    stated_completed_at: datetime | None = None,
     notes: str | None = None,
     cause: Envelope | None = None,
 ) -> asyncpg.Record | None:
     """Mark an open action done; None when there is no such open action.
-    ``completed_by`` is the signed-in member of staff, None for a partner's service.
-
-    The first action staff complete for a case is its first response to the request for
-    support (5.2); completions reported back by partners' services are not.
-    """
+    ``completed_at`` is the server's time; ``completed_by`` the signed-in member of staff,
+    None for a partner's service; ``stated_completed_at`` the time staff said it was
+    done, kept as information only. The case's first response (5.2) is recorded when
+    this completion makes one."""
     row = await connection.fetchrow(
         """UPDATE actions SET state = 'completed', completed_at = $2, outcome = $3,
-                              completed_by = $4
+                              completed_by = $4, stated_completed_at = $5
            WHERE action_id = $1 AND state = 'open' RETURNING *""",
         action_id,
         completed_at,
         outcome,
         completed_by,
+        stated_completed_at,
     )
     if row is None:
         return None
-    first_response = by_staff and bool(
-        await connection.fetchval(
-            """UPDATE cases SET first_response_at = $2
-               WHERE case_id = $1 AND first_response_at IS NULL RETURNING true""",
-            row["case_id"],
-            completed_at,
-        )
-    )
+    recorded = await record_first_response(connection, case_id=row["case_id"], cause=cause)
     event = ActionCompleted(
         action_id=action_id,
         case_id=row["case_id"],
         kind=row["kind"],
         completed_at=completed_at,
         outcome=outcome,
-        first_response=first_response,
+        first_response=recorded is not None and recorded.action_id == action_id,
         personal=ActionOutcomePersonalData(notes=notes),
     )
-    await enqueue(connection, [_envelope(event, row["case_id"], completed_at, cause)])
+    outgoing = [_envelope(event, row["case_id"], completed_at, cause)]
+    if recorded is not None:
+        outgoing.append(_envelope(recorded, row["case_id"], completed_at, cause))
+    await enqueue(connection, outgoing)
     return row
 
 
+async def record_first_response(
+    connection: asyncpg.Connection, *, case_id: UUID, cause: Envelope | None
+) -> FirstResponseRecorded | None:
+    """The case's first response (5.2, :func:`first_response.first_response`), stored
+    once; None when the case has one already or has none yet. The caller emits it."""
+    case = await connection.fetchrow(
+        "SELECT reported_at, first_response_at FROM cases WHERE case_id = $1 FOR UPDATE",
+        case_id,
+    )
+    if case is None or case["first_response_at"] is not None:
+        return None
+    rows = await connection.fetch(
+        """SELECT action_id, kind, outcome, completed_at FROM actions
+           WHERE case_id = $1 AND state = 'completed' ORDER BY completed_at, action_id""",
+        case_id,
+    )
+    first = first_response(
+        Completion(
+            action_id=row["action_id"],
+            kind=ActionKind(row["kind"]),
+            outcome=row["outcome"] or "",
+            recorded_at=row["completed_at"],
+        )
+        for row in rows
+    )
+    if first is None:
+        return None
+    await connection.execute(
+        """UPDATE cases SET first_response_at = $2, first_response_action_id = $3
+           WHERE case_id = $1""",
+        case_id,
+        first.recorded_at,
+        first.action_id,
+    )
+    return FirstResponseRecorded(
+        case_id=case_id,
+        action_id=first.action_id,
+        kind=first.kind,
+        responded_at=first.recorded_at,
+        received_at=case["reported_at"],
+    )
+
+
+CASE_CLOSED = "case-closed"
+
+
+async def stop_case_clocks(
+    connection: asyncpg.Connection, *, case_id: UUID, stopped_at: datetime, cause: Envelope
+) -> list[Envelope]:
+    """A closed case's clocks stop: its open actions are stopped (not completed: nothing
+    was done), nothing new is planned while it is closed, and its escalations stop
+    repeating. Running it again stops nothing more."""
+    await connection.execute(
+        """UPDATE cases SET status = 'closed', closed_at = coalesce(closed_at, $2)
+           WHERE case_id = $1""",
+        case_id,
+        stopped_at,
+    )
+    rows = await connection.fetch(
+        """UPDATE actions SET state = 'stopped', stopped_at = $2, stopped_reason = $3
+           WHERE case_id = $1 AND state = 'open' RETURNING action_id, kind""",
+        case_id,
+        stopped_at,
+        CASE_CLOSED,
+    )
+    return [
+        _envelope(
+            ActionStopped(
+                action_id=row["action_id"],
+                case_id=case_id,
+                kind=ActionKind(row["kind"]),
+                reason=CASE_CLOSED,
+                stopped_at=stopped_at,
+            ),
+            case_id,
+            stopped_at,
+            cause,
+        )
+        for row in rows
+    ]
+
+
+async def restart_case_clocks(
+    connection: asyncpg.Connection, *, case_id: UUID, restarted_at: datetime, cause: Envelope
+) -> list[Envelope]:
+    """A reopened case's clocks run again: every action stopped at its closure is
+    required anew, as a new action (a new id, so that referrals and enforcement see a
+    new request, never a stopped one revived) due as long after ``restarted_at`` as the
+    stopped one was after it was required. Each stopped action is re-planned once."""
+    case = await connection.fetchrow(
+        """UPDATE cases SET status = 'open', closed_at = NULL
+           WHERE case_id = $1 AND status = 'closed'
+           RETURNING immediate_danger, consent_to_share""",
+        case_id,
+    )
+    if case is None:
+        return []
+    stopped = await connection.fetch(
+        """UPDATE actions SET replanned_at = $2
+           WHERE case_id = $1 AND state = 'stopped' AND stopped_reason = $3
+             AND replanned_at IS NULL
+           RETURNING *""",
+        case_id,
+        restarted_at,
+        CASE_CLOSED,
+    )
+    planned = [
+        PlannedAction(
+            kind=ActionKind(row["kind"]),
+            applies_to=AppliesTo(row["applies_to"]),
+            clause=row["clause"],
+            carried_out_by=Executor(row["carried_out_by"]),
+            # Already scaled when it was first required.
+            due_in=row["due_at"] - row["required_at"],
+            partner=Partner(row["partner"]) if row["partner"] else None,
+        )
+        for row in sorted(stopped, key=lambda row: (row["due_at"], row["kind"]))
+    ]
+    return await require_actions(
+        connection,
+        case_id=case_id,
+        planned=planned,
+        required_at=restarted_at,
+        deadline_scale=1.0,
+        immediate_danger=case["immediate_danger"],
+        consent=ConsentState(case["consent_to_share"]),
+        cause=cause,
+    )
+
+
 def _envelope(
-    payload: ActionRequired | ActionCompleted | RiskAssessed | SafeguardingAlertRaised,
+    payload: ActionRequired
+    | ActionCompleted
+    | ActionStopped
+    | FirstResponseRecorded
+    | RiskAssessed
+    | SafeguardingAlertRaised,
     case_id: UUID,
     occurred_at: datetime,
     cause: Envelope | None,

@@ -1,7 +1,11 @@
 """Risk's event handlers: load, decide (pure: assessment, playbook), store and emit in one
 transaction (casework)."""
 
+import logging
+from dataclasses import replace
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -10,6 +14,8 @@ from hhc_chassis.consumer import Handler
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
+    CaseStatusChanged,
+    CaseTrackChanged,
     ConsentChanged,
     EnforcementActionTaken,
     ReferralMade,
@@ -18,9 +24,50 @@ from hhc_contracts.v1 import (
     ReferralWithheld,
     ReportReceived,
 )
-from hhc_contracts.vocabulary import ReferralStatus
-from hhc_risk.casework import complete_action, record_assessment, require_actions
-from hhc_risk.playbook import CaseFacts, first_assessment, plan_actions, report_answers
+from hhc_contracts.vocabulary import (
+    ActionKind,
+    CaseStatus,
+    Classification,
+    ConsentState,
+    IncidentCategory,
+    Partner,
+    PerceivedMotivation,
+    PerpetratorKind,
+    ReferralStatus,
+    Track,
+)
+from hhc_risk.casework import (
+    complete_action,
+    record_assessment,
+    require_actions,
+    restart_case_clocks,
+    stop_case_clocks,
+)
+from hhc_risk.playbook import (
+    CaseFacts,
+    first_assessment,
+    not_yet_planned,
+    plan_actions,
+    report_answers,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ClockChange(StrEnum):
+    STOP = "stop"
+    RESTART = "restart"
+
+
+def clock_change(status: CaseStatus, *, closed_here: bool) -> ClockChange | None:
+    """What a case's new status does to its clocks. Closed stops them; any other status
+    of a case closed here (reopened, or moved on from closed by a status this vocabulary
+    does not know) starts them again; otherwise nothing changes."""
+    if status is CaseStatus.CLOSED:
+        return ClockChange.STOP
+    if closed_here:
+        return ClockChange.RESTART
+    return None
 
 
 def facts_of(report: ReportReceived) -> CaseFacts:
@@ -37,6 +84,41 @@ def facts_of(report: ReportReceived) -> CaseFacts:
         female_staff_requested=report.female_staff_requested,
         capacity_concern=report.capacity_concern,
         ongoing=report.ongoing,
+    )
+
+
+def facts_to_json(facts: CaseFacts) -> dict[str, Any]:
+    """The facts as stored with the case; sets as sorted lists of their values."""
+    stored: dict[str, Any] = {}
+    for name in CaseFacts.__slots__:
+        value = getattr(facts, name)
+        if isinstance(value, frozenset):
+            stored[name] = sorted(str(item) for item in value)
+        elif isinstance(value, bool):
+            stored[name] = value
+        else:
+            stored[name] = str(value)
+    return stored
+
+
+def facts_from_json(stored: dict[str, Any]) -> CaseFacts:
+    return CaseFacts(
+        survivor_is_customer=stored["survivor_is_customer"],
+        immediate_danger=stored["immediate_danger"],
+        classification=Classification(stored["classification"]),
+        track=Track(stored["track"]),
+        categories=frozenset(IncidentCategory(value) for value in stored["categories"]),
+        perpetrator_kinds=frozenset(
+            PerpetratorKind(value) for value in stored["perpetrator_kinds"]
+        ),
+        perceived_motivation=frozenset(
+            PerceivedMotivation(value) for value in stored["perceived_motivation"]
+        ),
+        vulnerable_adult=stored["vulnerable_adult"],
+        children_in_household=stored["children_in_household"],
+        female_staff_requested=stored["female_staff_requested"],
+        capacity_concern=stored["capacity_concern"],
+        ongoing=stored["ongoing"],
     )
 
 
@@ -81,16 +163,23 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
         facts = facts_of(report)
         await connection.execute(
             """INSERT INTO cases (case_id, survivor_is_customer, immediate_danger,
-                                  consent_to_share, reported_at)
-               VALUES ($1, $2, $3, $4, $5)
+                                  consent_to_share, reported_at, reference, reporter_role,
+                                  facts)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                ON CONFLICT (case_id) DO UPDATE
                    SET immediate_danger = cases.immediate_danger OR EXCLUDED.immediate_danger,
-                       consent_to_share = EXCLUDED.consent_to_share""",
+                       consent_to_share = EXCLUDED.consent_to_share,
+                       reference = coalesce(cases.reference, EXCLUDED.reference),
+                       reporter_role = coalesce(cases.reporter_role, EXCLUDED.reporter_role),
+                       facts = EXCLUDED.facts""",
             report.case_id,
             report.survivor_is_customer,
             report.immediate_danger,
             report.consent_to_share.value,
             report.received_at,
+            report.reference,
+            report.reporter_role.value,
+            facts_to_json(facts),
         )
         outgoing = await record_assessment(
             connection,
@@ -129,7 +218,6 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
                 action_id=action_id,
                 outcome=what,
                 completed_at=at,
-                by_staff=False,
                 cause=envelope,
             )
 
@@ -159,8 +247,78 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
             withheld.seek_consent_by,
         )
 
+    async def on_case_status_changed(
+        connection: asyncpg.Connection, envelope: Envelope, change: CaseStatusChanged
+    ) -> None:
+        """Closing a case stops its clocks; reopening it starts them again (issue 12)."""
+        closed = await connection.fetchval(
+            "SELECT status = 'closed' FROM cases WHERE case_id = $1 FOR UPDATE", change.case_id
+        )
+        if closed is None:
+            return  # a case risk never heard of has no clocks
+        match clock_change(change.status, closed_here=closed):
+            case ClockChange.STOP:
+                outgoing = await stop_case_clocks(
+                    connection, case_id=change.case_id, stopped_at=change.changed_at, cause=envelope
+                )
+            case ClockChange.RESTART:
+                outgoing = await restart_case_clocks(
+                    connection,
+                    case_id=change.case_id,
+                    restarted_at=change.changed_at,
+                    cause=envelope,
+                )
+            case None:
+                return
+        await enqueue(connection, outgoing)
+
+    async def on_case_track_changed(
+        connection: asyncpg.Connection, envelope: Envelope, change: CaseTrackChanged
+    ) -> None:
+        """A report turned out otherwise (3.2.4, 3.2.5): plan the support the new track
+        gets, less what the case already has open or done."""
+        case = await connection.fetchrow(
+            """SELECT facts, immediate_danger, consent_to_share FROM cases
+               WHERE case_id = $1 FOR UPDATE""",
+            change.case_id,
+        )
+        if case is None or case["facts"] is None:
+            log.warning(
+                "track changed for a case without its facts: nothing planned",
+                extra={"case_id": str(change.case_id)},
+            )
+            return
+        facts = replace(facts_from_json(case["facts"]), track=change.track)
+        await connection.execute(
+            "UPDATE cases SET facts = $2, reporter_role = $3 WHERE case_id = $1",
+            change.case_id,
+            facts_to_json(facts),
+            change.reporter_role.value,
+        )
+        had = {
+            (ActionKind(row["kind"]), Partner(row["partner"]) if row["partner"] else None)
+            for row in await connection.fetch(
+                """SELECT kind, partner FROM actions
+                   WHERE case_id = $1 AND state IN ('open', 'completed')""",
+                change.case_id,
+            )
+        }
+        outgoing = await require_actions(
+            connection,
+            case_id=change.case_id,
+            planned=not_yet_planned(plan_actions(facts), had),
+            required_at=change.changed_at,
+            deadline_scale=deadline_scale,
+            immediate_danger=case["immediate_danger"],
+            consent=ConsentState(case["consent_to_share"]),
+            cause=envelope,
+        )
+        await enqueue(connection, outgoing)
+
     return {
         "intake.report-received": on_report_received,
+        "intake.case-status-changed": on_case_status_changed,
+        "intake.case-track-changed": on_case_track_changed,
         "intake.consent-changed": on_consent_changed,
         "referrals.referral-made": on_partner_outcome,
         "referrals.referral-updated": on_partner_outcome,

@@ -313,3 +313,11 @@ def plan_actions(facts: CaseFacts) -> list[PlannedAction]:
     if supported_at_once(facts.track):
         planned += secondary_actions(facts)
     return planned
+
+
+def not_yet_planned(
+    planned: list[PlannedAction], had: set[tuple[ActionKind, Partner | None]]
+) -> list[PlannedAction]:
+    """What a case moved to a new track (3.2.4, 3.2.5) still needs: the new track's plan
+    less every action (by kind and partner) the case already has open or done."""
+    return [action for action in planned if (action.kind, action.partner) not in had]

@@ -13,6 +13,8 @@ from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
 from hhc_contracts.v1 import ActionOverdue
+from hhc_risk.escalations import open_escalations
+from hhc_risk.settings import RiskSettings
 
 
 def escalated_to(clause: str) -> str:
@@ -25,6 +27,8 @@ def escalated_to(clause: str) -> str:
 
 
 async def report_overdue_actions(runtime: Runtime, batch_size: int = 100) -> int:
+    """Publish each passed deadline once, and open its escalations (stopped and completed
+    actions have no clock)."""
     async with runtime.pool.acquire() as connection, connection.transaction():
         rows = await connection.fetch(
             """SELECT action_id, case_id, kind, clause, due_at FROM actions
@@ -40,6 +44,26 @@ async def report_overdue_actions(runtime: Runtime, batch_size: int = 100) -> int
             [row["action_id"] for row in rows],
             detected_at,
         )
+        if isinstance(runtime.settings, RiskSettings):
+            teams = {
+                row["case_id"]: row["team"]
+                for row in await connection.fetch(
+                    "SELECT case_id, team FROM case_access WHERE case_id = ANY($1::uuid[])",
+                    list({row["case_id"] for row in rows}),
+                )
+            }
+            for row in rows:
+                await open_escalations(
+                    connection,
+                    action_id=row["action_id"],
+                    case_id=row["case_id"],
+                    kind=row["kind"],
+                    due_at=row["due_at"],
+                    escalated_to=escalated_to(row["clause"]),
+                    team=teams.get(row["case_id"]),
+                    settings=runtime.settings,
+                    detected_at=detected_at,
+                )
         await enqueue(
             connection,
             [
