@@ -23,6 +23,7 @@ from hhc_contracts.vocabulary import (
     ConsentState,
     PartnerKind,
     ReporterRole,
+    RiskLevel,
 )
 from hhc_intake.cases import (
     Accepted,
@@ -34,6 +35,7 @@ from hhc_intake.cases import (
     statement_of,
 )
 from hhc_intake.domain import consent_refusal
+from hhc_intake.lifecycle_api import ClosureOut, PendingClosureOut, lifecycle_of
 from hhc_intake.settings import intake_settings
 from hhc_intake.status import reissue_status_code
 
@@ -147,6 +149,12 @@ class ReportAccepted(BaseModel):
         "it shows the report's status on the public pages. Only its hash is kept, so a "
         "retried request's answer has none.",
     )
+    linked_case_id: UUID | None = Field(
+        default=None,
+        description="Set when a further report came after the closed case's reopening "
+        "window: case_id is then a new case, following on from this one",
+    )
+    reopened: bool = Field(default=False, description="The further report reopened its closed case")
 
 
 async def _idempotent(
@@ -190,6 +198,8 @@ async def _idempotent(
             case_id=accepted.case_id,
             reference=accepted.reference,
             status_code=accepted.status_code,
+            linked_case_id=accepted.linked_case_id,
+            reopened=accepted.reopened,
         )
         if key:
             await connection.execute(
@@ -235,8 +245,10 @@ async def submit_report(
     "/v1/cases/{case_id}/reports",
     status_code=202,
     response_model=ReportAccepted,
-    summary="A further report on an open case: joins it, and risk reassesses",
-    responses={404: {"description": "No open case with this id"}},
+    summary="A further report on a case: joins it, and risk reassesses. On a closed case it "
+    "reopens it within REOPEN_WINDOW of closure, or else opens a new case linked to it "
+    "(linked_case_id in the answer)",
+    responses={404: {"description": "No case with this id"}},
 )
 async def submit_further_report(
     case_id: UUID,
@@ -249,6 +261,7 @@ async def submit_further_report(
     await audit.open_case_for(
         request, caller, Permission.ADD_FURTHER_REPORT, case_id, fields=REPORT_FIELDS
     )
+    reopen_window = intake_settings(request).reopen_window
 
     async def act(connection: asyncpg.Connection) -> Accepted:
         try:
@@ -257,10 +270,11 @@ async def submit_further_report(
                 case_id,
                 report,
                 received_at=datetime.now(UTC),
+                reopen_window=reopen_window,
                 taken_by=_taken_by(caller),
             )
         except CaseNotOpen:
-            raise HTTPException(404, "no open case with this id") from None
+            raise HTTPException(404, "no case with this id") from None
 
     return await _idempotent(request, caller, idempotency_key, report, act)
 
@@ -420,6 +434,14 @@ class CaseOut(BaseModel):
     related_policy: str | None
     opened_at: datetime
     team: str
+    owner: str | None
+    risk_level: RiskLevel | None = Field(description="Newest, as intake heard it from risk")
+    closure: ClosureOut | None
+    pending_closure: PendingClosureOut | None = Field(
+        description="A high-risk closure waiting for a manager's agreement"
+    )
+    linked_case_id: UUID | None = Field(description="The closed case this one follows on from")
+    linked_cases: list[UUID] = Field(description="Cases opened later that follow on from this")
     reports: list[ReportOut]
     consent_history: list[ConsentRecord]
 
@@ -443,8 +465,21 @@ async def get_case(case_id: UUID, request: Request, caller: CaseReader) -> CaseO
         consents = await connection.fetch(
             "SELECT * FROM consents WHERE case_id = $1 ORDER BY recorded_at, id", case_id
         )
+        lifecycle = await lifecycle_of(connection, case_id)
     return CaseOut(
-        **dict(case),
+        **{
+            **dict(case),
+            **lifecycle.model_dump(
+                include={
+                    "owner",
+                    "risk_level",
+                    "closure",
+                    "pending_closure",
+                    "linked_case_id",
+                    "linked_cases",
+                }
+            ),
+        },
         reports=[
             ReportOut(
                 report=row["body"],

@@ -5,7 +5,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -28,7 +28,6 @@ from hhc_intake.domain import (
     CaseConsent,
     ConsentStatement,
     Route,
-    RoutingFacts,
     TeamAssignment,
     case_reference,
     classify,
@@ -37,7 +36,10 @@ from hhc_intake.domain import (
     recorded_consent,
     reporter_receives_feedback,
     route,
+    routing_facts,
 )
+from hhc_intake.lifecycle import FurtherReport, further_report_on, status_of
+from hhc_intake.lifecycle_store import INTAKE, reopen, resume
 from hhc_intake.status import code_hash, new_status_code
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ class Accepted:
     reference: str
     status_code: str | None = None
     """Shown once to a reporter who gets feedback, for looking up the status (3.2.3)."""
+    linked_case_id: UUID | None = None
+    """The closed case a new case follows on from (a further report after the window)."""
+    reopened: bool = False
+    """The further report reopened its closed case."""
 
 
 def statement_of(consent: Consent) -> ConsentStatement:
@@ -79,17 +85,7 @@ def report_consent(report: ReportSubmitted, case_id: UUID) -> ConsentStatement:
 
 
 def route_of(report: ReportSubmitted) -> Route:
-    return route(
-        RoutingFacts(
-            reporter_role=report.reporter.role,
-            survivor_is_customer=report.survivor.is_customer,
-            survivor_is_staff=report.survivor.is_staff,
-            perpetrator_kinds=frozenset(p.kind for p in report.alleged_perpetrators),
-            categories=frozenset(report.incident.categories),
-            related_policy=report.incident.related_policy,
-            perceived_motivation=bool(report.incident.perceived_motivation),
-        )
-    )
+    return route(routing_facts(report))
 
 
 def report_received(
@@ -104,6 +100,7 @@ def report_received(
     team: str,
     taken_by: str | None,
     consent: CaseConsent,
+    linked_case_id: UUID | None = None,
 ) -> ReportReceived:
     """The event a report makes; personal data only in its personal part. ``consent``:
     the case's after the report."""
@@ -138,6 +135,7 @@ def report_received(
         received_at=received_at,
         team=team,
         taken_by=taken_by,
+        linked_case_id=linked_case_id,
         personal=ReportPersonalData(
             survivor_name=survivor.name,
             survivor_phone=survivor.phone,
@@ -169,10 +167,12 @@ async def open_case(
     teams: TeamAssignment,
     taken_by: str | None = None,
     cause: Envelope | None = None,
+    linked_case_id: UUID | None = None,
 ) -> Accepted:
     """A new case for a new report: routed, classified, given to a team, stored, and
     announced. ``taken_by``: the member of staff who took it, if one did. A reporter who
-    gets feedback is given a status code; only its hash is stored."""
+    gets feedback is given a status code; only its hash is stored. ``linked_case_id``: the
+    closed case this one follows on from."""
     case_id = uuid.uuid4()
     team = teams.team_for(report.area)
     sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
@@ -190,14 +190,15 @@ async def open_case(
         team=team,
         taken_by=taken_by,
         consent=consent,
+        linked_case_id=linked_case_id,
     )
     status_code = new_status_code() if event.reporter_receives_feedback else None
     await connection.execute(
         """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
                               consent_to_share, consent_by_partner_kind, consent_given_by,
                               opened_at, reporter_receives_feedback, related_policy, team,
-                              status_code_hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10, $11, $12, $13)""",
+                              status_code_hash, linked_case_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10, $11, $12, $13, $14)""",
         case_id,
         reference,
         event.track.value,
@@ -211,6 +212,7 @@ async def open_case(
         event.related_policy.value if event.related_policy else None,
         team,
         code_hash(status_code) if status_code else None,
+        linked_case_id,
     )
     await remember_case(connection, case_id, scope_of_report(event, team=team))
     await _store_consent(connection, case_id, consent, report.consent, received_at)
@@ -218,7 +220,7 @@ async def open_case(
     await enqueue(
         connection, [new_envelope(event, case_id=case_id, occurred_at=received_at, cause=cause)]
     )
-    return Accepted(case_id, reference, status_code)
+    return Accepted(case_id, reference, status_code, linked_case_id=linked_case_id)
 
 
 class CaseNotOpen(Exception):
@@ -231,15 +233,47 @@ async def add_report(
     report: ReportSubmitted,
     *,
     received_at: datetime,
+    reopen_window: timedelta,
     taken_by: str | None = None,
 ) -> Accepted:
-    """A further report joins its open case instead of opening a new one; the case keeps
-    its track and team, and risk reassesses it. A report silent on consent leaves the
-    case's as it was; one that says something changes it (:func:`merge_consent`), and the
-    change is recorded and announced as consent recorded anew would be."""
+    """A further report joins its case instead of opening a new one; the case keeps its
+    track and team, and risk reassesses it. A report silent on consent leaves the case's
+    as it was; one that says something changes it (:func:`merge_consent`), and the change
+    is recorded and announced as consent recorded anew would be.
+
+    On a closed case (:func:`~hhc_intake.lifecycle.further_report_on`): within
+    ``reopen_window`` of its closure the case reopens first; after it, the report opens a
+    new case of the same team, linked to the closed one."""
     case = await connection.fetchrow("SELECT * FROM cases WHERE case_id = $1 FOR UPDATE", case_id)
-    if case is None or case["status"] != "open":
+    if case is None:
         raise CaseNotOpen(case_id)
+    outgoing: list[Envelope] = []
+    reopened = False
+    match further_report_on(
+        status_of(case["status"]), case["closed_at"], received_at=received_at, window=reopen_window
+    ):
+        case FurtherReport.NEW_LINKED_CASE:
+            return await open_case(
+                connection,
+                report,
+                received_at=received_at,
+                teams=TeamAssignment(by_area={}, default=case["team"]),
+                taken_by=taken_by,
+                linked_case_id=case_id,
+            )
+        case FurtherReport.REOPEN:
+            outgoing.append(
+                await reopen(
+                    connection, case_id, changed_by=taken_by or INTAKE, changed_at=received_at
+                )
+            )
+            reopened = True
+        case FurtherReport.RESUME:
+            outgoing.append(
+                await resume(
+                    connection, case_id, changed_by=taken_by or INTAKE, changed_at=received_at
+                )
+            )
     decided = Route(track=case["track"], clauses=tuple(case["track_clauses"]))
     stated = report_consent(report, case_id)
     consent = merge_consent(consent_of_case(case), stated)
@@ -258,7 +292,7 @@ async def add_report(
     await remember_case(connection, case_id, scope_of_report(event, team=case["team"]))
     await _store_report(connection, event, report, further_report=True)
     report_envelope = new_envelope(event, case_id=case_id, occurred_at=received_at)
-    outgoing = [report_envelope]
+    outgoing.append(report_envelope)
     if not stated.silent:
         changed = await _record_consent(
             connection, case_id, consent, report.consent, changed_at=received_at
@@ -267,7 +301,7 @@ async def add_report(
             new_envelope(changed, case_id=case_id, occurred_at=received_at, cause=report_envelope)
         )
     await enqueue(connection, outgoing)
-    return Accepted(case_id, case["reference"])
+    return Accepted(case_id, case["reference"], reopened=reopened)
 
 
 async def change_team(

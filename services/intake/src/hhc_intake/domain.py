@@ -7,6 +7,7 @@ rule below says what it makes of one: the default that protects the survivor.
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from hhc_contracts.submission import ReportSubmitted
 from hhc_contracts.vocabulary import (
     Classification,
     ConsentGiver,
@@ -116,6 +117,19 @@ def route(facts: RoutingFacts) -> Route:
     if PERPETRATORS_WITHIN_REACH.intersection(facts.perpetrator_kinds):
         return Route(Track.PERPETRATOR_INVESTIGATION, ("3.2.5", "2.6"))
     return Route(Track.HATE_CRIME_REPORTING_CENTRE, ("3.2.6",))
+
+
+def routing_facts(report: ReportSubmitted) -> RoutingFacts:
+    """What routing looks at in a report."""
+    return RoutingFacts(
+        reporter_role=report.reporter.role,
+        survivor_is_customer=report.survivor.is_customer,
+        survivor_is_staff=report.survivor.is_staff,
+        perpetrator_kinds=frozenset(p.kind for p in report.alleged_perpetrators),
+        categories=frozenset(report.incident.categories),
+        related_policy=report.incident.related_policy,
+        perceived_motivation=bool(report.incident.perceived_motivation),
+    )
 
 
 def reporter_receives_feedback(role: ReporterRole) -> bool:

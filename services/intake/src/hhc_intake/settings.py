@@ -1,15 +1,19 @@
-"""Intake's settings: the chassis's, and how cases are given to teams."""
+"""Intake's settings: the chassis's, how cases are given to teams, and the mail server
+and links of the satisfaction survey (policy 5.1)."""
+
+from datetime import timedelta
 
 from fastapi import Request
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 
+from hhc_chassis.delivery import SmtpSettings
 from hhc_chassis.service import runtime_of
 from hhc_chassis.settings import ServiceSettings
 from hhc_intake.domain import TeamAssignment
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(ServiceSettings, SmtpSettings):
     service_name: str = "intake"
     http_port: int = 8001
     public_http_port: int | None = Field(
@@ -43,6 +47,28 @@ class IntakeSettings(ServiceSettings):
     )
     default_team: str = Field(
         default="north", min_length=1, description="Team of a case whose area matches none"
+    )
+    reopen_window: timedelta = Field(
+        default=timedelta(days=90),
+        ge=timedelta(0),
+        description="How long after closure a further report reopens the case (ISO 8601, "
+        "e.g. P90D or PT1H); after it, the report opens a new case linked to the closed one. "
+        "The policy names no period: about three months keeps repeated harassment (3.1) "
+        "together with its history, owner and actions",
+    )
+
+    public_base_url: str = Field(
+        default="http://localhost:8011",
+        description="Where the public listener is reached from outside: the base of the "
+        "survey links sent to survivors",
+    )
+    survey_valid_for: timedelta = Field(
+        default=timedelta(days=28),
+        gt=timedelta(0),
+        description="How long a satisfaction survey offer can be answered (ISO 8601, P28D)",
+    )
+    survey_mail_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often the survey mailer looks for offers to send"
     )
 
     @field_validator("public_submit_rate_limit", "public_status_rate_limit")

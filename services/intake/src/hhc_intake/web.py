@@ -642,6 +642,19 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
         "Open",
         "We are dealing with your report. We will contact you in the way you told us is safe.",
     ),
+    "in_progress": (
+        "In progress",
+        "We are dealing with your report. We will contact you in the way you told us is safe.",
+    ),
+    "awaiting_closure": (
+        "In progress",
+        "We are checking everything has been done before we close your report.",
+    ),
+    "reopened": (
+        "Reopened",
+        "We are dealing with your report again. We will contact you in the way you told us "
+        "is safe.",
+    ),
     "closed": ("Closed", "We have finished dealing with your report."),
 }
 NOT_FOUND = (
