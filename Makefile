@@ -21,9 +21,12 @@ lint: sync
 typecheck: sync
 	$(UV) run --frozen mypy contracts/src chassis/src devstack/src services/*/src benchmarks
 
-# The whole system beside a raw aiokafka + asyncpg pipeline (about 8 minutes; --quick: 1).
+# The whole system beside a raw aiokafka + asyncpg pipeline (about 8 minutes; --quick: 1),
+# then the monthly report over 1,000,000 cases and the rebuild's replay rate
+# (MONTHLY_BENCH_ARGS="--cases 50000 --events 20000" for a quick run).
 bench: sync
 	$(UV) run --frozen python benchmarks/system.py $(BENCH_ARGS)
+	$(UV) run --frozen python benchmarks/monthly_report.py $(MONTHLY_BENCH_ARGS)
 
 bench-relay: sync
 	$(UV) run --frozen python benchmarks/outbox_relay.py

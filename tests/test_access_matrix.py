@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi.routing import APIRoute
@@ -63,6 +64,21 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("intake", "PUT", "/v1/cases/{case_id}/team"): {"json": {"team": OWN_TEAM}},
     ("intake", "POST", "/v1/cases/{case_id}/status-code"): {},
     ("intake", "GET", "/v1/cases/{case_id}"): {},
+    # The lifecycle's routes act on CLOSED_CASE_ROUTES' case, closed by its team's manager
+    # before the matrix runs (closing the shared case would stop the clocks other rows use).
+    ("intake", "PUT", "/v1/cases/{case_id}/owner"): {"json": {"owner": "caseworker-1"}},
+    ("intake", "POST", "/v1/cases/{case_id}/status"): {"json": {"status": "in_progress"}},
+    ("intake", "POST", "/v1/cases/{case_id}/closure"): {
+        "json": {"reason": "transferred", "detail": "Domestic abuse policy"}
+    },
+    ("intake", "POST", "/v1/cases/{case_id}/closure/agreement"): {},
+    ("intake", "POST", "/v1/cases/{case_id}/track"): {
+        "json": {"track": "customer_case", "reason": "Confirmed", "confirmed_by_survivor": True}
+    },
+    ("intake", "GET", "/v1/worklists"): {},
+    ("intake", "GET", "/v1/cases/{case_id}/satisfaction-survey"): {},
+    ("intake", "POST", "/v1/cases/{case_id}/satisfaction-survey/link"): {},
+    ("intake", "GET", "/v1/cases/{case_id}/satisfaction"): {},
     ("risk", "GET", "/v1/assessment-questions"): {},
     ("risk", "POST", "/v1/cases/{case_id}/assessments"): {
         "json": {"answers": {"fear_for_safety": True}}
@@ -71,6 +87,8 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("risk", "GET", "/v1/cases/{case_id}/actions"): {},
     ("risk", "POST", "/v1/actions/{action_id}/complete"): {"json": {"outcome": "visited"}},
     ("risk", "GET", "/v1/actions/overdue"): {},
+    ("risk", "GET", "/v1/escalations"): {},
+    ("risk", "POST", "/v1/escalations/{escalation_id}/acknowledge"): {},
     ("referrals", "GET", "/v1/cases/{case_id}/referrals"): {},
     ("referrals", "GET", "/v1/referrals/{referral_id}"): {},
     ("referrals", "POST", "/v1/referrals/{referral_id}/confirmation"): {
@@ -142,6 +160,8 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     },
     ("reporting", "GET", "/v1/cases/{case_id}/timeline"): {},
     ("reporting", "GET", "/v1/reports/monthly"): {"params": MONTH},
+    ("reporting", "GET", "/v1/reports/monthly/{month}.csv"): {},
+    ("reporting", "GET", "/v1/reports/monthly/{month}.html"): {},
     ("reporting", "POST", "/v1/reports/monthly/publish"): {"params": MONTH},
     **{(service, "GET", "/v1/audit"): {} for service in SERVICE_PORTS},
 }
@@ -149,6 +169,14 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
 # call recorded, by an earlier caller of the matrix; consent was given, so none of the
 # case's referrals awaits an override.
 ALSO_GRANTED = {
+    # The case is closed: no owner, status, track or second closure; nothing to agree.
+    ("intake", "PUT", "/v1/cases/{case_id}/owner"): {409},
+    ("intake", "POST", "/v1/cases/{case_id}/status"): {409},
+    ("intake", "POST", "/v1/cases/{case_id}/closure"): {409},
+    ("intake", "POST", "/v1/cases/{case_id}/closure/agreement"): {409},
+    ("intake", "POST", "/v1/cases/{case_id}/track"): {409},
+    # Acknowledged by an earlier caller.
+    ("risk", "POST", "/v1/escalations/{escalation_id}/acknowledge"): {409},
     # Not an anonymous report: there is no validity to find.
     ("enforcement", "POST", "/v1/cases/{case_id}/validity"): {409},
     # The proposal answered, the step recorded, the hearing listed by an earlier caller.
@@ -161,7 +189,23 @@ ALSO_GRANTED = {
     ("referrals", "POST", "/v1/cases/{case_id}/consent-overrides"): {409},
 }
 
-UNAUTHENTICATED_PATHS = {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc"}
+UNAUTHENTICATED_PATHS = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
+CLOSED_CASE_ROUTES = {
+    path
+    for service, method, path in REQUESTS
+    if service == "intake"
+    and (
+        "/satisfaction" in path
+        or path.rsplit("/", 1)[1] in ("owner", "status", "closure", "agreement", "track")
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -221,6 +265,11 @@ class Fixture:
     """A notice of seeking possession proposed by LEGAL_PROPOSER, awaiting a second person."""
     decision_id: str
     """An advice step decided by LEGAL_PROPOSER, not yet recorded as taken."""
+    closed_case_id: str
+    """Taken like ``case_id``, closed by the team's manager, the survivor offered the
+    satisfaction survey by telephone (a member of staff passes the link on)."""
+    escalation_id: str
+    """The team manager's escalation of ``action_id``, whose deadline was moved past."""
 
 
 LEGAL_PROPOSER = "legal-proposer"
@@ -274,9 +323,71 @@ async def enforcement_world(
     )
 
 
+async def closed_case(intake: httpx.AsyncClient, issue_token: TokenFactory) -> str:
+    """A case like the matrix's, closed by its team's manager once the survivor's offer of
+    the satisfaction survey waits for a member of staff (her safe contact is by phone)."""
+    survivor = {
+        "is_customer": True,
+        "name": f"Resident {uuid.uuid4().hex[:6]}",
+        "phone": "07700 900123",
+        "access": {"safe_contact_method": "telephone"},
+    }
+    taken = await intake.post(
+        "/v1/reports",
+        json=report_body(survivor=survivor),
+        headers=bearer(issue_token("adviser", subject=TAKER)),
+    )
+    assert taken.status_code == 202, taken.text
+    case_id: str = taken.json()["case_id"]
+    manager = bearer(issue_token("manager", team=OWN_TEAM, subject="closing-manager"))
+    closed = await intake.post(
+        f"/v1/cases/{case_id}/closure",
+        json={"reason": "resolved"},
+        headers=manager,
+    )
+    assert closed.status_code == 200, closed.text
+
+    async def offered() -> bool:
+        survey = await intake.get(f"/v1/cases/{case_id}/satisfaction-survey", headers=manager)
+        return bool(survey.status_code == 200 and survey.json()["offers"])
+
+    await eventually(offered, message="the survey was not offered")
+    return case_id
+
+
+async def escalation_of(
+    risk: httpx.AsyncClient, database_url: str, action_id: str, issue_token: TokenFactory
+) -> str:
+    """Moves the action's deadline into the past (the clock, not the data, is what the test
+    controls), and waits for risk's scheduler to escalate it to the team's manager."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "UPDATE risk.actions SET due_at = now() - interval '1 minute' WHERE action_id = $1",
+            uuid.UUID(action_id),
+        )
+    finally:
+        await connection.close()
+    manager = bearer(issue_token("manager", team=OWN_TEAM, subject="escalation-reader"))
+
+    async def escalated() -> str | None:
+        listed = await risk.get("/v1/escalations", params={"state": "all"}, headers=manager)
+        assert listed.status_code == 200, listed.text
+        return next(
+            (
+                e["escalation_id"]
+                for e in listed.json()
+                if e["action_id"] == action_id and e["recipient_role"] == "manager"
+            ),
+            None,
+        )
+
+    return await eventually(escalated, message="the overdue action was not escalated")
+
+
 @pytest.fixture(scope="module")
 async def world(
-    shared_system: ServiceProcesses, issue_token: TokenFactory
+    shared_system: ServiceProcesses, module_database_url: str, issue_token: TokenFactory
 ) -> AsyncIterator[Fixture]:
     """A case taken by an adviser for the own team, known to every service, with an
     open action; and a case whose survivor is staff."""
@@ -341,8 +452,20 @@ async def world(
         assert asked.status_code == 201, asked.text
         exemption_id = asked.json()["exemption_id"]
         enforcement = await enforcement_world(clients["enforcement"], case_id, issue_token)
+        closed_case_id = await closed_case(clients["intake"], issue_token)
+        escalation_id = await escalation_of(
+            clients["risk"], module_database_url, action_id, issue_token
+        )
         yield Fixture(
-            clients, case_id, action_id, staff_case_id, referral_id, exemption_id, *enforcement
+            clients,
+            case_id,
+            action_id,
+            staff_case_id,
+            referral_id,
+            exemption_id,
+            *enforcement,
+            closed_case_id,
+            escalation_id,
         )
     finally:
         for client in clients.values():
@@ -371,6 +494,7 @@ def expected_outcome(operation: Operation, caller: Caller | None) -> str:
             "{perpetrator_id}",
             "{proposal_id}",
             "{decision_id}",
+            "{escalation_id}",
         )
     )
     if about_one_case and not reaches(caller, operation.permission, CASE):
@@ -408,7 +532,9 @@ async def test_matrix(
         else {}
     )
     path = operation.path.format(
-        case_id=world.case_id,
+        case_id=world.closed_case_id if operation.path in CLOSED_CASE_ROUTES else world.case_id,
+        escalation_id=world.escalation_id,
+        month=MONTH["month"],
         action_id=world.action_id,
         referral_id=world.referral_id,
         exemption_id=world.exemption_id,
@@ -440,8 +566,10 @@ async def test_a_staff_survivors_case_is_people_and_learnings_alone(
     caseworker = bearer(issue_token("caseworker", team=OWN_TEAM))
     manager = bearer(issue_token("manager", team=OWN_TEAM))
     people = bearer(issue_token("people_and_learning"))
-    assert (await client.get(path, headers=caseworker)).status_code == 404
-    assert (await client.get(path, headers=manager)).status_code == 404
+    for role, headers in (("caseworker", caseworker), ("manager", manager)):
+        # Refused outright without the permission (403); with it, the case is not theirs.
+        may_read = may(Caller("x", frozenset({Role(role)}), OWN_TEAM), operation.permission)
+        assert (await client.get(path, headers=headers)).status_code == (404 if may_read else 403)
     assert (await client.get(path, headers=people)).status_code == 200
 
 
@@ -465,8 +593,11 @@ async def test_two_teams_do_not_see_each_others_cases(
     north = bearer(issue_token("caseworker", team=OWN_TEAM))
     south = bearer(issue_token("caseworker", team=OTHER_TEAM))
 
+    caseworker = Caller("x", frozenset({Role.CASEWORKER}), OWN_TEAM)
+    caseworkers_reads = [op for op in CASE_READS if may(caseworker, op.permission)]
+
     async def moved_everywhere() -> bool:
-        for operation in CASE_READS:
+        for operation in caseworkers_reads:
             client = world.clients[operation.service]
             path = operation.path.format(case_id=case_id)
             if (await client.get(path, headers=south)).status_code != 200:

@@ -30,12 +30,21 @@ from typing import Any, TypeAlias
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
 from hhc_chassis.errors import PermanentError, is_transient
 from hhc_chassis.kafka import Publisher, consumer_for, decode_headers
+from hhc_chassis.metrics import (
+    consumer_lag,
+    handler_duration,
+    messages_dead_lettered,
+    messages_handled,
+    messages_retried,
+    unrecognised_values_seen,
+    untrusted_events,
+)
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import (
     Envelope,
@@ -48,21 +57,6 @@ from hhc_contracts.trust import UNTRUSTED_EVENT, trust_problem
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("hhc_chassis.consumer")
-meter = metrics.get_meter("hhc_chassis.consumer")
-handled_counter = meter.create_counter(
-    "hhc.messages.handled", description="Messages handled (duplicates included)"
-)
-dead_letter_counter = meter.create_counter(
-    "hhc.messages.dead_lettered", description="Messages sent to a dead-letter topic"
-)
-untrusted_counter = meter.create_counter(
-    "hhc.consumer.untrusted",
-    description="Events dead-lettered as untrusted-event: not what the catalogue allows",
-)
-unrecognised_counter = meter.create_counter(
-    "hhc.messages.unrecognised_values",
-    description="Enum values a newer producer added, kept as received (tolerant reader)",
-)
 
 Handler = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[None]]
 TrustCheck = Callable[[str, str | None, Envelope, Any], str | None]
@@ -205,9 +199,7 @@ class EventConsumer:
             )
         ):
             # Never acted on: a forged or misrouted event goes to the dead letters, counted.
-            untrusted_counter.add(
-                1, {"consumer": self.name, "event_type": message.envelope.event_type}
-            )
+            untrusted_events.add(1, self._attributes(message))
             message.invalid = InvalidMessage(f"{UNTRUSTED_EVENT}: {problem}")
             message.handler = None
             return message
@@ -216,9 +208,7 @@ class EventConsumer:
         ):
             # Handled with the rules' safe defaults; counted so that operators know this
             # consumer is older than its producer.
-            unrecognised_counter.add(
-                len(fields), {"consumer": self.name, "event_type": message.envelope.event_type}
-            )
+            unrecognised_values_seen.add(len(fields), self._attributes(message))
             log.warning(
                 "event carries values this consumer does not know",
                 extra={
@@ -288,20 +278,21 @@ class EventConsumer:
                     continue  # a duplicate, in this batch or delivered before
                 first_deliveries.discard(message.envelope.event_id)
                 with message.span():
-                    await message.handler(connection, message.envelope, message.payload)
-        handled_counter.add(len(messages), {"consumer": self.name})
+                    await self._timed(message, connection)
+        for message in messages:
+            messages_handled.add(1, self._attributes(message))
 
     async def _handle_alone(self, message: _Message, abandoned: Callable[[], bool]) -> None:
         assert message.envelope is not None
         assert message.handler is not None
-        envelope, handler = message.envelope, message.handler
+        envelope = message.envelope
         attempt = 0
         first_failure: float | None = None
         while True:
             attempt += 1
             try:
-                await self._handle_once(message.record, envelope, message.payload, handler)
-                handled_counter.add(1, {"consumer": self.name})
+                await self._handle_once(message)
+                messages_handled.add(1, self._attributes(message))
                 return
             except PermanentError as error:
                 await self._dead_letter(message, str(error), error, attempt)
@@ -328,6 +319,9 @@ class EventConsumer:
                     )
                     return
                 delay = self._retry.delay(attempt)
+                messages_retried.add(
+                    1, {**self._attributes(message), "error_class": type(error).__name__}
+                )
                 log.warning(
                     "handling failed, will retry",
                     exc_info=not transient,
@@ -343,9 +337,34 @@ class EventConsumer:
                 )
                 await _sleep_unless(abandoned, delay)
 
-    async def _handle_once(
-        self, record: Record, envelope: Envelope, payload: Any, handler: Handler
-    ) -> None:
+    def _attributes(self, message: _Message) -> dict[str, str]:
+        """Metric attributes of a message: its consumer, topic and event type (a type this
+        consumer handles, or "other": what arrives is not to choose our label values)."""
+        envelope = message.envelope
+        return {
+            "consumer": self.name,
+            "topic": message.record.topic,
+            "event_type": envelope.event_type
+            if envelope is not None and envelope.event_type in self._handlers
+            else "other",
+        }
+
+    async def _timed(self, message: _Message, connection: asyncpg.Connection) -> None:
+        assert message.handler is not None
+        assert message.envelope is not None
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            await message.handler(connection, message.envelope, message.payload)
+            outcome = "ok"
+        finally:
+            handler_duration.record(
+                time.perf_counter() - started, {**self._attributes(message), "outcome": outcome}
+            )
+
+    async def _handle_once(self, message: _Message) -> None:
+        record, envelope = message.record, message.envelope
+        assert envelope is not None
         async with self._pool.acquire() as connection, connection.transaction():
             first_delivery = await connection.fetchval(
                 """INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition,
@@ -365,7 +384,7 @@ class EventConsumer:
                     extra={"consumer": self.name, "event_id": str(envelope.event_id)},
                 )
                 return
-            await handler(connection, envelope, payload)
+            await self._timed(message, connection)
 
     async def _dead_letter(
         self, message: _Message, reason: str, error: BaseException, attempts: int
@@ -398,7 +417,14 @@ class EventConsumer:
             },
         )
         trace.get_current_span().set_attribute("hhc.dead_lettered", True)
-        dead_letter_counter.add(1, {"consumer": self.name, "error_class": type(error).__name__})
+        messages_dead_lettered.add(
+            1,
+            {
+                **self._attributes(message),
+                "reason": _reason_class(reason, error),
+                "error_class": type(error).__name__,
+            },
+        )
         # Until the dead-letter topic has it, the message must not be committed past:
         # every failure here is retried.
         attempt = 0
@@ -440,6 +466,18 @@ class EventConsumer:
             )
 
 
+def _reason_class(reason: str, error: BaseException) -> str:
+    """Why a message was dead-lettered, from a fixed set (a metric label; the reason itself,
+    with its field names and counts, is in the dead letter's headers)."""
+    if isinstance(error, InvalidMessage):
+        return UNTRUSTED_EVENT if reason.startswith(UNTRUSTED_EVENT) else "invalid-message"
+    if isinstance(error, PermanentError):
+        return "permanent-error"
+    if reason.startswith(TRANSIENT_GAVE_UP):
+        return TRANSIENT_GAVE_UP
+    return "handler-failed"
+
+
 async def _sleep_unless(abandoned: Callable[[], bool], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
@@ -457,6 +495,8 @@ class _Partition:
     handled_up_to: int | None = None
     """The offset after the last record handled: what may be committed."""
     committed: int | None = None
+    fetched_from: int | None = None
+    """The first offset fetched since assignment: what is next to handle until one is."""
     handled_since_commit: int = 0
     worker: asyncio.Task[None] | None = None
     revoked: bool = False
@@ -488,6 +528,7 @@ class PartitionedConsumer:
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._stopping = asyncio.Event()
         self._last_commit = time.monotonic()
+        self._lag_observed_at = 0.0
 
     def stop(self) -> None:
         """Finish the records in hand, commit, leave the group."""
@@ -506,7 +547,9 @@ class PartitionedConsumer:
                     if records:
                         self._dispatch(client, partition, records)
                 await self._commit(due_only=True)
+                await self._observe_lag(client)
         finally:
+            consumer_lag.forget((("consumer", self._events.name),))
             await self._finish(client)
 
     async def _start(self, client: AIOKafkaConsumer) -> bool:
@@ -531,6 +574,8 @@ class PartitionedConsumer:
         self, client: AIOKafkaConsumer, partition: TopicPartition, records: list[Record]
     ) -> None:
         state = self._partitions.setdefault(partition, _Partition())
+        if state.fetched_from is None:
+            state.fetched_from = records[0].offset
         if state.worker is not None and not state.worker.done():
             # Cannot happen while paused; if it did, handing over would break the order.
             raise RuntimeError(f"{partition} fetched while its worker is busy")
@@ -576,6 +621,35 @@ class PartitionedConsumer:
         finally:
             if not abandoned() and partition in client.assignment():
                 client.resume(partition)
+
+    async def _observe_lag(self, client: AIOKafkaConsumer) -> None:
+        """Every ``metrics_refresh_seconds``: each assigned partition's end offset
+        (one request) less the next offset to handle there, for ``hhc.consumer.lag``."""
+        now = time.monotonic()
+        if now - self._lag_observed_at < self._settings.metrics_refresh_seconds:
+            return
+        self._lag_observed_at = now
+        assigned = list(client.assignment())
+        try:
+            async with asyncio.timeout(2):
+                ends = await client.end_offsets(assigned) if assigned else {}
+                lag: dict[Any, float] = {}
+                for partition in assigned:
+                    state = self._partitions.get(partition)
+                    next_to_handle = (
+                        state.handled_up_to if state and state.handled_up_to is not None else None
+                    )
+                    if next_to_handle is None and state and state.fetched_from is not None:
+                        next_to_handle = state.fetched_from
+                    if next_to_handle is None:
+                        next_to_handle = await client.position(partition)
+                    lag[(("topic", partition.topic), ("partition", str(partition.partition)))] = (
+                        max(0, ends[partition] - next_to_handle)
+                    )
+        except (KafkaError, OSError, TimeoutError, KeyError) as error:
+            log.info("consumer lag not measured", extra={"error_class": type(error).__name__})
+            return
+        consumer_lag.replace((("consumer", self._events.name),), lag)
 
     async def _commit(self, *, due_only: bool, only: set[TopicPartition] | None = None) -> None:
         client = self._client

@@ -43,15 +43,20 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
 )
 from opentelemetry import context as otel_context
-from opentelemetry import metrics, propagate
+from opentelemetry import propagate
 
 from hhc_chassis.events import topic_of
+from hhc_chassis.metrics import (
+    outbox_backlog,
+    outbox_oldest_unpublished,
+    outbox_parked,
+    outbox_parked_rows,
+    outbox_published,
+    relay_leader,
+)
 from hhc_contracts import Envelope
 
 log = logging.getLogger(__name__)
-meter = metrics.get_meter("hhc_chassis.outbox")
-published_counter = meter.create_counter("hhc.outbox.published", description="Rows published")
-parked_counter = meter.create_counter("hhc.outbox.parked", description="Rows parked")
 
 # Nothing about these changes by trying again.
 _NEVER_PUBLISHABLE = (
@@ -129,6 +134,7 @@ class OutboxRelay:
         stall_seconds: float = 30.0,
         unknown_topic_grace_seconds: float = 300.0,
         send_timeout_seconds: float = 15.0,
+        observe_every_seconds: float = 10.0,
     ) -> None:
         self._connect = connect
         self._sender = sender
@@ -140,6 +146,8 @@ class OutboxRelay:
         self._stall_seconds = stall_seconds
         self._unknown_topic_grace_seconds = unknown_topic_grace_seconds
         self._send_timeout_seconds = send_timeout_seconds
+        self._observe_every_seconds = observe_every_seconds
+        self._observed_at: float | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.is_leader = False
@@ -152,6 +160,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         failures = 0
+        self._set_leader(False)
         while not self._stopping.is_set():
             try:
                 connection = await self._connect()
@@ -168,7 +177,7 @@ class OutboxRelay:
                 log.warning("outbox relay lost its connection: %s", type(error).__name__)
                 await self._pause(1.0)
             finally:
-                self.is_leader = False
+                self._set_leader(False)
                 await _close_quietly(connection)
             if handed_over:
                 # Leave the lock to a replica that can publish, then stand by again.
@@ -179,15 +188,19 @@ class OutboxRelay:
         while not await connection.fetchval(
             "SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key
         ):
+            # Standing by, every replica still reports the outbox: whichever one Prometheus
+            # asks, the backlog it reports is current.
+            await self._observe(connection)
             if await self._pause(self._idle_poll_seconds):
                 return False
-        self.is_leader = True
+        self._set_leader(True)
         log.info("outbox relay leads", extra={"channel": self._channel})
         await connection.add_listener(self._channel, self._on_notify)
         stalled_since: float | None = None
         while not self._stopping.is_set():
             self._wake.clear()
             outcome = await self.publish_due(connection)
+            await self._observe(connection)
             if outcome.published or not outcome.pending:
                 stalled_since = None
             elif outcome.failed:
@@ -204,6 +217,25 @@ class OutboxRelay:
             if outcome.wait_seconds > 0:
                 await self._pause(outcome.wait_seconds)
         return False
+
+    def _set_leader(self, leading: bool) -> None:
+        self.is_leader = leading
+        relay_leader.set({"channel": self._channel}, 1.0 if leading else 0.0)
+
+    async def _observe(self, connection: asyncpg.Connection) -> None:
+        """Every ``observe_every_seconds``: the outbox's backlog, oldest unpublished row and
+        parked rows, for the gauges to report (a scrape never queries)."""
+        now = time.monotonic()
+        if self._observed_at is not None and now - self._observed_at < (
+            self._observe_every_seconds
+        ):
+            return
+        self._observed_at = now
+        state = await outbox_state(connection)
+        channel = {"channel": self._channel}
+        outbox_backlog.set(channel, state.unpublished)
+        outbox_parked_rows.set(channel, state.parked)
+        outbox_oldest_unpublished.set(channel, state.oldest_unpublished_seconds or 0.0)
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -238,7 +270,7 @@ class OutboxRelay:
                     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                     published,
                 )
-                published_counter.add(len(published), {"channel": self._channel})
+                outbox_published.add(len(published), {"channel": self._channel})
             for failure in failures:
                 await self._record_failure(connection, failure)
             outcome.published = len(published)
@@ -326,7 +358,7 @@ class OutboxRelay:
         extra = {"outbox_id": failure.row["id"], "error_class": type(error).__name__}
         if failure.park:
             log.error("outbox row parked: it cannot be published as it is", extra=extra)
-            parked_counter.add(1, {"channel": self._channel})
+            outbox_parked.add(1, {"channel": self._channel})
             await connection.execute(
                 """UPDATE outbox SET attempts = attempts + 1, last_error = $2, parked_at = now(),
                           first_failed_at = coalesce(first_failed_at, now())

@@ -24,7 +24,7 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from hhc_chassis.audit import audit_router, record_refusal
 from hhc_chassis.auth import TokenVerifier, document_access_answers
@@ -44,10 +44,12 @@ from hhc_chassis.retention import purge_expired
 from hhc_chassis.settings import ServiceSettings
 from hhc_chassis.supervise import TaskHealth, supervise
 from hhc_chassis.telemetry import (
+    METRICS_CONTENT_TYPE,
     configure_logging,
     configure_metrics,
     configure_tracing,
     instrument_http,
+    metrics_page,
     shutdown_tracing,
 )
 from hhc_contracts import Topic
@@ -102,6 +104,7 @@ class Runtime:
             stall_seconds=settings.relay_stall_seconds,
             unknown_topic_grace_seconds=settings.relay_unknown_topic_grace_seconds,
             send_timeout_seconds=settings.relay_send_timeout_seconds,
+            observe_every_seconds=settings.metrics_refresh_seconds,
         )
         self.consumer: PartitionedConsumer | None = None
         handlers = definition.handlers
@@ -278,6 +281,17 @@ def create_listeners(definition: ServiceDefinition) -> Listeners:
                 }
         return JSONResponse(status_code=200 if ready else 503, content=content)
 
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Metrics for Prometheus: counts, durations and gauges, no personal data",
+        response_class=Response,
+    )
+    async def prometheus_metrics() -> Response:
+        # Unauthenticated like the probes: reached by the scraper inside the cluster only
+        # (the NetworkPolicy), and nothing in it names a person or a case.
+        return Response(metrics_page(), media_type=METRICS_CONTENT_TYPE)
+
     for router in (*definition.routers, audit_router):
         app.include_router(router)
     document_access_answers(app.routes)
@@ -392,7 +406,7 @@ class Listening:
 def run(definition: ServiceDefinition) -> None:
     """Entry point: serve until SIGTERM/SIGINT, then shut down gracefully."""
     settings = definition.settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.service_name)
     listening = Listening(create_listeners(definition), settings)
 
     async def serve() -> None:

@@ -78,6 +78,13 @@ class ServiceSettings(BaseSettings):
         default=100, ge=1, description="Longest the broker holds a fetch while it has no data"
     )
 
+    metrics_refresh_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the consumer's lag and the outbox's backlog are measured "
+        "for the gauges (a scrape reads the last measure, never the broker or database)",
+    )
+
     relay_stall_seconds: float = Field(
         default=30.0,
         gt=0,

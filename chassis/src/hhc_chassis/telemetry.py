@@ -1,4 +1,5 @@
-"""OpenTelemetry set-up: one tracer provider per process, OTLP export when configured.
+"""OpenTelemetry set-up: one tracer, meter and logger provider per process, OTLP export
+when configured, metrics on ``/metrics`` for Prometheus.
 
 The standard variables decide everything: ``OTEL_SERVICE_NAME`` and
 ``OTEL_RESOURCE_ATTRIBUTES`` name the service, ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
@@ -12,6 +13,17 @@ agent, and the query string (alone or in a URL), is taken off every span on its 
 (:class:`RedactingExporter`, in front of every exporter :func:`configure_tracing` sets
 up): the instrumentation has no setting to leave them out, and a span's attributes
 cannot be removed while it runs.
+
+Database spans (asyncpg instrumentation) carry the statement text with its ``$n``
+placeholders, never the parameters (``capture_parameters`` stays off); they are recorded
+under a request's or a message's span only, not for the relay's and clocks' polling.
+
+Metrics (:mod:`hhc_chassis.metrics`, and the HTTP server's duration by route and status)
+go over OTLP when an endpoint is configured and always to :data:`prometheus_registry`,
+which the staff app serves on ``/metrics``. Logs go to stderr as JSON
+(:class:`JsonLogFormatter`) and, when an endpoint is configured, over OTLP
+(:class:`OtlpLogHandler`) through the collector; both carry an exception's class and
+stack, never its message.
 """
 
 import json
@@ -23,17 +35,49 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
-from opentelemetry import metrics, trace
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes, AttributeValue
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 _provider: TracerProvider | None = None
 _meter_provider: MeterProvider | None = None
+_logger_provider: LoggerProvider | None = None
+
+prometheus_registry = CollectorRegistry()
+"""What ``/metrics`` serves: this process's meter provider, read at each scrape."""
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def metrics_page() -> bytes:
+    """The Prometheus text exposition of every metric of this process."""
+    return generate_latest(prometheus_registry)
+
+
+def _otlp_configured(signal: str) -> bool:
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+    )
 
 
 def _otlp_exporter() -> SpanExporter | None:
@@ -131,19 +175,48 @@ def instrument_http(app: FastAPI, tracer_provider: trace.TracerProvider | None =
     with the status. Exported without the caller's address, user agent or query string
     (:class:`RedactingExporter`). ``tracer_provider``: the global one unless given."""
     FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="healthz,readyz", tracer_provider=tracer_provider
+        app, excluded_urls="healthz,readyz,metrics", tracer_provider=tracer_provider
     )
+
+
+class NoDatabaseRoots(Sampler):
+    """Root spans as always, but for database calls: a query outside any request or
+    message (the relay's and the clocks' polling, every second) is not worth a trace."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if attributes and ("db.system" in attributes or "db.system.name" in attributes):
+            return SamplingResult(Decision.DROP)
+        return ALWAYS_ON.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return "NoDatabaseRoots"
 
 
 def configure_tracing(service_name: str) -> TracerProvider:
     """Idempotent: the first call wins, later calls return the same provider."""
     global _provider
     if _provider is None:
-        provider = TracerProvider(resource=_resource(service_name))
+        provider = TracerProvider(
+            resource=_resource(service_name), sampler=ParentBased(root=NoDatabaseRoots())
+        )
         exporter = _otlp_exporter()
         if exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(RedactingExporter(exporter)))
         trace.set_tracer_provider(provider)
+        # Statements only: capture_parameters would put the values, personal data, on spans.
+        instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+        instrumentor.instrument(tracer_provider=provider)
         _provider = provider
     return _provider
 
@@ -154,22 +227,35 @@ def _resource(service_name: str) -> Resource:
     return Resource.create({SERVICE_NAME: f"hhc-{service_name}"})
 
 
+HTTP_METRIC_ATTRIBUTES = frozenset({"http.method", "http.target", "http.status_code"})
+"""What the HTTP server's metrics keep: method, status and ``http.target``, which the
+FastAPI instrumentation fills with the route template (``/v1/cases/{case_id}``), never
+the path itself (unmatched paths have none). Host, port and scheme are dropped: the same
+for every request to one replica."""
+
+
 def configure_metrics(service_name: str, *readers: MetricReader) -> MeterProvider:
-    """Idempotent, like tracing: counters of handled, dead-lettered, published and parked
-    messages, exported over OTLP when an endpoint is configured (or to ``readers``)."""
+    """Idempotent, like tracing: :mod:`hhc_chassis.metrics` and the HTTP server's, served
+    on ``/metrics`` (:func:`metrics_page`), exported over OTLP when an endpoint is
+    configured, and to ``readers``."""
     global _meter_provider
     if _meter_provider is None:
-        all_readers = list(readers)
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-        ):
+        all_readers = [
+            *readers,
+            PrometheusMetricReader(scope_info_enabled=False, registry=prometheus_registry),
+        ]
+        if _otlp_configured("METRICS"):
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
                 OTLPMetricExporter,
             )
 
             all_readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
         _meter_provider = MeterProvider(
-            resource=_resource(service_name), metric_readers=all_readers
+            resource=_resource(service_name),
+            metric_readers=all_readers,
+            views=[
+                View(instrument_name="http.server.*", attribute_keys=set(HTTP_METRIC_ATTRIBUTES))
+            ],
         )
         metrics.set_meter_provider(_meter_provider)
     return _meter_provider
@@ -181,12 +267,22 @@ def shutdown_tracing() -> None:
     if _meter_provider is not None:
         # Flushed, not shut down: a process that builds the app again (tests) keeps counting.
         _meter_provider.force_flush()
+    if _logger_provider is not None:
+        _logger_provider.force_flush()
+
+
+_STANDARD_RECORD_KEYS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed in ``extra=``: ids, types, counts (never personal data)."""
+    return {
+        key: value for key, value in record.__dict__.items() if key not in _STANDARD_RECORD_KEYS
+    }
 
 
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line, with the trace and span ids of the current span."""
-
-    _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -199,9 +295,7 @@ class JsonLogFormatter(logging.Formatter):
         if span_context.is_valid:
             entry["trace_id"] = format(span_context.trace_id, "032x")
             entry["span_id"] = format(span_context.span_id, "016x")
-        entry.update(
-            {key: value for key, value in record.__dict__.items() if key not in self._STANDARD}
-        )
+        entry.update(_extras(record))
         if record.exc_info and record.exc_info[0] is not None:
             entry["error_class"] = record.exc_info[0].__name__
             entry["stack"] = redacted_stack(record.exc_info)
@@ -229,11 +323,84 @@ def redacted_stack(exc_info: Any) -> list[str]:
     return lines
 
 
-def configure_logging(level: str) -> None:
+_SEVERITIES = (
+    (logging.CRITICAL, _logs.SeverityNumber.FATAL),
+    (logging.ERROR, _logs.SeverityNumber.ERROR),
+    (logging.WARNING, _logs.SeverityNumber.WARN),
+    (logging.INFO, _logs.SeverityNumber.INFO),
+    (logging.DEBUG, _logs.SeverityNumber.DEBUG),
+)
+
+
+def _attribute(value: Any) -> AttributeValue:
+    if isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return [str(item) for item in value]
+    return str(value)
+
+
+class OtlpLogHandler(logging.Handler):
+    """Log records to an OpenTelemetry logger provider, with the same content as the JSON
+    lines: the message, the ``extra=`` attributes, and for an exception its class and
+    :func:`redacted_stack`, not its message (the SDK's own handler exports the message,
+    which may be a rejected value or a row). Trace and span ids come from the context."""
+
+    def __init__(self, provider: _logs.LoggerProvider, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self._provider = provider
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("opentelemetry"):
+            return  # the exporter's own complaints would feed themselves
+        try:
+            attributes: dict[str, AttributeValue] = {
+                key: _attribute(value) for key, value in _extras(record).items()
+            }
+            attributes["code.function.name"] = record.funcName
+            attributes["code.line.number"] = record.lineno
+            if record.exc_info and record.exc_info[0] is not None:
+                attributes["exception.type"] = (
+                    f"{record.exc_info[0].__module__}.{record.exc_info[0].__qualname__}"
+                )
+                attributes["exception.stacktrace"] = "\n".join(redacted_stack(record.exc_info))
+            severity = next(
+                (number for level, number in _SEVERITIES if record.levelno >= level),
+                _logs.SeverityNumber.TRACE,
+            )
+            self._provider.get_logger(record.name).emit(
+                timestamp=int(record.created * 1e9),
+                severity_number=severity,
+                severity_text=record.levelname,
+                body=record.getMessage(),
+                attributes=attributes,
+            )
+        except Exception:
+            self.handleError(record)
+
+
+def _otlp_log_handler(service_name: str) -> logging.Handler | None:
+    global _logger_provider
+    if not _otlp_configured("LOGS"):
+        return None
+    if _logger_provider is None:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+        _logger_provider = LoggerProvider(resource=_resource(service_name))
+        _logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        _logs.set_logger_provider(_logger_provider)
+    return OtlpLogHandler(_logger_provider)
+
+
+def configure_logging(level: str, service_name: str | None = None) -> None:
+    """JSON lines on stderr and, for a named service with an OTLP endpoint configured,
+    the same records over OTLP (through the collector, which redacts before export)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if service_name is not None and (exporting := _otlp_log_handler(service_name)):
+        root.addHandler(exporting)
     root.setLevel(level.upper())
     # aiokafka logs whole records at DEBUG; keep library chatter at WARNING.
     for noisy in ("aiokafka", "uvicorn.access"):

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
@@ -130,6 +131,20 @@ def issuer(state_dir: Path, *, host: str, port: int, issuer_url: str | None) -> 
             dev_issuer.stop()
 
 
+def reporting(action: str) -> int:
+    """Run the reporting service's own command (``python -m hhc_reporting rebuild``) with
+    `hhc-dev up`'s defaults for what is not set."""
+    postgres_port = os.environ.get("HHC_POSTGRES_PORT", "55432")
+    env = {
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{postgres_port}/postgres",
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{os.environ.get('HHC_BROKER_PORT', '9092')}",
+        **os.environ,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hhc_reporting", action], env=env, check=False
+    ).returncode
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="hhc-dev")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -165,7 +180,16 @@ def main() -> None:
         help="a service's outbox: status, parked rows, retry-parked (see --help)",
         add_help=False,
     )
+    reporting_parser = commands.add_parser(
+        "reporting",
+        help="reporting's projections: `rebuild` replays the topics into fresh tables and "
+        "swaps them in (against `hhc-dev up`'s database and broker unless DATABASE_URL "
+        "and KAFKA_BOOTSTRAP_SERVERS are set)",
+    )
+    reporting_parser.add_argument("action", choices=["rebuild"])
     arguments, rest = parser.parse_known_args()
+    if arguments.command == "reporting":
+        sys.exit(reporting(arguments.action))
     if arguments.command == "up":
         sys.exit(up(arguments.state_dir))
     if arguments.command == "issuer":

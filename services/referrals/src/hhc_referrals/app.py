@@ -1,6 +1,7 @@
 """Referrals service definition and entry point."""
 
 from hhc_chassis.db import MigrationSet
+from hhc_chassis.metrics import QueryGauge
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_contracts import Topic
 from hhc_referrals.api import router
@@ -11,6 +12,13 @@ from hhc_referrals.partners_api import router as partners_router
 from hhc_referrals.rehousing_api import router as rehousing_router
 from hhc_referrals.settings import ReferralsSettings
 from hhc_referrals.worker import delivery_worker
+
+REFERRALS_BY_STATE = QueryGauge(
+    "hhc.referrals.by_state",
+    "Referrals by partner and state",
+    "SELECT partner, status AS state, count(*) AS value FROM referrals GROUP BY partner, status",
+    labels=("partner", "state"),
+)
 
 
 def definition(settings: ReferralsSettings | None = None) -> ServiceDefinition:
@@ -30,7 +38,7 @@ def definition(settings: ReferralsSettings | None = None) -> ServiceDefinition:
             deadline_scale=settings.deadline_scale,
         ),
         routers=[router, partners_router, rehousing_router, meetings_router],
-        background=[delivery_worker(catalogue, settings)],
+        background=[delivery_worker(catalogue, settings), REFERRALS_BY_STATE.refresh],
     )
 
 

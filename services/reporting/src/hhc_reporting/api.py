@@ -1,26 +1,28 @@
 """Reporting's HTTP API: case timelines and the monthly performance report.
 
 Every route needs a token (policy 3.5.1). A timeline is about one case, so the caller
-must reach that case and the look is audited; the monthly figures are aggregates.
+must reach that case and the look is audited; the monthly report is aggregates, in JSON,
+CSV and HTML, with small counts suppressed (measures.py).
 """
 
-import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
-from hhc_chassis.events import new_envelope
 from hhc_chassis.http import invalid
-from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
-from hhc_contracts.v1 import MonthlyReportPublished
-from hhc_reporting.kpi import month_bounds, reportable_month, response_times
+from hhc_contracts.v2 import MonthlyReportPublished
+from hhc_reporting.kpi import first_day, reportable_month
+from hhc_reporting.publish import publish, settings_of
+from hhc_reporting.render import to_csv, to_html
+from hhc_reporting.report import monthly_report
 
 router = APIRouter(tags=["reporting"])
 
@@ -46,6 +48,20 @@ async def reportable(month: Annotated[str, MONTH]) -> str:
 Month = Annotated[str, Depends(reportable)]
 
 
+async def reportable_path(
+    month: Annotated[str, Path(description="A month, YYYY-MM", examples=["2026-11"])],
+) -> str:
+    """As :func:`reportable`, for the month named in the path."""
+    try:
+        reportable_month(month, today=datetime.now(UTC).date())
+    except ValueError as error:
+        raise invalid("month", str(error), where="path") from None
+    return month
+
+
+PathMonth = Annotated[str, Depends(reportable_path)]
+
+
 class TimelineEntry(BaseModel):
     event_id: UUID
     event_type: str
@@ -57,17 +73,6 @@ class TimelineEntry(BaseModel):
 class Timeline(BaseModel):
     case_id: UUID
     events: list[TimelineEntry]
-
-
-class MonthlyReport(BaseModel):
-    month: date
-    reports_received: int
-    cases_responded: int
-    median_seconds_to_first_response: float | None
-    p90_seconds_to_first_response: float | None
-    by_classification: dict[str, int]
-    by_channel: dict[str, int]
-    by_perceived_motivation: dict[str, int]
 
 
 @router.get("/v1/cases/{case_id}/timeline", response_model=Timeline)
@@ -85,76 +90,72 @@ async def timeline(case_id: UUID, request: Request, caller: TimelineReader) -> T
     return Timeline(case_id=case_id, events=[TimelineEntry(**dict(row)) for row in rows])
 
 
-async def _monthly(request: Request, month: str) -> MonthlyReport:
-    start, end = month_bounds(month)
-    async with runtime_of(request).pool.acquire() as connection:
-        facts = await connection.fetch(
-            """SELECT classification, channel, perceived_motivation,
-                      EXTRACT(EPOCH FROM first_response_at - reported_at)::float8 AS seconds
-               FROM case_facts WHERE reported_at >= $1 AND reported_at < $2""",
-            start,
-            end,
+async def _monthly(request: Request, month: str) -> MonthlyReportPublished:
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as connection:
+        return await monthly_report(
+            connection, first_day(month), homes=settings_of(runtime).homes_managed
         )
-    times = response_times(
-        len(facts), [row["seconds"] for row in facts if row["seconds"] is not None]
-    )
-
-    def count(values: list[str]) -> dict[str, int]:
-        counted: dict[str, int] = {}
-        for value in values:
-            counted[value] = counted.get(value, 0) + 1
-        return dict(sorted(counted.items()))
-
-    return MonthlyReport(
-        month=start.date(),
-        reports_received=times.reports_received,
-        cases_responded=times.cases_responded,
-        median_seconds_to_first_response=times.median_seconds,
-        p90_seconds_to_first_response=times.p90_seconds,
-        by_classification=count([row["classification"] for row in facts]),
-        by_channel=count([row["channel"] for row in facts]),
-        by_perceived_motivation=count(
-            [m for row in facts for m in (row["perceived_motivation"] or [])]
-        ),
-    )
 
 
 # Aggregates name no case and no person: checked, not audited.
 @router.get(
     "/v1/reports/monthly",
-    response_model=MonthlyReport,
+    response_model=MonthlyReportPublished,
     dependencies=[Depends(authorised(Permission.READ_AGGREGATES))],
 )
-async def monthly_report(request: Request, month: Month) -> MonthlyReport:
-    """Counts and time from report received to first response (policy 5.2)."""
+async def monthly_report_json(request: Request, month: Month) -> MonthlyReportPublished:
+    """The month's report (policy 5.1, 5.2), the shape of reporting.monthly-report-published
+    v2: a count under 5, and a figure worked out from fewer than 5 cases, is null."""
     return await _monthly(request, month)
+
+
+@router.get(
+    "/v1/reports/monthly/{month}.csv",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+    dependencies=[Depends(authorised(Permission.READ_AGGREGATES))],
+)
+async def monthly_report_csv(request: Request, month: PathMonth) -> Response:
+    """The month's report as CSV: month, section, item, value ("fewer than 5" where
+    suppressed)."""
+    report = await _monthly(request, month)
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="monthly-report-{month}.csv"'},
+    )
+
+
+@router.get(
+    "/v1/reports/monthly/{month}.html",
+    response_class=HTMLResponse,
+    dependencies=[Depends(authorised(Permission.READ_AGGREGATES))],
+)
+async def monthly_report_html(request: Request, month: PathMonth) -> HTMLResponse:
+    """The month's report as a page with charts (SVG drawn on the server, no JavaScript,
+    a print stylesheet)."""
+    return HTMLResponse(to_html(await _monthly(request, month)))
 
 
 @router.post(
     "/v1/reports/monthly/publish",
-    response_model=MonthlyReport,
+    response_model=MonthlyReportPublished,
     status_code=202,
     dependencies=[Depends(authorised(Permission.PUBLISH_MONTHLY_REPORT))],
 )
-async def publish_monthly_report(request: Request, month: Month) -> MonthlyReport:
-    """Publish the month's figures as reporting.monthly-report-published."""
-    report = await _monthly(request, month)
-    published_at = datetime.now(UTC)
-    event = MonthlyReportPublished(
-        month=report.month,
-        reports_received=report.reports_received,
-        cases_responded=report.cases_responded,
-        median_seconds_to_first_response=report.median_seconds_to_first_response,
-        p90_seconds_to_first_response=report.p90_seconds_to_first_response,
-        published_at=published_at,
-    )
-    async with runtime_of(request).pool.acquire() as connection, connection.transaction():
-        await enqueue(
-            connection,
-            [
-                new_envelope(
-                    event, case_id=None, occurred_at=published_at, correlation_id=uuid.uuid4()
-                )
-            ],
+async def publish_monthly_report(request: Request, month: Month) -> MonthlyReportPublished:
+    """Publish the month's report now (v2, and v1 when its counts may be published:
+    publish.py), through the same code as the schedule.
+
+    Every call publishes again: a manager asks for it after figures changed (late
+    events, a rebuild), and subscribers keep the newest ``published_at`` of a month. It
+    is not recorded as the schedule's publication, so a month published early by hand
+    is still published, complete, on the next month's first working day."""
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as connection, connection.transaction():
+        report = await monthly_report(
+            connection, first_day(month), homes=settings_of(runtime).homes_managed
         )
+        await publish(connection, report)
     return report

@@ -1,36 +1,7 @@
-"""Performance arithmetic for the monthly report (policy 5.2). Pure: no I/O."""
+"""Calendar arithmetic for the monthly report (policy 5.2). Pure: no I/O."""
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-
-
-def percentile(values: Sequence[float], fraction: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    lower, upper = math.floor(position), math.ceil(position)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseTimes:
-    reports_received: int
-    cases_responded: int
-    median_seconds: float | None
-    p90_seconds: float | None
-
-
-def response_times(received: int, seconds_to_first_response: Sequence[float]) -> ResponseTimes:
-    return ResponseTimes(
-        reports_received=received,
-        cases_responded=len(seconds_to_first_response),
-        median_seconds=percentile(seconds_to_first_response, 0.5),
-        p90_seconds=percentile(seconds_to_first_response, 0.9),
-    )
+from collections.abc import Collection
+from datetime import UTC, date, datetime, timedelta
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -68,3 +39,40 @@ def reportable_month(month: str, *, today: date) -> date:
     if first > latest:
         raise ValueError(f"must not be after {latest:%Y-%m}, a month from now")
     return first
+
+
+def previous_month(first: date) -> date:
+    """The first day of the month before the one starting on ``first``."""
+    return date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
+
+
+def following_month(first: date) -> date:
+    return date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
+
+
+def first_working_day(month: date, bank_holidays: Collection[date] = ()) -> date:
+    """The month's first day that is Monday to Friday and not a bank holiday."""
+    day = month.replace(day=1)
+    while day.weekday() >= 5 or day in bank_holidays:
+        day += timedelta(days=1)
+    return day
+
+
+def month_due(today: date, bank_holidays: Collection[date] = ()) -> date:
+    """The month whose report is due by ``today`` (policy 5.2, monthly to the Executive
+    Management Team): last month's from this month's first working day on; before it, the
+    month before that (so a report missed last month is still caught up)."""
+    this_month = today.replace(day=1)
+    last_month = previous_month(this_month)
+    if today >= first_working_day(this_month, bank_holidays):
+        return last_month
+    return previous_month(last_month)
+
+
+def next_due_day(today: date, bank_holidays: Collection[date] = ()) -> date:
+    """The next first working day of a month after ``today``'s due month was published."""
+    this_month = today.replace(day=1)
+    due_this_month = first_working_day(this_month, bank_holidays)
+    if today < due_this_month:
+        return due_this_month
+    return first_working_day(following_month(this_month), bank_holidays)

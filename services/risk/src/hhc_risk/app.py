@@ -1,6 +1,7 @@
 """Risk service definition and entry point."""
 
 from hhc_chassis.db import MigrationSet
+from hhc_chassis.metrics import QueryGauge
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_contracts import Topic
 from hhc_risk.api import router
@@ -8,6 +9,22 @@ from hhc_risk.escalations import escalation_worker
 from hhc_risk.handlers import handlers
 from hhc_risk.scheduler import overdue_scheduler
 from hhc_risk.settings import RiskSettings
+
+# The 3.3.1 clocks, for the alert on an overdue immediate-danger action (deploy/k8s/monitoring).
+OPEN_ACTIONS = QueryGauge(
+    "hhc.risk.actions.open",
+    "Open actions by kind and policy clause",
+    "SELECT kind, clause, count(*) AS value FROM actions WHERE state = 'open' "
+    "GROUP BY kind, clause",
+    labels=("kind", "clause"),
+)
+OVERDUE_ACTIONS = QueryGauge(
+    "hhc.risk.actions.overdue",
+    "Open actions past their deadline, by kind and clause (3.3.1: immediate danger)",
+    "SELECT kind, clause, count(*) AS value FROM actions WHERE state = 'open' "
+    "AND due_at <= now() GROUP BY kind, clause",
+    labels=("kind", "clause"),
+)
 
 
 def definition(settings: RiskSettings | None = None) -> ServiceDefinition:
@@ -24,6 +41,8 @@ def definition(settings: RiskSettings | None = None) -> ServiceDefinition:
         background=[
             overdue_scheduler(settings.overdue_poll_seconds),
             escalation_worker(settings),
+            OPEN_ACTIONS.refresh,
+            OVERDUE_ACTIONS.refresh,
         ],
     )
 

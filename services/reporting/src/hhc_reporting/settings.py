@@ -1,0 +1,28 @@
+"""Reporting's settings (environment variables, upper case)."""
+
+from datetime import date
+
+from pydantic import Field
+
+from hhc_chassis.settings import ServiceSettings
+
+
+class ReportingSettings(ServiceSettings):
+    service_name: str = "reporting"
+    http_port: int = 8005
+    homes_managed: int | None = Field(
+        default=None,
+        ge=1,
+        description="Homes the landlord owns, for the tenant satisfaction measures' rates "
+        "per 1,000 homes; unset: those rates are null",
+    )
+    bank_holidays: list[date] = Field(
+        default_factory=list,
+        description='Dates that are not working days, as JSON: ["2026-12-25", "2027-01-01"]',
+    )
+    report_timezone: str = Field(
+        default="Europe/London", description="Whose calendar says which day it is"
+    )
+    monthly_report_poll_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest the monthly schedule sleeps between checks"
+    )
