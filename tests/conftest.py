@@ -14,6 +14,9 @@ import httpx
 import pytest
 
 from hhc_contracts.vocabulary import DeliveryChannel
+
+# Pages people use are tested in a browser (hhc_devstack.browser).
+from hhc_devstack.browser import axe_script, browser, chromium  # noqa: F401
 from hhc_devstack.infrastructure import create_database, free_port, start_groups_at_the_end
 from hhc_devstack.otlp import SpanCollector
 from hhc_devstack.partners import MailSink, PartnerWebhookReceiver

@@ -204,6 +204,15 @@ async def test_a_survivor_in_danger_who_refused_consent(
     assert "survivor_name" in sent["shared_fields"]
     assert "description" not in sent["shared_fields"]
 
+    # Risk has heard that it was sent: its action is closed (a further report arriving
+    # before that would find the action open, and rightly plan nothing new).
+    async def stop_hate_action_closed() -> Any:
+        actions = (await clients["risk"].get(f"/v1/cases/{case_id}/actions")).json()
+        mine = [a for a in actions if a.get("partner") == "stop_hate_uk"]
+        return mine if mine and all(a["state"] == "completed" for a in mine) else None
+
+    await eventually(stop_hate_action_closed, message="risk did not close Stop Hate UK's action")
+
     # A further report repeats nothing: no second referral, no second delivery.
     deliveries_before = len(local_partners.webhooks.received)
     mails_before = len(local_partners.mail.received)

@@ -2,69 +2,23 @@
 against a fresh database and the session's broker, and Debian's Chromium driven by
 Playwright.
 
-Chromium and axe-core are installed by ``make browser-deps`` (which ``make test`` runs).
-When either is missing the tests fail, never skip: CI runs ``make test``.
+The browser fixtures come from :mod:`hhc_devstack.browser`.
 """
 
 import ipaddress
 import itertools
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 
+# The browser fixtures, shared with the cross-service tests.
+from hhc_devstack.browser import axe_script, browser, chromium  # noqa: F401
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, serving_service
 from hhc_intake.app import IntakeSettings, definition
-
-REPO = Path(__file__).resolve().parents[3]
-CHROMIUM = Path(os.environ.get("HHC_CHROMIUM", "/usr/bin/chromium"))
-AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def missing_browser_dependency(what: Path) -> str:
-    return f"{what} is missing: run `make browser-deps` (Debian's chromium and npm's axe-core)"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(missing_browser_dependency(CHROMIUM))
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture(scope="module")
-def axe_script() -> Path:
-    if not AXE.exists():
-        pytest.fail(missing_browser_dependency(AXE))
-    return AXE
 
 
 @dataclass(frozen=True)

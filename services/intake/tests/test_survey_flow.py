@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, expect
 from pydantic import SecretStr, ValidationError
 
 from hhc_chassis.events import new_envelope
@@ -25,6 +25,7 @@ from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope, Topic
 from hhc_contracts.v1 import CaseStatusChanged
 from hhc_contracts.vocabulary import CaseStatus, ClosureReason
+from hhc_devstack.browser import serious_violations
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.partners import MailSink, ReceivedMail
 from hhc_devstack.pytest_plugin import (
@@ -305,16 +306,6 @@ async def test_mail_refused_is_not_announced_as_delivered_and_goes_to_staff(
 
 
 # --- the page in a browser ------------------------------------------------------------
-
-
-async def serious_violations(page: Page, axe: Path) -> list[str]:
-    await page.add_script_tag(path=str(axe))
-    result: dict[str, Any] = await page.evaluate("axe.run()")
-    return [
-        f"{v['impact']} {v['id']} at {[n['target'] for n in v['nodes'][:5]]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture
