@@ -80,6 +80,37 @@ class MigrationSet:
 CHASSIS_MIGRATIONS = MigrationSet(name="chassis", package="hhc_chassis")
 
 
+class MigrationsMissing(RuntimeError):
+    """The schema lacks migrations this build needs, and this process may not apply them."""
+
+
+async def check_migrated(settings: ServiceSettings, sets: Sequence[MigrationSet]) -> None:
+    """For a service whose database role cannot change the schema (``MIGRATE_ON_START``
+    false; a migration step with the owning role ran first): refuse to start on a schema
+    that lacks any migration this build ships, rather than fail on the first query."""
+    schema = settings.schema_name
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        table = f'"{schema}".schema_migrations'
+        recorded = await connection.fetchval("SELECT to_regclass($1)", table)
+        rows = await connection.fetch(f"SELECT name FROM {table}") if recorded else []
+        applied = {row["name"] for row in rows}
+    finally:
+        await connection.close()
+    missing = [
+        name
+        for migration_set in (CHASSIS_MIGRATIONS, *sets)
+        for name, _ in migration_set.files()
+        if name not in applied
+    ]
+    if missing:
+        raise MigrationsMissing(
+            f"schema {schema!r} lacks {len(missing)} migration(s), first {missing[0]}: "
+            f"run `python -m hhc_chassis.migrate_cli {settings.service_name}` with the "
+            "schema's owner first"
+        )
+
+
 async def migrate(settings: ServiceSettings, sets: Sequence[MigrationSet]) -> list[str]:
     """Apply what is not applied yet, in one transaction, serialised across replicas."""
     schema = settings.schema_name

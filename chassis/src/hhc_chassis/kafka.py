@@ -15,6 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
@@ -34,10 +35,34 @@ def decode_headers(raw: RawHeaders | None) -> dict[str, str]:
     return {name: value.decode("utf-8", errors="replace") for name, value in raw or ()}
 
 
+def connection_options(settings: ServiceSettings) -> dict[str, Any]:
+    """How every client of the service reaches the brokers: the bootstrap servers and,
+    in production, TLS (mutual, for a KafkaUser with tls authentication) or SASL over TLS.
+    Every aiokafka client the services make takes these."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol.endswith("SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        assert settings.kafka_sasl_password is not None  # the settings' validator
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
+        }
+    return options
+
+
 def consumer_for(settings: ServiceSettings, topics: Sequence[str]) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+        **connection_options(settings),
         client_id=f"hhc-{settings.service_name}",
         group_id=settings.group_id,
         # Offsets are committed by us, per partition, only after handling.
@@ -57,7 +82,7 @@ class Publisher:
 
     def __init__(self, settings: ServiceSettings, **overrides: Any) -> None:
         options: dict[str, Any] = {
-            "bootstrap_servers": settings.kafka_bootstrap_servers.split(","),
+            **connection_options(settings),
             "client_id": f"hhc-{settings.service_name}",
             "acks": "all",
             "enable_idempotence": False,

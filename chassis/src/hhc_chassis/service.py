@@ -36,7 +36,7 @@ from hhc_chassis.consumer import (
     RetryPolicy,
     TrustCheck,
 )
-from hhc_chassis.db import MigrationSet, connect, create_pool, migrate
+from hhc_chassis.db import MigrationSet, check_migrated, connect, create_pool, migrate
 from hhc_chassis.http import BodySizeLimit, NoStore, describe_validation_error
 from hhc_chassis.kafka import Publisher
 from hhc_chassis.outbox import OutboxRelay, outbox_state
@@ -183,7 +183,10 @@ def create_listeners(definition: ServiceDefinition) -> Listeners:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_tracing(settings.service_name)
         configure_metrics(settings.service_name)
-        await migrate(settings, [definition.migrations])
+        if settings.migrate_on_start:
+            await migrate(settings, [definition.migrations])
+        else:
+            await check_migrated(settings, [definition.migrations])
         pool = await create_pool(settings)
         runtime = Runtime(definition, pool)
         app.state.runtime = runtime

@@ -2,8 +2,10 @@
 
 import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SQL_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -22,7 +24,29 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     db_schema: str = Field(default="", description="Schema owned by the service; its name if empty")
     db_pool_size: int = Field(default=10, ge=1)
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Apply the schema's migrations when starting. False where the service's "
+        "database role cannot change the schema: a migration step with the owner's role "
+        "runs first (`python -m hhc_chassis.migrate_cli <service>`), and the service refuses "
+        "to start while any migration it ships is missing",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="SSL (mutual TLS, a KafkaUser with tls authentication) or SASL_SSL in "
+        "production; PLAINTEXT for the embedded broker only",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle the brokers' certificates are checked against"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="The service's client certificate (mutual TLS)"
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     consumer_group: str = Field(
         default="", description="Kafka consumer group; <CONSUMER_GROUP_PREFIX>-<service> if empty"
     )
@@ -133,6 +157,27 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="A background task that dies this many times in a row makes /healthz fail",
     )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> Self:
+        """A half-configured connection would fail at the first connect, or worse, fall
+        back to less than was meant: refuse it at start, naming what is missing."""
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and self.kafka_sasl_mechanism:
+            raise ValueError("KAFKA_SASL_MECHANISM is set but the protocol is not SASL_*")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+        tls_files = self.kafka_ssl_cafile or self.kafka_ssl_certfile
+        if tls_files and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError("KAFKA_SSL_* files are set but the protocol does not use TLS")
+        return self
 
     @field_validator("db_schema")
     @classmethod

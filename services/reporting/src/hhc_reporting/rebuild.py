@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from hhc_chassis.consumer import InvalidMessage, decode
-from hhc_chassis.kafka import decode_headers
+from hhc_chassis.kafka import connection_options, decode_headers
 from hhc_contracts import EventHeaders
 from hhc_contracts.trust import trust_problem
 from hhc_reporting.app import MIGRATIONS
@@ -79,7 +79,7 @@ class _Replay:
         self.connection = connection
         self.group = f"{settings.group_id}-rebuild-{datetime.now(UTC):%Y%m%dT%H%M%S}"
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+            **connection_options(settings),
             client_id=f"hhc-{settings.service_name}-rebuild",
             group_id=self.group,
             enable_auto_commit=False,
