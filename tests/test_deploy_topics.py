@@ -63,3 +63,13 @@ def test_kafka_user_reads_what_the_service_consumes_and_writes_what_it_owns(serv
     dead_letters = {dead_letter_topic(topic) for topic in consumed}
     assert allowed["Write"] == owned | dead_letters | {Topic.AUDIT_ACCESS.value}
     assert allowed["Write"] | allowed["Read"] - {f"group:hhc-{service}"} <= set(all_topics())
+
+
+def test_outside_submitters_may_write_the_submissions_topic_and_nothing_else() -> None:
+    users = _documents(DEPLOY / "k8s/overlays/production/kafka-users.yaml")
+    (submitter,) = [u for u in users if u["metadata"]["name"] == "hhc-submitter"]
+    acls = submitter["spec"]["authorization"]["acls"]
+    assert [(acl["resource"]["type"], acl["resource"]["name"]) for acl in acls] == [
+        ("topic", Topic.INTAKE_SUBMISSIONS.value)
+    ]
+    assert set(acls[0]["operations"]) == {"Write", "Describe"}

@@ -31,9 +31,9 @@ def test_mutual_tls_verifies_the_broker_and_presents_the_service_certificate(
         "postgresql://db",
         "kafka:9093",
         kafka_security_protocol="SSL",
-        kafka_ssl_cafile=cert,
-        kafka_ssl_certfile=cert,
-        kafka_ssl_keyfile=key,
+        kafka_ssl_ca_file=cert,
+        kafka_ssl_cert_file=cert,
+        kafka_ssl_key_file=key,
     )
     options = connection_options(settings)
     context: ssl.SSLContext = options["ssl_context"]
@@ -68,10 +68,10 @@ def test_sasl_over_tls_passes_the_credentials_and_keeps_the_password_out_of_repr
         ({"kafka_security_protocol": "SASL_SSL"}, "KAFKA_SASL_MECHANISM"),
         ({"kafka_sasl_mechanism": "PLAIN"}, "not SASL_"),
         (
-            {"kafka_security_protocol": "SSL", "kafka_ssl_certfile": "/c.pem"},
-            "KAFKA_SSL_KEYFILE",
+            {"kafka_security_protocol": "SSL", "kafka_ssl_cert_file": "/c.pem"},
+            "KAFKA_SSL_KEY_FILE",
         ),
-        ({"kafka_ssl_cafile": "/ca.pem"}, "does not use TLS"),
+        ({"kafka_ssl_ca_file": "/ca.pem"}, "does not use TLS"),
     ],
 )
 def test_half_given_security_is_refused_at_start(given: dict[str, str], named: str) -> None:

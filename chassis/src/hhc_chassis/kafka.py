@@ -45,9 +45,9 @@ def connection_options(settings: ServiceSettings) -> dict[str, Any]:
     }
     if settings.kafka_security_protocol.endswith("SSL"):
         options["ssl_context"] = create_ssl_context(
-            cafile=settings.kafka_ssl_cafile,
-            certfile=settings.kafka_ssl_certfile,
-            keyfile=settings.kafka_ssl_keyfile,
+            cafile=settings.kafka_ssl_ca_file,
+            certfile=settings.kafka_ssl_cert_file,
+            keyfile=settings.kafka_ssl_key_file,
         )
     if settings.kafka_security_protocol.startswith("SASL_"):
         assert settings.kafka_sasl_password is not None  # the settings' validator

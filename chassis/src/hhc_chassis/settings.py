@@ -37,13 +37,13 @@ class ServiceSettings(BaseSettings):
         description="SSL (mutual TLS, a KafkaUser with tls authentication) or SASL_SSL in "
         "production; PLAINTEXT for the embedded broker only",
     )
-    kafka_ssl_cafile: Path | None = Field(
+    kafka_ssl_ca_file: Path | None = Field(
         default=None, description="CA bundle the brokers' certificates are checked against"
     )
-    kafka_ssl_certfile: Path | None = Field(
+    kafka_ssl_cert_file: Path | None = Field(
         default=None, description="The service's client certificate (mutual TLS)"
     )
-    kafka_ssl_keyfile: Path | None = Field(default=None, description="Its private key")
+    kafka_ssl_key_file: Path | None = Field(default=None, description="Its private key")
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
@@ -172,9 +172,9 @@ class ServiceSettings(BaseSettings):
             )
         if not sasl and self.kafka_sasl_mechanism:
             raise ValueError("KAFKA_SASL_MECHANISM is set but the protocol is not SASL_*")
-        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
-            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
-        tls_files = self.kafka_ssl_cafile or self.kafka_ssl_certfile
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together")
+        tls_files = self.kafka_ssl_ca_file or self.kafka_ssl_cert_file
         if tls_files and not self.kafka_security_protocol.endswith("SSL"):
             raise ValueError("KAFKA_SSL_* files are set but the protocol does not use TLS")
         return self
