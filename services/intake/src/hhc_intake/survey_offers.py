@@ -24,7 +24,6 @@ lease runs out and the mail goes again under the same Message-ID with a new link
 first link then stops working. The survivor may get two mails; the newer one works.
 """
 
-import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from hhc_chassis.delivery import (
     next_attempt_delay,
 )
 from hhc_chassis.service import BackgroundTask, Runtime
+from hhc_chassis.work import poll_rounds
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import CaseStatusChanged
 from hhc_contracts.vocabulary import CaseStatus, ContactMethod
@@ -149,14 +149,11 @@ class SurveyMailer:
         self.smtp: SmtpServer | None = settings.smtp_server()
 
     async def run(self, runtime: Runtime) -> None:
-        while True:
-            try:
-                handled = await self.mail_due(runtime.pool)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("survey mail round failed", extra={"error_class": type(error).__name__})
-                handled = 0
-            if not handled:
-                await asyncio.sleep(self.settings.survey_mail_poll_seconds)
+        await poll_rounds(
+            lambda: self.mail_due(runtime.pool),
+            poll_seconds=self.settings.survey_mail_poll_seconds,
+            work="survey mail",
+        )
 
     async def mail_due(self, pool: asyncpg.Pool, batch_size: int = 10) -> int:
         """Mail the due offers; how many were claimed."""

@@ -7,7 +7,6 @@ same time; if a replica dies mid-delivery the lease runs out and another tries a
 under the same idempotency key, so the partner sees one referral.
 """
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ import httpx
 
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
+from hhc_chassis.work import poll_rounds, see_through
 from hhc_contracts.v1 import ReferralStatusChanged
 from hhc_contracts.vocabulary import DeliveryChannel, Partner, ReferralBasis, ReferralStatus
 from hhc_referrals.catalogue import PartnerCatalogue, PartnerEntry
@@ -82,17 +82,15 @@ class DeliveryWorker:
 
     async def run(self, runtime: Runtime) -> None:
         async with httpx.AsyncClient() as client:
-            while True:
-                try:
-                    delivered = await self.deliver_due(runtime.pool, client)
-                    await self.chase_unacknowledged(runtime.pool)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    log.warning(
-                        "delivery round failed", extra={"error_class": type(error).__name__}
-                    )
-                    delivered = 0
-                if not delivered:
-                    await asyncio.sleep(self.settings.delivery_poll_seconds)
+
+            async def delivery_round() -> int:
+                delivered = await self.deliver_due(runtime.pool, client)
+                await self.chase_unacknowledged(runtime.pool)
+                return delivered
+
+            await poll_rounds(
+                delivery_round, poll_seconds=self.settings.delivery_poll_seconds, work="delivery"
+            )
 
     async def deliver_due(
         self, pool: asyncpg.Pool, client: httpx.AsyncClient, batch_size: int = 20
@@ -110,24 +108,12 @@ class DeliveryWorker:
                 LEASE,
                 list(AUTOMATIC),
             )
-        if claimed:
-            # Every claimed referral is seen through, whatever happens to another; then
-            # the first error, if any, is raised for the caller (and its supervisor).
-            outcomes = await asyncio.gather(
-                *(self._deliver(pool, client, row) for row in claimed), return_exceptions=True
-            )
-            errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-            for row, outcome in zip(claimed, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    log.error(
-                        "referral delivery failed",
-                        extra={
-                            "referral_id": str(row["referral_id"]),
-                            "error_class": type(outcome).__name__,
-                        },
-                    )
-            if errors:
-                raise errors[0]
+        await see_through(
+            claimed,
+            lambda referral: self._deliver(pool, client, referral),
+            work="referral delivery",
+            key="referral_id",
+        )
         return len(claimed)
 
     async def _deliver(

@@ -12,7 +12,6 @@ The message carries no personal data: the case's reference and id, the action's 
 deadline, and where to find the case.
 """
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from hhc_chassis.delivery import (
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
+from hhc_chassis.work import poll_rounds, see_through
 from hhc_contracts.v1 import EscalationAcknowledged, EscalationNotified
 from hhc_contracts.vocabulary import ActionKind, NotificationChannel
 from hhc_risk.settings import NotificationTarget, RiskSettings
@@ -234,16 +234,11 @@ class EscalationWorker:
 
     async def run(self, runtime: Runtime) -> None:
         async with httpx.AsyncClient() as client:
-            while True:
-                try:
-                    delivered = await self.deliver_due(runtime.pool, client)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    log.warning(
-                        "escalation round failed", extra={"error_class": type(error).__name__}
-                    )
-                    delivered = 0
-                if not delivered:
-                    await asyncio.sleep(self.settings.escalation_poll_seconds)
+            await poll_rounds(
+                lambda: self.deliver_due(runtime.pool, client),
+                poll_seconds=self.settings.escalation_poll_seconds,
+                work="escalation",
+            )
 
     async def deliver_due(
         self, pool: asyncpg.Pool, client: httpx.AsyncClient, batch_size: int = 20
@@ -271,22 +266,12 @@ class EscalationWorker:
                 batch_size,
                 LEASE,
             )
-        if claimed:
-            outcomes = await asyncio.gather(
-                *(self._deliver(pool, client, row) for row in claimed), return_exceptions=True
-            )
-            errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-            for row, outcome in zip(claimed, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    log.error(
-                        "escalation delivery failed",
-                        extra={
-                            "escalation_id": str(row["escalation_id"]),
-                            "error_class": type(outcome).__name__,
-                        },
-                    )
-            if errors:
-                raise errors[0]
+        await see_through(
+            claimed,
+            lambda row: self._deliver(pool, client, row),
+            work="escalation delivery",
+            key="escalation_id",
+        )
         return len(claimed)
 
     async def _deliver(
