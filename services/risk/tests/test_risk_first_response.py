@@ -115,6 +115,8 @@ def test_a_new_track_plans_only_what_the_case_does_not_have() -> None:
         (K.PERPETRATOR_ENFORCEMENT, None),
         (K.DISCREET_CONTACT, None),
     }
+    # The customer case's own first contact (3.3.2) and its support; nothing it had.
     assert [(a.kind, a.partner) for a in not_yet_planned(plan_actions(facts), had)] == [
-        (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.STOP_HATE_UK)
+        (K.GIVE_ADVICE, None),
+        (K.SUPPORT_AND_ADVOCACY_REFERRAL, Partner.STOP_HATE_UK),
     ]

@@ -260,6 +260,7 @@ async def test_a_report_that_turned_out_otherwise_gets_its_new_tracks_support(
     rows = await actions(risk, case_id)
     assert sorted((row["kind"], row["partner"]) for row in rows) == [
         ("discreet_contact", None),
+        ("give_advice", None),
         ("support_and_advocacy_referral", "survivor_support"),
     ]
     [case] = await query(risk, "SELECT reporter_role, facts FROM cases WHERE case_id = $1", case_id)

@@ -529,8 +529,12 @@ def test_non_customer_in_immediate_danger_gets_only_all_reportee_actions(
         ),
     ],
 )
-def test_without_immediate_danger_only_secondary_actions(facts: CaseFacts) -> None:
-    planned = plan_actions(facts)
+def test_without_immediate_danger_a_first_contact_then_only_secondary_actions(
+    facts: CaseFacts,
+) -> None:
+    """The first contact by staff (3.3.2; the first response of 5.2), then the support."""
+    first_contact, *planned = plan_actions(facts)
+    assert (first_contact.kind, first_contact.clause) == (K.GIVE_ADVICE, "3.3.2, 5.2")
     assert planned == secondary_actions(facts)
     assert planned, "a case off the online-advice track always gets some support"
     assert {a.kind for a in planned} <= SECONDARY_KINDS
@@ -1032,7 +1036,10 @@ def _first_step_rows() -> list[object]:
                 Track.CUSTOMER_CASE,
                 classification,
                 danger,
-                [],
+                # In danger the visit (3.3.1) is the first contact; otherwise staff make it.
+                []
+                if danger
+                else [step(K.GIVE_ADVICE, "3.3.2, 5.2", Executor.LANDLORD, timedelta(days=3))],
                 id=f"customer-{classification}-{when}",
             )
             for classification in Classification
@@ -1127,11 +1134,13 @@ def test_online_advice_only_with_danger_still_gets_the_playbook() -> None:
     assert planned == [*playbook, step(K.GIVE_ADVICE, "3.1", Executor.LANDLORD, NOW)]
 
 
-# Where advice is the track's own first step (3.1, 3.2.6), and the clause it cites.
+# Where advice is the track's own first step (3.1, 3.2.6), and the clause it cites; a
+# customer case out of danger is first contacted with advice too (3.3.2, 5.2).
 ADVICE_CLAUSE = {
     Track.ONLINE_ADVICE_ONLY: "3.1",
     Track.HATE_CRIME_REPORTING_CENTRE: "3.2.6",
 }
+FIRST_CONTACT = "3.3.2, 5.2"
 
 
 @pytest.mark.parametrize("track", list(Track), ids=str)
@@ -1146,6 +1155,11 @@ def test_advice_is_planned_on_the_advice_tracks_only(
         track, immediate_danger=danger, classification=classification, **EVERY_CONDITION
     )
     advice = [a for a in plan_actions(facts) if a.kind is K.GIVE_ADVICE]
+    if track is Track.CUSTOMER_CASE and not danger:
+        assert [(summary(a), a.clause) for a in advice] == [
+            ((K.GIVE_ADVICE, ALL, Executor.LANDLORD, timedelta(days=3), None), FIRST_CONTACT)
+        ]
+        return
     if track not in ADVICE_CLAUSE:
         assert advice == []
         return

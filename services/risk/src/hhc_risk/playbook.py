@@ -261,6 +261,12 @@ def _first_step_of_track(facts: CaseFacts) -> list[PlannedAction]:
         case Track.HATE_CRIME_REPORTING_CENTRE:
             # 3.2.6: the Reporting Centre advises, then refers (secondary_actions).
             return [_action(ActionKind.GIVE_ADVICE, "3.2.6", Executor.LANDLORD, advise_within)]
+        case Track.CUSTOMER_CASE if not facts.immediate_danger:
+            # 3.3.2 "working with the survivors": a member of staff contacts the survivor
+            # with advice and support and agrees what happens next. Without it a case
+            # whose survivor refuses every referral would never be responded to (5.2).
+            # In immediate danger the visit of 3.3.1 is that contact.
+            return [_action(ActionKind.GIVE_ADVICE, "3.3.2, 5.2", Executor.LANDLORD, soon)]
         case Track.STAFF_GRIEVANCE:
             return [_action(ActionKind.REFER_TO_LINE_MANAGER, "4.3", Executor.LANDLORD, soon)]
         case Track.THIRD_PARTY_DISCREET_CONTACT:
