@@ -1,7 +1,8 @@
 """Escalations that reach someone (issue 12): an overdue action is mailed to the case
 team's manager through a real local SMTP server (STARTTLS), again and again until the
 manager acknowledges it; the on-call safeguarding lead, not configured here, is shown as
-such; with the mail server down nothing is claimed as sent.
+such, and when configured is told by a signed webhook; with the mail server down nothing
+is claimed as sent.
 
 Risk is served in-process (its overdue scheduler and escalation worker running) against a
 fresh database; a case and its overdue action are inserted as the handlers store them.
@@ -21,9 +22,10 @@ import pytest
 from hhc_chassis.access import CaseScope
 from hhc_chassis.case_access import remember_case
 from hhc_chassis.db import MigrationSet, create_pool, migrate
+from hhc_chassis.delivery import verify_signature
 from hhc_contracts import Envelope
 from hhc_devstack.infrastructure import create_database, free_port
-from hhc_devstack.partners import MailSink, ReceivedMail
+from hhc_devstack.partners import MailSink, PartnerWebhookReceiver, ReceivedMail
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, serving_service
 from hhc_risk.app import definition
 from hhc_risk.escalations import EscalationWorker, open_escalations
@@ -227,3 +229,54 @@ async def test_nothing_is_claimed_as_sent_while_the_mail_server_is_down(
         assert await notified(pool, case_id) == []
     finally:
         await pool.close()
+
+
+async def test_the_on_call_lead_is_told_of_a_3_3_1_action_by_a_signed_webhook(
+    database_url: str, broker: Broker, mail: MailSink
+) -> None:
+    secret = b"on-call-webhook-secret-for-tests"
+    with PartnerWebhookReceiver(secret=secret, verify=verify_signature, path="/on-call") as lead:
+        settings = settings_for(
+            database_url,
+            broker,
+            mail,
+            on_call_safeguarding_lead=NotificationTarget(
+                webhook_url=lead.url, webhook_secret=secret.decode()
+            ),
+        )
+        await migrate(settings, [MigrationSet(name="risk", package="hhc_risk")])
+        pool = await create_pool(settings)
+        try:
+            async with pool.acquire() as connection:
+                case_id, action_id, reference = await an_overdue_visit(connection)
+                async with connection.transaction():
+                    await open_escalations(
+                        connection,
+                        action_id=action_id,
+                        case_id=case_id,
+                        kind="visit_with_risk_assessment",
+                        due_at=datetime.now(UTC) - timedelta(hours=1),
+                        escalated_to="manager,on_call_safeguarding_lead",
+                        team=TEAM,
+                        settings=settings,
+                        detected_at=datetime.now(UTC),
+                    )
+            async with httpx.AsyncClient() as client:
+                # The manager by email, the lead by webhook: two channels, two deliveries.
+                assert await EscalationWorker(settings).deliver_due(pool, client) == 2
+
+            [received] = lead.received
+            assert received.signature_valid
+            assert received.headers["idempotency-key"]
+            document = received.json()
+            assert isinstance(document, dict)
+            assert document["case_id"] == str(case_id)
+            assert document["action_id"] == str(action_id)
+            assert reference in received.body.decode()
+            events = await notified(pool, case_id)
+            assert {(e["recipient_role"], e["channel"]) for e in events} == {
+                ("manager", "email"),
+                ("on_call_safeguarding_lead", "webhook"),
+            }
+        finally:
+            await pool.close()
