@@ -242,6 +242,8 @@ async def test_a_case_from_report_to_closure_satisfaction_and_the_monthly_report
         assert "fewer than 5" in page_html.text
         assert "<svg" in page_html.text
         assert "<script" not in page_html.text
+        await axe_page.set_content(page_html.text)
+        assert await serious_violations(axe_page, axe_script) == []
         for personal in (survivor_name, SURVIVOR_MAIL):
             assert personal not in page_html.text + table.text + figures.text
     finally:

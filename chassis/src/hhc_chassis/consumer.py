@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -64,6 +64,7 @@ TrustCheck = Callable[[str, str | None, Envelope, Any], str | None]
 """handler(connection, envelope, payload): runs inside the consumer's transaction."""
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+T = TypeVar("T")
 
 TRANSIENT_GAVE_UP = "transient-gave-up"
 
@@ -295,7 +296,11 @@ class EventConsumer:
                 messages_handled.add(1, self._attributes(message))
                 return
             except PermanentError as error:
-                await self._dead_letter(message, str(error), error, attempt)
+                # The class only: an error's message, written for a developer, may name a
+                # person, and dead letters are read by operators (policy 3.5.1).
+                await self._dead_letter(
+                    message, f"permanent-error: {type(error).__name__}", error, attempt
+                )
                 return
             except Exception as error:
                 transient = is_transient(error)
@@ -389,7 +394,7 @@ class EventConsumer:
     async def _dead_letter(
         self, message: _Message, reason: str, error: BaseException, attempts: int
     ) -> None:
-        record, envelope = message.record, message.envelope
+        record = message.record
         reason = reason[:1000]
         headers = {
             **message.headers,
@@ -425,45 +430,73 @@ class EventConsumer:
                 "error_class": type(error).__name__,
             },
         )
-        # Until the dead-letter topic has it, the message must not be committed past:
-        # every failure here is retried.
+        # Until the dead-letter topic has it and the table points at it, the message must not
+        # be committed past: every failure here is retried. The row comes first, so that a
+        # redelivery after a crash finds the record already copied and copies it no more.
+        row_id, already_at = await self._until_done(
+            "dead letter not recorded in the database",
+            lambda: self._record_dead_letter(message, reason, error, attempts),
+        )
+        if already_at is not None:
+            return
+        dead_letters = dead_letter_topic(record.topic)
+        metadata = await self._until_done(
+            "dead-letter publish failed",
+            lambda: self._publisher.publish(dead_letters, record.key, value, headers),
+        )
+        await self._until_done(
+            "dead letter's place not recorded in the database",
+            lambda: self._pool.execute(
+                """UPDATE dead_letters SET dlq_topic = $2, dlq_partition = $3, dlq_offset = $4
+                   WHERE id = $1""",
+                row_id,
+                dead_letters,
+                metadata.partition,
+                metadata.offset,
+            ),
+        )
+
+    async def _record_dead_letter(
+        self, message: _Message, reason: str, error: BaseException, attempts: int
+    ) -> tuple[int, int | None]:
+        """The dead letter's row (new, or the one a redelivery finds) and its offset on the
+        dead-letter topic if it is there already."""
+        record, envelope = message.record, message.envelope
+        row = await self._pool.fetchrow(
+            """INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset,
+                   message_key, event_id, event_type, reason, reason_class, error_class,
+                   attempts)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               ON CONFLICT (consumer, topic, kafka_partition, kafka_offset)
+                   DO UPDATE SET attempts = dead_letters.attempts
+               RETURNING id, dlq_offset""",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key.decode(errors="replace") if record.key is not None else None,
+            envelope.event_id if envelope else None,
+            envelope.event_type if envelope else None,
+            reason,
+            _reason_class(reason, error),
+            type(error).__name__,
+            attempts,
+        )
+        assert row is not None
+        return row["id"], row["dlq_offset"]
+
+    async def _until_done(self, failure: str, step: Callable[[], Awaitable[T]]) -> T:
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self._publisher.publish(
-                    dead_letter_topic(record.topic), record.key, value, headers
-                )
-                break
-            except Exception as publish_error:
+                return await step()
+            except Exception as step_error:
                 log.warning(
-                    "dead-letter publish failed, will retry",
-                    extra={"consumer": self.name, "error_class": type(publish_error).__name__},
+                    f"{failure}, will retry",
+                    extra={"consumer": self.name, "error_class": type(step_error).__name__},
                 )
                 await asyncio.sleep(self._retry.delay(attempt))
-        try:
-            async with self._pool.acquire() as connection:
-                await connection.execute(
-                    """INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset,
-                           event_id, event_type, reason, error_class, attempts)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-                    self.name,
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    envelope.event_id if envelope else None,
-                    envelope.event_type if envelope else None,
-                    reason,
-                    type(error).__name__,
-                    attempts,
-                )
-        except Exception as record_error:
-            # The message is safe on the dead-letter topic; only the operators' index of it
-            # is missing, which the log line above stands in for.
-            log.warning(
-                "dead letter not recorded in the database",
-                extra={"consumer": self.name, "error_class": type(record_error).__name__},
-            )
 
 
 def _reason_class(reason: str, error: BaseException) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.structs import RecordMetadata
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
@@ -174,6 +175,7 @@ class Publisher:
 
     async def publish(
         self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
-    ) -> None:
-        """Send and wait for the broker's acknowledgement."""
-        await (await self.send(topic, key, value, headers))
+    ) -> RecordMetadata:
+        """Send and wait for the broker's acknowledgement; where the record now is."""
+        metadata: RecordMetadata = await (await self.send(topic, key, value, headers))
+        return metadata

@@ -180,6 +180,11 @@ def main() -> None:
         help="a service's outbox: status, parked rows, retry-parked (see --help)",
         add_help=False,
     )
+    commands.add_parser(
+        "dlq",
+        help="a service's dead letters: list, show, replay (see `hhc-dev dlq risk --help`)",
+        add_help=False,
+    )
     reporting_parser = commands.add_parser(
         "reporting",
         help="reporting's projections: `rebuild` replays the topics into fresh tables and "
@@ -219,3 +224,7 @@ def main() -> None:
         from hhc_chassis.outbox_cli import main as outbox_main
 
         sys.exit(outbox_main(rest))
+    if arguments.command == "dlq":
+        from hhc_chassis.dlq_cli import main as dlq_main
+
+        sys.exit(dlq_main(rest))
