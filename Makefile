@@ -4,7 +4,7 @@
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: up test pytest lint typecheck schemas bench bench-relay sync browser-deps clean
+.PHONY: up test pytest lint typecheck schemas dist bench bench-relay sync browser-deps clean
 
 up: sync
 	$(UV) run --frozen hhc-dev up
@@ -19,7 +19,7 @@ lint: sync
 	$(UV) run --frozen ruff format --check .
 
 typecheck: sync
-	$(UV) run --frozen mypy contracts/src chassis/src devstack/src services/*/src benchmarks
+	$(UV) run --frozen mypy contracts/src chassis/src devstack/src services/*/src examples/*/src benchmarks
 
 # The whole system beside a raw aiokafka + asyncpg pipeline (about 8 minutes; --quick: 1),
 # then the monthly report over 1,000,000 cases and the rebuild's replay rate
@@ -33,6 +33,13 @@ bench-relay: sync
 
 schemas: sync
 	$(UV) run --frozen python -m hhc_contracts.schemagen
+
+# What subscribers install: the hhc-contracts wheel, and a zip of the JSON Schemas (https
+# $ids), the AsyncAPI document and the catalogue page, for those not using Python.
+dist: sync
+	rm -rf dist
+	$(UV) build --package hhc-contracts --wheel --out-dir dist
+	$(UV) run --frozen python -m hhc_contracts.schemagen --bundle dist
 
 sync: $(UV)
 	$(UV) sync --frozen --quiet

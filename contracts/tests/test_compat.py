@@ -294,3 +294,11 @@ def test_enum_value_changes_in_a_real_message(change: str) -> None:
         channels.append("video_call")
     expected = [] if change == "added" else ['payload.channel: value "web_form" removed']
     assert breaking_changes(old, new) == expected
+
+
+def test_moving_the_schema_id_is_not_breaking() -> None:
+    # $id says where a schema is published, not what a message holds (it moved from
+    # URNs to https URLs within v1).
+    old = message_schema(EVENT_TYPES[("intake.report-received", 1)])
+    new = {**old, "$id": "https://elsewhere.example/intake.report-received.v1.json"}
+    assert breaking_changes(old, new) == []
