@@ -253,6 +253,15 @@ def _first_step_of_track(facts: CaseFacts) -> list[PlannedAction]:
     # Advice is given within a working day, and at once to someone in immediate danger:
     # it is what they are told to do to be safe while emergency services are informed.
     advise_within = NOW if facts.immediate_danger else timedelta(hours=24)
+    if not facts.immediate_danger and (
+        facts.track is Track.CUSTOMER_CASE or not is_recognised(facts.track)
+    ):
+        # 3.3.2 "working with the survivors": a member of staff contacts the survivor
+        # with advice and support and agrees what happens next. Without it a case
+        # whose survivor refuses every referral would never be responded to (5.2).
+        # In immediate danger the visit of 3.3.1 is that contact. A track the vocabulary
+        # does not know is a customer case here too (``supported_at_once``).
+        return [_action(ActionKind.GIVE_ADVICE, "3.3.2, 5.2", Executor.LANDLORD, soon)]
     match facts.track:
         case Track.ONLINE_ADVICE_ONLY:
             # 3.1: advice only, to contact the Police or block communications; the
@@ -261,12 +270,6 @@ def _first_step_of_track(facts: CaseFacts) -> list[PlannedAction]:
         case Track.HATE_CRIME_REPORTING_CENTRE:
             # 3.2.6: the Reporting Centre advises, then refers (secondary_actions).
             return [_action(ActionKind.GIVE_ADVICE, "3.2.6", Executor.LANDLORD, advise_within)]
-        case Track.CUSTOMER_CASE if not facts.immediate_danger:
-            # 3.3.2 "working with the survivors": a member of staff contacts the survivor
-            # with advice and support and agrees what happens next. Without it a case
-            # whose survivor refuses every referral would never be responded to (5.2).
-            # In immediate danger the visit of 3.3.1 is that contact.
-            return [_action(ActionKind.GIVE_ADVICE, "3.3.2, 5.2", Executor.LANDLORD, soon)]
         case Track.STAFF_GRIEVANCE:
             return [_action(ActionKind.REFER_TO_LINE_MANAGER, "4.3", Executor.LANDLORD, soon)]
         case Track.THIRD_PARTY_DISCREET_CONTACT:
@@ -307,7 +310,8 @@ def supported_at_once(track: Track) -> bool:
     """A track the vocabulary does not know gets the support of 3.3.2 straight away, as a
     customer case does: protecting and supporting survivors comes first (1.4), and what
     is shared with partners still waits for consent (3.5.2). It gets no first step of its
-    own (``_first_step_of_track``): that would be a step the policy does not name."""
+    own (``_first_step_of_track``), which would be a step the policy does not name: only a
+    customer case's first contact."""
     return track in _SUPPORTED_AT_ONCE or not is_recognised(track)
 
 
