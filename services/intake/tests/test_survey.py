@@ -5,13 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hhc_contracts.vocabulary import ContactMethod, ReporterRole, SaferFeeling
+from hhc_contracts.vocabulary import ClosureReason, ContactMethod, ReporterRole, SaferFeeling
 from hhc_intake.survey import (
     AnswerError,
     Delivery,
     NotOffered,
     ReportContact,
     SurveyAnswers,
+    SurveyRoute,
     fresh_link_refusal,
     give_mail_to_staff,
     new_token,
@@ -94,6 +95,17 @@ def test_the_survivor_is_offered_it_through_their_own_safe_contact(
 )
 def test_no_one_else_is_offered_it(reports: list[ReportContact], reason: NotOffered) -> None:
     assert survey_route(reports) is reason
+
+
+@pytest.mark.parametrize("closure_reason", list(ClosureReason), ids=str)
+def test_a_survivor_who_could_not_be_contacted_is_not_sent_it(
+    closure_reason: ClosureReason,
+) -> None:
+    route = survey_route([report()], closure_reason)
+    if closure_reason is ClosureReason.COULD_NOT_CONTACT:
+        assert route is NotOffered.NOT_REACHED
+    else:
+        assert isinstance(route, SurveyRoute)
 
 
 def test_answers_are_read_and_a_missing_one_is_named() -> None:

@@ -305,6 +305,35 @@ async def test_mail_refused_is_not_announced_as_delivered_and_goes_to_staff(
     assert [json.loads(row["payload"])["payload"]["delivered"] for row in announced] == [False]
 
 
+async def test_a_case_closed_again_replaces_the_offer_not_yet_answered(
+    surveyed: Intake, issue_token: TokenFactory
+) -> None:
+    """Reopened and closed again: the survivor answers once, about the case as it ended."""
+    adviser = issue_token("adviser", team="north")
+    body = report_body(method="telephone", phone="07700 900123")
+    case_id = await open_case(surveyed, adviser, body)
+    caseworker = bearer(issue_token("caseworker", team="north"))
+    async with httpx.AsyncClient(base_url=surveyed.url) as staff:
+
+        async def offers(count: int) -> list[Any] | None:
+            state = await staff.get(f"/v1/cases/{case_id}/satisfaction-survey", headers=caseworker)
+            listed = list(state.json()["offers"])
+            return listed if len(listed) == count else None
+
+        await close_case(surveyed, case_id)
+        await eventually(lambda: offers(1), message="no survey offered")
+        first = await staff.post(
+            f"/v1/cases/{case_id}/satisfaction-survey/link", headers=caseworker
+        )
+        assert first.status_code == 200, first.text
+        await close_case(surveyed, case_id)
+        await eventually(lambda: offers(2), message="no second offer")
+    old = LINK.fullmatch(first.json()["link"])
+    assert old is not None
+    async with httpx.AsyncClient(base_url=surveyed.public_url, headers=from_client()) as public:
+        assert (await public.get(old.group(1))).status_code == 410
+
+
 # --- the page in a browser ------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hhc_contracts.vocabulary import ContactMethod, ReporterRole, SaferFeeling
+from hhc_contracts.vocabulary import ClosureReason, ContactMethod, ReporterRole, SaferFeeling
 
 # --- who is offered it, and how ---------------------------------------------------------
 
@@ -42,6 +42,9 @@ class NotOffered(StrEnum):
     """Only third-party, witness, anonymous, staff or partner reports (3.2.2-3.2.5)."""
     NO_SAFE_CONTACT = "no-safe-contact"
     """The survivor gave no safe contact method, or not the detail it needs (1.6.1)."""
+    NOT_REACHED = "not-reached"
+    """Closed because the survivor could not be contacted: the contact details are not
+    known to reach them, and a message to them may reach someone else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +70,18 @@ _DETAIL_NEEDED: Mapping[ContactMethod, str] = {
 }
 
 
-def survey_route(reports: Sequence[ReportContact]) -> SurveyRoute | NotOffered:
+def survey_route(
+    reports: Sequence[ReportContact], closure_reason: ClosureReason | None = None
+) -> SurveyRoute | NotOffered:
     """Whether, and how, the survivor of a closed case is offered the survey (5.1).
 
     Only the survivor's own reports count (3.2.3-3.2.5), the newest with a safe contact
     method first: contact details change, and the latest given is the one to trust. The
     method must come with the detail it needs (an email address for email, a phone
-    number for a call or a text)."""
+    number for a call or a text). A case closed because the survivor could not be
+    contacted is not offered it."""
+    if closure_reason is ClosureReason.COULD_NOT_CONTACT:
+        return NotOffered.NOT_REACHED
     own = [report for report in reports if report.reporter_role is ReporterRole.SURVIVOR]
     if not own:
         return NotOffered.NO_REPORT_BY_SURVIVOR

@@ -83,7 +83,9 @@ def survey_offer_handler(settings: IntakeSettings) -> Handler:
     ) -> None:
         if change.status is not CaseStatus.CLOSED:
             return
-        route = survey_route(await contacts_of_case(connection, change.case_id))
+        route = survey_route(
+            await contacts_of_case(connection, change.case_id), change.closure_reason
+        )
         if isinstance(route, NotOffered):
             log.info(
                 "satisfaction survey not offered",

@@ -47,7 +47,8 @@ async def add_offer(
     created_at: datetime,
     expires_at: datetime | None,
 ) -> bool:
-    """A new offer, unless this closure made one already; whether it was added."""
+    """A new offer, unless this closure made one already; whether it was added. It
+    replaces the case's earlier offers not yet answered."""
     added = await connection.fetchval(
         """INSERT INTO satisfaction_surveys (survey_id, case_id, closure_event_id,
                                              contact_method, delivery, created_at,
@@ -63,6 +64,18 @@ async def add_offer(
         created_at if delivery is Delivery.BY_STAFF else None,  # a mailed one: when it went
         expires_at,
     )
+    if added:
+        # A case closed again after reopening: the survivor answers about the case as it
+        # ended, once. An earlier offer not yet answered stops working, and one not yet
+        # mailed is never mailed.
+        await connection.execute(
+            """UPDATE satisfaction_surveys
+               SET expires_at = least(coalesce(expires_at, $3), $3), next_attempt_at = 'infinity'
+               WHERE case_id = $1 AND survey_id <> $2 AND answered_at IS NULL""",
+            case_id,
+            survey_id,
+            created_at,
+        )
     return bool(added)
 
 
