@@ -45,7 +45,11 @@ CONSUMED_BY: Mapping[str, frozenset[str]] = {
             "referrals.referral-withheld",
             "referrals.referral-updated",
             "referrals.referral-status-changed",
+            # Landlord actions another service records as done: the rehousing evidence
+            # compiled into a request (3.4), the validity of an anonymous report (3.2.5).
+            "referrals.rehousing-requested",
             "enforcement.action-taken",
+            "enforcement.validity-recorded",
         }
     ),
     "referrals": frozenset(

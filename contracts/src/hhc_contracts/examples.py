@@ -460,6 +460,18 @@ _EXAMPLES: dict[type[BaseModel], Callable[[], _Example]] = {
             personal=v1.OrderPersonalData(terms="Not to enter the block"),
         ),
     ),
+    v1.EnforcementValidityRecorded: lambda: _Example(
+        event_id=UUID("0a4b6c8d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"),
+        occurred_at=_at(6, 11, 0, 0),
+        payload=v1.EnforcementValidityRecorded(
+            finding_id=UUID("1b5c7d9e-2f3a-4b4c-9d5e-6f7a8b9c0d1e"),
+            case_id=CASE_ID,
+            valid=True,
+            recorded_by="caseworker-0007",
+            recorded_at=_at(6, 11, 0, 0),
+            personal=v1.ValidityPersonalData(reason="Two neighbours confirm the graffiti"),
+        ),
+    ),
     v1.EnforcementReminderDue: lambda: _Example(
         event_id=UUID("4ad06f16-2738-4f90-9aa1-728394a5b6c7"),
         occurred_at=_at(17, 10, 0, 0),

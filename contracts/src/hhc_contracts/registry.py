@@ -151,6 +151,13 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
             "enforcement",
         ),
         EventSpec(
+            "enforcement.validity-recorded",
+            1,
+            Topic.ENFORCEMENT_CASES,
+            v1.EnforcementValidityRecorded,
+            "enforcement",
+        ),
+        EventSpec(
             "enforcement.reminder-due",
             1,
             Topic.ENFORCEMENT_CASES,

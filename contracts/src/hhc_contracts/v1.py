@@ -546,6 +546,23 @@ class EnforcementActionTaken(Payload):
     )
 
 
+class ValidityPersonalData(Payload):
+    reason: str | None = Field(default=None, description="What the investigation found.")
+
+
+class EnforcementValidityRecorded(Payload):
+    """enforcement.validity-recorded: what the validity investigation of an anonymous
+    report found (3.2.5), by whom. Risk's investigation action is done; found valid,
+    enforcement opens for the case's alleged perpetrators."""
+
+    finding_id: UUID
+    case_id: UUID
+    valid: bool
+    recorded_by: str
+    recorded_at: AwareDatetime
+    personal: ValidityPersonalData = Field(default_factory=ValidityPersonalData)
+
+
 class EvidencePersonalData(Payload):
     source: str | None = None
     reference: str | None = Field(default=None, description="Crime number, report reference.")

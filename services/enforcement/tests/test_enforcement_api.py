@@ -328,7 +328,12 @@ async def test_an_anonymous_report_opens_enforcement_only_once_found_valid(
     )
     assert not_valid.status_code == 201, not_valid.text
     assert (await shown(client, case_id, legal))["enforcement_cases"] == []
-    assert await published(enforcement, case_id) == []
+    # The finding is announced (risk's investigation is done), its reason in the
+    # personal part; nothing opens.
+    [finding] = await published(enforcement, case_id)
+    assert finding.event_type == "enforcement.validity-recorded"
+    assert (finding.payload["valid"], finding.payload["recorded_by"]) == (False, CASEWORKER_1)
+    assert finding.payload["personal"] == {"reason": "No such address on the estate."}
 
     found_valid = await client.post(
         f"/v1/cases/{case_id}/validity",

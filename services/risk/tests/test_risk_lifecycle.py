@@ -4,6 +4,8 @@ and the session's broker: intake's events are published to its topic as intake w
 - Closing a case stops its open actions (not completed) and the overdue scan then finds
   nothing; closing again stops nothing more; reopening requires them again, once.
 - A report that turned out otherwise (3.2.4) gets the support of its new track, once.
+- The landlord's actions recorded as done in another service (rehousing requested in
+  referrals, an anonymous report's validity found in enforcement) are done here too.
 - The first response (5.2) is the earliest qualifying action at the server's time; a
   completion time a client states cannot move it; advice on the online-abuse track
   records it too.
@@ -24,8 +26,14 @@ from pydantic import BaseModel
 from hhc_chassis.db import create_pool
 from hhc_chassis.events import new_envelope
 from hhc_chassis.service import Runtime
-from hhc_contracts import Envelope, Topic
-from hhc_contracts.v1 import CaseStatusChanged, CaseTrackChanged, ReportReceived
+from hhc_contracts import Envelope, event_spec
+from hhc_contracts.v1 import (
+    CaseStatusChanged,
+    CaseTrackChanged,
+    EnforcementValidityRecorded,
+    RehousingRequested,
+    ReportReceived,
+)
 from hhc_contracts.vocabulary import (
     CaseStatus,
     Channel,
@@ -74,13 +82,13 @@ async def client(risk: Risk, issue_token: TokenFactory) -> AsyncIterator[httpx.A
 
 
 async def publish(risk: Risk, case_id: uuid.UUID, payload: BaseModel) -> uuid.UUID:
-    """Publish as intake does; the event's id."""
+    """Publish as its producer (intake, referrals, enforcement) does; the event's id."""
     envelope = new_envelope(payload, case_id=case_id, occurred_at=datetime.now(UTC))
     producer = AIOKafkaProducer(bootstrap_servers=risk.broker.bootstrap_servers)
     await producer.start()
     try:
         await producer.send_and_wait(
-            Topic.INTAKE_CASES.value,
+            event_spec(type(payload)).topic.value,
             envelope.model_dump_json().encode(),
             key=str(case_id).encode(),
             headers=[(k, v.encode()) for k, v in envelope.headers().items()],
@@ -345,4 +353,61 @@ async def test_advice_on_the_online_abuse_track_records_the_first_response(
     assert first["kind"] == "give_advice"
     assert datetime.fromisoformat(first["responded_at"]) == datetime.fromisoformat(
         response.json()["completed_at"]
+    )
+
+
+async def test_what_staff_record_in_referrals_and_enforcement_closes_their_action_here(
+    risk: Risk,
+) -> None:
+    anonymous_case, customer_case = uuid.uuid4(), uuid.uuid4()
+    anonymous = report(
+        anonymous_case,
+        reporter_role=ReporterRole.ANONYMOUS,
+        track=Track.ANONYMOUS_VALIDITY_CHECK,
+        immediate_danger=False,
+    )
+    await publish(risk, anonymous_case, anonymous)
+    await publish(risk, customer_case, report(customer_case))
+    [investigation] = await planned(risk, anonymous_case, 1)
+    assert investigation["kind"] == "validity_investigation"
+    evidence = next(
+        a for a in await planned(risk, customer_case, 3) if a["kind"] == "rehousing_evidence"
+    )
+    now = datetime.now(UTC)
+    found = EnforcementValidityRecorded(
+        finding_id=uuid.uuid4(),
+        case_id=anonymous_case,
+        valid=False,
+        recorded_by="investigator-3",
+        recorded_at=now,
+    )
+    requested = RehousingRequested(
+        request_id=uuid.uuid4(),
+        case_id=customer_case,
+        banding="emergency",
+        requested_by="housing-officer-9",
+        requested_at=now,
+        incident_count=1,
+        assessment_count=1,
+        police_reference_count=0,
+    )
+    await handled(
+        risk,
+        await publish(risk, anonymous_case, found),
+        await publish(risk, customer_case, requested),
+    )
+
+    def done(rows: list[dict[str, Any]], action_id: uuid.UUID) -> tuple[str, str, str]:
+        row = next(r for r in rows if r["action_id"] == action_id)
+        return row["state"], row["outcome"], row["completed_by"]
+
+    assert done(await actions(risk, anonymous_case), investigation["action_id"]) == (
+        "completed",
+        "found_not_valid",
+        "investigator-3",
+    )
+    assert done(await actions(risk, customer_case), evidence["action_id"]) == (
+        "completed",
+        "rehousing_requested",
+        "housing-officer-9",
     )

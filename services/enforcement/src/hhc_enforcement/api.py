@@ -19,7 +19,12 @@ from hhc_chassis.http import invalid
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
-from hhc_contracts.v1 import EnforcementEvidenceRecorded, EvidencePersonalData
+from hhc_contracts.v1 import (
+    EnforcementEvidenceRecorded,
+    EnforcementValidityRecorded,
+    EvidencePersonalData,
+    ValidityPersonalData,
+)
 from hhc_contracts.vocabulary import (
     EvidenceKind,
     EvidenceStrength,
@@ -305,7 +310,15 @@ async def record_validity(
             recorded_by=caller.subject,
             recorded_at=now,
         )
-        events = []
+        recorded = EnforcementValidityRecorded(
+            finding_id=row["finding_id"],
+            case_id=case_id,
+            valid=finding.valid,
+            recorded_by=caller.subject,
+            recorded_at=now,
+            personal=ValidityPersonalData(reason=finding.reason),
+        )
+        events = [new_envelope(recorded, case_id=case_id, occurred_at=now)]
         if finding.valid:
             for perpetrator in await store.perpetrators_on_case(connection, case_id):
                 placed = await casework.place(

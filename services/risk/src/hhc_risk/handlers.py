@@ -2,7 +2,7 @@
 transaction (casework)."""
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -18,10 +18,12 @@ from hhc_contracts.v1 import (
     CaseTrackChanged,
     ConsentChanged,
     EnforcementActionTaken,
+    EnforcementValidityRecorded,
     ReferralMade,
     ReferralStatusChanged,
     ReferralUpdated,
     ReferralWithheld,
+    RehousingRequested,
     ReportReceived,
 )
 from hhc_contracts.vocabulary import (
@@ -153,6 +155,39 @@ def reported_outcome(outcome: PartnerOutcome) -> tuple[list[UUID], str, datetime
             return None
 
 
+RecordedElsewhere = RehousingRequested | EnforcementValidityRecorded
+
+
+@dataclass(frozen=True, slots=True)
+class LandlordActionDone:
+    kind: ActionKind
+    outcome: str
+    at: datetime
+    by: str
+
+
+def landlord_action_done(record: RecordedElsewhere) -> LandlordActionDone:
+    """The landlord's action another service's record shows done, by the named member of
+    staff who recorded it there: the rehousing evidence, compiled into a request for
+    rehousing (3.3.2, 3.4); the validity investigation of an anonymous report, its
+    finding recorded either way (3.2.5)."""
+    match record:
+        case RehousingRequested():
+            return LandlordActionDone(
+                ActionKind.REHOUSING_EVIDENCE,
+                "rehousing_requested",
+                record.requested_at,
+                record.requested_by,
+            )
+        case EnforcementValidityRecorded():
+            return LandlordActionDone(
+                ActionKind.VALIDITY_INVESTIGATION,
+                "found_valid" if record.valid else "found_not_valid",
+                record.recorded_at,
+                record.recorded_by,
+            )
+
+
 def handlers(deadline_scale: float) -> dict[str, Handler]:
     """Risk's handlers; ``deadline_scale`` shortens every clock (drills and tests only)."""
 
@@ -218,6 +253,27 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
                 action_id=action_id,
                 outcome=what,
                 completed_at=at,
+                cause=envelope,
+            )
+
+    async def on_recorded_elsewhere(
+        connection: asyncpg.Connection, envelope: Envelope, record: RecordedElsewhere
+    ) -> None:
+        """Referrals and enforcement record what the landlord's staff did there; the case's
+        open action of that kind is done, at the time and by the person they recorded."""
+        done = landlord_action_done(record)
+        action_ids = await connection.fetch(
+            "SELECT action_id FROM actions WHERE case_id = $1 AND kind = $2 AND state = 'open'",
+            record.case_id,
+            done.kind.value,
+        )
+        for row in action_ids:
+            await complete_action(
+                connection,
+                action_id=row["action_id"],
+                outcome=done.outcome,
+                completed_at=done.at,
+                completed_by=done.by,
                 cause=envelope,
             )
 
@@ -324,5 +380,7 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
         "referrals.referral-updated": on_partner_outcome,
         "referrals.referral-status-changed": on_partner_outcome,
         "referrals.referral-withheld": on_referral_withheld,
+        "referrals.rehousing-requested": on_recorded_elsewhere,
         "enforcement.action-taken": on_partner_outcome,
+        "enforcement.validity-recorded": on_recorded_elsewhere,
     }
