@@ -780,6 +780,31 @@ async def test_nothing_is_taken_until_a_named_person_records_it(
     assert again.status_code == 409, again.text
 
 
+async def test_an_ex_parte_injunction_against_someone_not_a_customer_is_a_civil_remedy(
+    enforcement: Enforcement, client: httpx.AsyncClient, legal: dict[str, str]
+) -> None:
+    """3.3.1 asks for an ex parte injunction for a survivor in immediate danger, whoever
+    the perpetrator is; against someone who is not a customer it is sought as a civil
+    remedy, on the police-and-civil route, and that step taken answers risk's action."""
+    case_id = uuid.uuid4()
+    reported_at = datetime.now(UTC) - timedelta(hours=1)
+    ex_parte = asked(case_id, ActionKind.EX_PARTE_INJUNCTION, reported_at)
+    await feed(enforcement, report(case_id, kinds=(P.NOT_CUSTOMER,), danger=True))
+    await feed(enforcement, ex_parte)
+    police_and_civil = await the_enforcement_case(client, case_id, legal)
+    assert police_and_civil["route"] == "police_and_civil"
+    [request] = (await shown(client, case_id, legal))["requests"]
+    assert request["enforcement_case_id"] == police_and_civil["enforcement_case_id"]
+    eid = police_and_civil["enforcement_case_id"]
+    await log(client, eid, STRONG_EVIDENCE, legal)
+
+    await decided_and_taken(client, eid, legal, "civil_remedy")
+
+    events = await published(enforcement, case_id, event_type="enforcement.action-taken")
+    [deed] = [EnforcementActionTaken.model_validate(e.payload) for e in events]
+    assert (deed.step, deed.action_id) == ("civil_remedy", ex_parte.action_id)
+
+
 async def test_a_later_step_answers_no_request_already_answered(
     enforcement: Enforcement, client: httpx.AsyncClient, legal: dict[str, str]
 ) -> None:

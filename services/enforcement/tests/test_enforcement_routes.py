@@ -56,7 +56,8 @@ TENANCY_FIRST_STEPS = {
     S.POSSESSION_CLAIM,
 }
 ANSWERS = {
-    ActionKind.EX_PARTE_INJUNCTION: {S.EX_PARTE_INJUNCTION},
+    # Against someone not a customer the injunction is a civil remedy (police and civil).
+    ActionKind.EX_PARTE_INJUNCTION: {S.EX_PARTE_INJUNCTION, S.CIVIL_REMEDY},
     ActionKind.PERPETRATOR_ENFORCEMENT: TENANCY_FIRST_STEPS,
 }
 
@@ -74,7 +75,8 @@ def test_enforcement_keeps_only_its_own_kinds_of_action(
 @pytest.mark.parametrize("kind", list(ActionKind), ids=str)
 @pytest.mark.parametrize("step", list(S), ids=str)
 def test_which_step_taken_answers_which_action(kind: ActionKind, step: EnforcementStep) -> None:
-    """An ex parte injunction answers only an ex parte injunction; enforcement against a
+    """An ex parte injunction answers only an ex parte injunction, or a civil remedy against
+    someone who is not a customer; enforcement against a
     customer perpetrator is answered by any first step of the tenancy ladder, not by an
     outcome, a breach, or a step of another route."""
     assert answers(kind, step) is (step in ANSWERS.get(kind, set()))

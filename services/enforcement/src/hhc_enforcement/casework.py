@@ -146,8 +146,7 @@ async def place(
             connection, cause, case_id=case_id, perpetrator=perpetrator, route=route, now=now
         )
         events.append(opened)
-    if route is EnforcementRoute.TENANCY_ENFORCEMENT:
-        await store.link_requests(connection, case_id=case_id, enforcement_case_id=target)
+    await store.link_requests(connection, case_id=case_id, enforcement_case_id=target, route=route)
     if current is not None and current.enforcement_case_id is None:
         await store.set_link_case(connection, current.link_id, target)
         for report_id in report_ids:

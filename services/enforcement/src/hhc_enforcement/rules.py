@@ -55,13 +55,24 @@ TENANCY_RUNGS: frozenset[EnforcementStep] = frozenset(
 """The steps of the tenancy ladder a case can begin with (an ex parte injunction too)."""
 
 ANSWERED_BY: Mapping[ActionKind, frozenset[EnforcementStep]] = {
-    # 3.3.1: the ex parte injunction applied for, nothing less.
-    ActionKind.EX_PARTE_INJUNCTION: frozenset({EnforcementStep.EX_PARTE_INJUNCTION}),
+    # 3.3.1: the ex parte injunction applied for, nothing less. Against someone who is not
+    # the landlord's customer there is no tenancy to act on: the injunction is a civil
+    # remedy, sought on the police-and-civil route ("(PCHA customers only)" in 3.3.1 is
+    # about the survivor, not the perpetrator).
+    ActionKind.EX_PARTE_INJUNCTION: frozenset(
+        {EnforcementStep.EX_PARTE_INJUNCTION, EnforcementStep.CIVIL_REMEDY}
+    ),
     # 3.3.2, 2.5: enforcement against a customer perpetrator began: the first step of the
     # tenancy ladder taken, whichever the evidence allowed.
     ActionKind.PERPETRATOR_ENFORCEMENT: TENANCY_RUNGS,
 }
 """Which steps, once recorded as taken, answer each action risk asks enforcement for."""
+
+
+def routes_answering(kind: ActionKind) -> frozenset[EnforcementRoute]:
+    """The routes with a step that answers ``kind``: a request waits for an enforcement
+    case on one of them (the tenancy route first, where the perpetrator is a customer)."""
+    return frozenset(STEP_RULES[step].route for step in ANSWERED_BY.get(kind, frozenset()))
 
 
 def is_request(kind: ActionKind, carried_out_by: Executor) -> bool:

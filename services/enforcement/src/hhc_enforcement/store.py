@@ -28,7 +28,7 @@ from hhc_enforcement.ladder import (
     reference_key,
     same_perpetrator,
 )
-from hhc_enforcement.rules import ReportFacts
+from hhc_enforcement.rules import ANSWERED_BY, ReportFacts, routes_answering
 
 REPORTED = "report"
 """``recorded_by`` / ``linked_by`` of what a report, not a person, recorded."""
@@ -563,11 +563,12 @@ async def store_request(
                                              required_at, due_at, received_at)
            VALUES ($1, $2, $3,
                    (SELECT enforcement_case_id FROM enforcement_cases e
-                    WHERE e.route = $7 AND e.closed_at IS NULL AND (e.case_id = $2 OR EXISTS (
-                        SELECT 1 FROM perpetrator_cases l
-                        WHERE l.enforcement_case_id = e.enforcement_case_id
-                            AND l.case_id = $2 AND l.left_at IS NULL))
-                    ORDER BY e.opened_at LIMIT 1),
+                    WHERE e.route = ANY($7::text[]) AND e.closed_at IS NULL
+                        AND (e.case_id = $2 OR EXISTS (
+                            SELECT 1 FROM perpetrator_cases l
+                            WHERE l.enforcement_case_id = e.enforcement_case_id
+                                AND l.case_id = $2 AND l.left_at IS NULL))
+                    ORDER BY e.route = $8 DESC, e.opened_at LIMIT 1),
                    $4, $5, $6)
            ON CONFLICT (action_id) DO NOTHING RETURNING true""",
         action_id,
@@ -576,21 +577,30 @@ async def store_request(
         required_at,
         due_at,
         received_at,
+        [route.value for route in routes_answering(kind)],
         EnforcementRoute.TENANCY_ENFORCEMENT.value,
     )
     return bool(inserted)
 
 
 async def link_requests(
-    connection: asyncpg.Connection, *, case_id: UUID, enforcement_case_id: UUID
+    connection: asyncpg.Connection,
+    *,
+    case_id: UUID,
+    enforcement_case_id: UUID,
+    route: EnforcementRoute,
 ) -> None:
     """Risk's requests for the case not linked to an enforcement case yet (the action came
-    before the report, or the case awaited validity) now are."""
+    before the report, or the case awaited validity) now are, where a step of ``route``
+    answers them."""
+    kinds = [kind.value for kind in ANSWERED_BY if route in routes_answering(kind)]
     await connection.execute(
         """UPDATE enforcement_requests SET enforcement_case_id = $2
-           WHERE case_id = $1 AND enforcement_case_id IS NULL AND answered_at IS NULL""",
+           WHERE case_id = $1 AND enforcement_case_id IS NULL AND answered_at IS NULL
+               AND kind = ANY($3::text[])""",
         case_id,
         enforcement_case_id,
+        kinds,
     )
 
 
