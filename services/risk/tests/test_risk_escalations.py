@@ -103,6 +103,28 @@ async def an_overdue_visit(connection: asyncpg.Connection) -> tuple[uuid.UUID, u
     return case_id, action_id, reference
 
 
+async def escalate(
+    connection: asyncpg.Connection,
+    case_id: uuid.UUID,
+    action_id: uuid.UUID,
+    settings: RiskSettings,
+    escalated_to: str,
+) -> None:
+    """The visit's escalations, as the overdue scheduler opens them."""
+    async with connection.transaction():
+        await open_escalations(
+            connection,
+            action_id=action_id,
+            case_id=case_id,
+            kind="visit_with_risk_assessment",
+            due_at=datetime.now(UTC) - timedelta(hours=1),
+            escalated_to=escalated_to,
+            team=TEAM,
+            settings=settings,
+            detected_at=datetime.now(UTC),
+        )
+
+
 def mails_about(mail: MailSink, case_id: uuid.UUID) -> list[ReceivedMail]:
     return [m for m in mail.received if str(case_id) in m.body]
 
@@ -204,18 +226,7 @@ async def test_nothing_is_claimed_as_sent_while_the_mail_server_is_down(
     try:
         async with pool.acquire() as connection:
             case_id, action_id, _ = await an_overdue_visit(connection)
-            async with connection.transaction():
-                await open_escalations(
-                    connection,
-                    action_id=action_id,
-                    case_id=case_id,
-                    kind="visit_with_risk_assessment",
-                    due_at=datetime.now(UTC) - timedelta(hours=1),
-                    escalated_to="manager",
-                    team=TEAM,
-                    settings=settings,
-                    detected_at=datetime.now(UTC),
-                )
+            await escalate(connection, case_id, action_id, settings, "manager")
         async with httpx.AsyncClient() as client:
             assert await EscalationWorker(settings).deliver_due(pool, client) == 1
 
@@ -249,18 +260,9 @@ async def test_the_on_call_lead_is_told_of_a_3_3_1_action_by_a_signed_webhook(
         try:
             async with pool.acquire() as connection:
                 case_id, action_id, reference = await an_overdue_visit(connection)
-                async with connection.transaction():
-                    await open_escalations(
-                        connection,
-                        action_id=action_id,
-                        case_id=case_id,
-                        kind="visit_with_risk_assessment",
-                        due_at=datetime.now(UTC) - timedelta(hours=1),
-                        escalated_to="manager,on_call_safeguarding_lead",
-                        team=TEAM,
-                        settings=settings,
-                        detected_at=datetime.now(UTC),
-                    )
+                await escalate(
+                    connection, case_id, action_id, settings, "manager,on_call_safeguarding_lead"
+                )
             async with httpx.AsyncClient() as client:
                 # The manager by email, the lead by webhook: two channels, two deliveries.
                 assert await EscalationWorker(settings).deliver_due(pool, client) == 2
