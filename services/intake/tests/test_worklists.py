@@ -181,6 +181,12 @@ async def test_the_worklist_lists_reached_cases_most_urgent_first(
         assert [(e["case_id"], e["owner"]) for e in mine.json()["cases"]] == [
             (later, north.subject)
         ]
+        # What nobody owns yet, for the manager to give out.
+        unowned = await manager.client.get("/v1/worklists", params={"unowned": "true"})
+        unowned_ids = [entry["case_id"] for entry in unowned.json()["cases"]]
+        assert later not in unowned_ids
+        assert unowned_ids
+        assert all(entry["owner"] is None for entry in unowned.json()["cases"])
         theirs = await west.client.get("/v1/worklists")
         assert [entry["case_id"] for entry in theirs.json()["cases"]] == [westward]
         # Asking for another team's list gives nothing of it.

@@ -60,6 +60,7 @@ WITH listed AS (
     WHERE c.status <> 'closed'
       AND ($1::text IS NULL OR c.team = $1)
       AND ($2::text IS NULL OR c.owner = $2)
+      AND (NOT $9::boolean OR c.owner IS NULL)
       AND ($3::text IS NULL OR s.team = $3)
 )
 SELECT * FROM listed
@@ -176,6 +177,7 @@ async def reached_page(
     owner: str | None,
     limit: int,
     after: Position | None,
+    unowned: bool = False,
 ) -> tuple[list[asyncpg.Record], Position | None]:
     """Up to ``limit`` rows the caller reaches after ``after``, and where the next page
     starts (None: no more). Rows the caller does not reach are skipped, reading on."""
@@ -196,6 +198,7 @@ async def reached_page(
             after.opened_at if after else None,
             after.case_id if after else None,
             batch,
+            unowned,
         )
         reached.extend(
             row for row in rows if reaches(caller, Permission.READ_WORKLIST, _scope(row))
@@ -218,13 +221,16 @@ async def get_worklist(
     caller: WorklistReader,
     team: Annotated[str | None, Query(max_length=60, pattern=_TEAM)] = None,
     owner: Annotated[str | None, Query(max_length=200, pattern=_PRINTABLE)] = None,
+    unowned: Annotated[
+        bool, Query(description="Only cases nobody owns yet: for a manager to assign")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Worklist:
     after = Position.decode(cursor) if cursor else None
     async with runtime_of(request).pool.acquire() as connection:
         rows, following = await reached_page(
-            connection, caller, team=team, owner=owner, limit=limit, after=after
+            connection, caller, team=team, owner=owner, limit=limit, after=after, unowned=unowned
         )
     # One record for the list: it shows references, owners and deadlines, no one's
     # personal data; opening a case from it is audited as every case look is.
