@@ -28,7 +28,7 @@ from hhc_devstack.infrastructure import create_database, free_port
 from hhc_devstack.partners import MailSink, PartnerWebhookReceiver, ReceivedMail
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, serving_service
 from hhc_risk.app import definition
-from hhc_risk.escalations import EscalationWorker, open_escalations
+from hhc_risk.escalations import EscalationWorker, open_escalations, reach_newly_configured
 from hhc_risk.settings import NotificationTarget, RiskSettings
 
 TEAM = "north"
@@ -282,3 +282,27 @@ async def test_the_on_call_lead_is_told_of_a_3_3_1_action_by_a_signed_webhook(
             }
         finally:
             await pool.close()
+
+
+async def test_a_manager_configured_later_hears_of_what_is_overdue_now(
+    database_url: str, broker: Broker, mail: MailSink
+) -> None:
+    configured = settings_for(database_url, broker, mail)
+    unconfigured = configured.model_copy(update={"notify_managers": {}})
+    await migrate(configured, [MigrationSet(name="risk", package="hhc_risk")])
+    pool = await create_pool(configured)
+    try:
+        async with pool.acquire() as connection:
+            case_id, action_id, _ = await an_overdue_visit(connection)
+            await escalate(connection, case_id, action_id, unconfigured, "manager")
+            async with connection.transaction():
+                # Restarted with the manager configured: the waiting escalation is sent.
+                assert await reach_newly_configured(connection, configured) == 1
+            async with connection.transaction():
+                assert await reach_newly_configured(connection, configured) == 0
+        async with httpx.AsyncClient() as client:
+            assert await EscalationWorker(configured).deliver_due(pool, client) == 1
+        [sent] = await at_least(mail, case_id, 1)
+        assert sent.rcpt_tos == (MANAGER_MAIL,)
+    finally:
+        await pool.close()

@@ -198,6 +198,35 @@ async def open_escalations(
         )
 
 
+async def reach_newly_configured(connection: asyncpg.Connection, settings: RiskSettings) -> int:
+    """Escalations opened while their recipient had no channel, still unacknowledged and
+    their action still open, are delivered once a channel is configured (read at start):
+    a manager added to NOTIFY_MANAGERS hears of what is overdue now. How many."""
+    waiting = await connection.fetch(
+        """SELECT e.escalation_id, e.recipient_role, e.team FROM escalations e
+           JOIN actions a ON a.action_id = e.action_id
+           WHERE e.no_channel AND e.acknowledged_at IS NULL AND a.state = 'open'
+           FOR UPDATE OF e SKIP LOCKED"""
+    )
+    reached = 0
+    now = datetime.now(UTC)
+    for row in waiting:
+        channels = channels_of(target_of(row["recipient_role"], row["team"], settings))
+        if not channels:
+            continue
+        await connection.executemany(
+            """INSERT INTO escalation_deliveries (escalation_id, channel, next_attempt_at)
+               VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
+            [(row["escalation_id"], channel.value, now) for channel in channels],
+        )
+        await connection.execute(
+            "UPDATE escalations SET no_channel = false WHERE escalation_id = $1",
+            row["escalation_id"],
+        )
+        reached += 1
+    return reached
+
+
 async def acknowledge(
     connection: asyncpg.Connection, *, escalation_id: UUID, by: str, at: datetime
 ) -> asyncpg.Record | None:
@@ -233,6 +262,8 @@ class EscalationWorker:
         self.repeat_every = settings.escalation_repeat_every * settings.deadline_scale
 
     async def run(self, runtime: Runtime) -> None:
+        async with runtime.pool.acquire() as connection, connection.transaction():
+            await reach_newly_configured(connection, self.settings)
         async with httpx.AsyncClient() as client:
             await poll_rounds(
                 lambda: self.deliver_due(runtime.pool, client),
