@@ -90,37 +90,33 @@ class ObservedValues:
             yield Observation(value, dict(key))
 
 
-consumer_lag = ObservedValues()
-meter.create_observable_gauge(
-    "hhc.consumer.lag",
-    callbacks=[consumer_lag.observe],
-    description="Records on a partition not yet handled: its end offset less the next to handle",
-)
+def observed_gauge(name: str, description: str, unit: str = "") -> ObservedValues:
+    """A gauge whose values are set by whoever knows them, read when exported or scraped."""
+    values = ObservedValues()
+    meter.create_observable_gauge(
+        name, callbacks=[values.observe], description=description, unit=unit
+    )
+    return values
 
-outbox_backlog = ObservedValues()
-meter.create_observable_gauge(
-    "hhc.outbox.backlog",
-    callbacks=[outbox_backlog.observe],
-    description="Outbox rows not yet published, parked ones included",
+
+consumer_lag = observed_gauge(
+    "hhc.consumer.lag",
+    "Records on a partition not yet handled: its end offset less the next to handle",
 )
-outbox_oldest_unpublished = ObservedValues()
-meter.create_observable_gauge(
+outbox_backlog = observed_gauge(
+    "hhc.outbox.backlog", "Outbox rows not yet published, parked ones included"
+)
+outbox_oldest_unpublished = observed_gauge(
     "hhc.outbox.oldest_unpublished_age",
+    "How long the oldest unpublished outbox row has waited (0 when none)",
     unit="s",
-    callbacks=[outbox_oldest_unpublished.observe],
-    description="How long the oldest unpublished outbox row has waited (0 when none)",
 )
-outbox_parked_rows = ObservedValues()
-meter.create_observable_gauge(
-    "hhc.outbox.parked_rows",
-    callbacks=[outbox_parked_rows.observe],
-    description="Outbox rows parked until an operator releases them",
+outbox_parked_rows = observed_gauge(
+    "hhc.outbox.parked_rows", "Outbox rows parked until an operator releases them"
 )
-relay_leader = ObservedValues()
-meter.create_observable_gauge(
+relay_leader = observed_gauge(
     "hhc.outbox.relay_leader",
-    callbacks=[relay_leader.observe],
-    description="1 while this replica's relay leads (holds the outbox lock), else 0",
+    "1 while this replica's relay leads (holds the outbox lock), else 0",
 )
 
 
@@ -142,14 +138,8 @@ class QueryGauge:
     unit: str = ""
 
     def __post_init__(self) -> None:
-        self._values = ObservedValues()
+        self._values = observed_gauge(self.name, self.description, self.unit)
         self.refreshed_at: float | None = None
-        meter.create_observable_gauge(
-            self.name,
-            callbacks=[self._values.observe],
-            description=self.description,
-            unit=self.unit,
-        )
 
     async def read(self, runtime: "Runtime") -> None:
         rows = await runtime.pool.fetch(self.query)
