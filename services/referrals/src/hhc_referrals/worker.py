@@ -25,7 +25,6 @@ from hhc_referrals.delivery import (
     Delivered,
     DeliveryOutcome,
     FailedPermanently,
-    SmtpServer,
     WebhookTarget,
     deliver_email,
     deliver_webhook,
@@ -43,10 +42,6 @@ AUTOMATIC = frozenset({DeliveryChannel.WEBHOOK.value, DeliveryChannel.EMAIL.valu
 SHARED_BY_SERVICE = "referrals service"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 """Longest wait for a partner's answer; well inside the lease."""
-
-
-def smtp_server_of(settings: ReferralsSettings) -> SmtpServer | None:
-    return settings.smtp_server()
 
 
 def email_text(document: SharedDocument) -> str:
@@ -76,7 +71,7 @@ class DeliveryWorker:
     def __init__(self, catalogue: PartnerCatalogue, settings: ReferralsSettings) -> None:
         self.catalogue = catalogue
         self.settings = settings
-        self.smtp = smtp_server_of(settings)
+        self.smtp = settings.smtp_server()
         self.breakers = Breakers()
         self.webhook_timeout_seconds = WEBHOOK_TIMEOUT_SECONDS
 
