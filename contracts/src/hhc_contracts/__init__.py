@@ -4,7 +4,7 @@ Nothing here does I/O: an envelope, the topic catalogue and one pydantic model
 per event type. Services depend on this package and on nothing of each other.
 """
 
-from hhc_contracts.envelope import Envelope, EventHeaders
+from hhc_contracts.envelope import Envelope, EventHeaders, SealedPersonal
 from hhc_contracts.registry import EVENT_TYPES, EventSpec, event_spec, model_for
 from hhc_contracts.tolerance import unrecognised_values
 from hhc_contracts.topics import Topic, dead_letter_topic
@@ -15,6 +15,7 @@ __all__ = [
     "Envelope",
     "EventHeaders",
     "EventSpec",
+    "SealedPersonal",
     "Topic",
     "dead_letter_topic",
     "event_spec",

@@ -6,7 +6,7 @@ mirrored into Kafka headers so that routers and operators can read them without
 parsing the value; W3C ``traceparent`` travels in headers too.
 """
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -28,6 +28,23 @@ class EventHeaders:
     DLQ_VALUE_OMITTED: Final = "hhc-dlq-value-omitted"
 
 
+class SealedPersonal(BaseModel):
+    """An event's ``personal`` part, encrypted with its case's own key (policy 3.5).
+
+    AES-256-GCM; the associated data is ``"<case_id>/<event_id>"`` so that a sealed part
+    cannot be moved to another event or case. The payload's ``personal`` is then empty.
+    Intake holds the case keys and hands one only to a service whose work needs it;
+    once a case's key is destroyed (erasure, retention) every copy is unreadable."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    algorithm: Literal["A256GCM"] = "A256GCM"
+    nonce: str = Field(description="96-bit nonce, base64 (standard alphabet, padded).")
+    ciphertext: str = Field(
+        description="The personal part as JSON, encrypted, with the 128-bit tag; base64."
+    )
+
+
 class Envelope(BaseModel):
     """What every event carries around its payload. Consumers ignore unknown fields."""
 
@@ -47,6 +64,11 @@ class Envelope(BaseModel):
         default=None, description="Event id of the event that caused this one, if any."
     )
     payload: dict[str, Any] = Field(description="The event body; its schema is the event type's.")
+    sealed: SealedPersonal | None = Field(
+        default=None,
+        description="The payload's personal part, sealed with the case's key; absent when "
+        "the event carries no personal data. Consumers that may not read it ignore it.",
+    )
 
     def headers(self) -> dict[str, str]:
         return {

@@ -29,6 +29,7 @@ from hhc_contracts.vocabulary import (
     ConsentState,
     ContactMethod,
     DeliveryChannel,
+    DisposalBasis,
     EnforcementRoute,
     EnforcementStep,
     EvidenceKind,
@@ -674,6 +675,24 @@ _EXAMPLES: dict[type[BaseModel], Callable[[], _Example]] = {
             request_id="4bf92f3577b34da6",
             trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
             record_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+    ),
+    v1.CaseErased: lambda: _Example(
+        event_id=UUID("5b0c3f0e-8f5a-4d59-9a57-0d7a2f1c6e31"),
+        occurred_at=_at(3, 9, 30, 0),
+        payload=v1.CaseErased(
+            case_id=CASE_ID, basis=DisposalBasis.SUBJECT_REQUEST, erased_at=_at(3, 9, 30, 0)
+        ),
+    ),
+    v1.RecordsDisposed: lambda: _Example(
+        event_id=UUID("0f6e4d2b-3c1a-4b8e-9d7f-2a5c6b8e1f40"),
+        occurred_at=_at(3, 9, 30, 5),
+        payload=v1.RecordsDisposed(
+            service="risk",
+            case_id=CASE_ID,
+            basis=DisposalBasis.SUBJECT_REQUEST,
+            counts={"action_notes": 3},
+            disposed_at=_at(3, 9, 30, 5),
         ),
     ),
 }

@@ -180,6 +180,10 @@ EVENT_TYPES: dict[tuple[str, int], EventSpec] = {
         ),
         # Every service records its own audit; the envelope's producer names which.
         EventSpec("audit.access-recorded", 1, Topic.AUDIT_ACCESS, v1.AccessRecorded, ANY_PRODUCER),
+        EventSpec("intake.case-erased", 1, Topic.INTAKE_CASES, v1.CaseErased, "intake"),
+        EventSpec(
+            "audit.retention-disposed", 1, Topic.AUDIT_ACCESS, v1.RecordsDisposed, ANY_PRODUCER
+        ),
     )
 }
 

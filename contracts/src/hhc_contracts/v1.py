@@ -28,6 +28,7 @@ from hhc_contracts.vocabulary import (
     ConsentState,
     ContactMethod,
     DeliveryChannel,
+    DisposalBasis,
     EnforcementRoute,
     EnforcementStep,
     EvidenceKind,
@@ -664,6 +665,32 @@ class MonthlyReportPublished(Payload):
     median_seconds_to_first_response: float | None
     p90_seconds_to_first_response: float | None
     published_at: AwareDatetime
+
+
+class CaseErased(Payload):
+    """intake.case-erased: the case's personal data is to be gone everywhere (3.5.2).
+
+    Intake has destroyed the case's key, so every sealed copy is unreadable already;
+    each service now erases what it keeps in clear and records it (retention.disposed).
+    Carries no personal data: the reason given stays with intake's erasure record."""
+
+    case_id: UUID
+    basis: DisposalBasis
+    erased_at: AwareDatetime
+
+
+class RecordsDisposed(Payload):
+    """audit.retention-disposed: a service disposed of a case's records (3.5.2): ids and counts.
+
+    Published by every service that kept any, on the audit topic; carries no content."""
+
+    service: str
+    case_id: UUID
+    basis: DisposalBasis
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="Rows erased or anonymised, by kind of record."
+    )
+    disposed_at: AwareDatetime
 
 
 class AccessRecorded(Payload):

@@ -364,6 +364,15 @@ class ClosureReason(OpenEnum):
     COULD_NOT_CONTACT = "could_not_contact"
 
 
+class DisposalBasis(OpenEnum):
+    """Why a case's personal data was disposed of (policy 3.5.2)."""
+
+    SUBJECT_REQUEST = "subject_request"
+    """The data protection officer erased it on the person's request."""
+    RETENTION_SCHEDULE = "retention_schedule"
+    """Its retention period ended."""
+
+
 class SaferFeeling(OpenEnum):
     """The survivor's answer to "do you feel safer now?" (policy 5.1)."""
 
