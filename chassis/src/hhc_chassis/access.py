@@ -40,6 +40,9 @@ class Role(StrEnum):
     """Aggregates only."""
     SYSTEM = "system"
     """Another system of the housing group: submits reports, reads aggregates."""
+    SERVICE = "service"
+    """Another service of this system (its ``sub`` is the service's name), acting for
+    itself: fetches case keys from intake when its work needs them."""
     PARTNER = "partner"
     """A partner agency's system (its ``sub`` is the partner's catalogue id): reports back
     on the referrals sent to it, and on no others."""
@@ -95,6 +98,12 @@ class Permission(StrEnum):
     READ_AGGREGATES = "read_aggregates"
     PUBLISH_MONTHLY_REPORT = "publish_monthly_report"
     READ_AUDIT = "read_audit"
+    ERASE_CASE = "erase_case"
+    """Erase a survivor's personal data now, on their request (3.5.2)."""
+    MANAGE_LEGAL_HOLD = "manage_legal_hold"
+    """Place or lift a legal hold, which stops a case's disposal."""
+    USE_CASE_KEYS = "use_case_keys"
+    """Fetch a case's key, to seal or open its personal data (services only)."""
 
 
 _P = Permission
@@ -142,12 +151,14 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     },
     Role.DATA_PROTECTION_OFFICER: _STAFF_REFERENCE | {
         _P.READ_CASE, _P.READ_RISK, _P.READ_REFERRALS, _P.READ_ENFORCEMENT,
-        _P.READ_TIMELINE, _P.READ_AUDIT, _P.READ_CONSENT_OVERRIDES,
+        _P.READ_TIMELINE, _P.READ_AUDIT, _P.READ_CONSENT_OVERRIDES, _P.ERASE_CASE,
+        _P.MANAGE_LEGAL_HOLD,
     },
     Role.AUDITOR: frozenset({_P.READ_AUDIT}),
     Role.REPORTING_READER: frozenset({_P.READ_AGGREGATES}),
     Role.SYSTEM: frozenset({_P.SUBMIT_REPORT, _P.READ_AGGREGATES}),
     Role.PARTNER: frozenset({_P.REPORT_REFERRAL_OUTCOME}),
+    Role.SERVICE: frozenset({_P.USE_CASE_KEYS}),
 }
 # fmt: on
 
@@ -161,6 +172,8 @@ CASE_PERMISSIONS: frozenset[Permission] = (
         _P.ASSIGN_CASE,
         _P.ACKNOWLEDGE_ESCALATION,
         _P.READ_SATISFACTION_COMMENTS,
+        _P.ERASE_CASE,
+        _P.MANAGE_LEGAL_HOLD,
     }
 )
 """Permissions that act on one case: each use is checked against that case."""

@@ -45,6 +45,7 @@ from hhc_chassis.metrics import (
     unrecognised_values_seen,
     untrusted_events,
 )
+from hhc_chassis.sealing import CaseKeys, opened_payload
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import (
     Envelope,
@@ -67,6 +68,7 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 T = TypeVar("T")
 
 TRANSIENT_GAVE_UP = "transient-gave-up"
+CASE_ERASED = "intake.case-erased"
 
 
 class InvalidMessage(Exception):
@@ -175,8 +177,12 @@ class EventConsumer:
         publisher: Publisher,
         retry: RetryPolicy,
         trust: TrustCheck = trust_problem,
+        case_keys: CaseKeys | None = None,
+        opens_personal_data: bool = False,
     ) -> None:
         self.name = name
+        self._case_keys = case_keys
+        self._opens_personal_data = opens_personal_data
         self._trust = trust
         self._pool = pool
         self._handlers = handlers
@@ -360,12 +366,29 @@ class EventConsumer:
         started = time.perf_counter()
         outcome = "error"
         try:
+            await self._open_sealed(message)
             await message.handler(connection, message.envelope, message.payload)
+            if message.envelope.event_type == CASE_ERASED and self._case_keys is not None:
+                # The key is destroyed at intake; no copy of it stays here either.
+                self._case_keys.forget(message.payload.case_id)
             outcome = "ok"
         finally:
             handler_duration.record(
                 time.perf_counter() - started, {**self._attributes(message), "outcome": outcome}
             )
+
+    async def _open_sealed(self, message: _Message) -> None:
+        """Put the sealed personal part back into the payload, for a consumer whose work
+        needs it. A key that cannot be fetched now fails the handling (retried as any
+        connection failure); a destroyed key leaves the part empty: the data is gone."""
+        envelope = message.envelope
+        if not self._opens_personal_data or envelope is None or envelope.sealed is None:
+            return
+        if not isinstance(message.payload, BaseModel):
+            return
+        opened = await opened_payload(envelope, self._case_keys)
+        if opened is not None:
+            message.payload = type(message.payload).model_validate(opened)
 
     async def _handle_once(self, message: _Message) -> None:
         record, envelope = message.record, message.envelope

@@ -62,6 +62,11 @@ handler_duration = meter.create_histogram(
 # Publishing (outbox.py). ``channel`` names the service's outbox.
 outbox_published = meter.create_counter("hhc.outbox.published", description="Rows published")
 outbox_parked = meter.create_counter("hhc.outbox.parked", description="Rows parked")
+personal_parts_withheld = meter.create_counter(
+    "hhc.outbox.personal_withheld",
+    description="Personal parts published empty: no case key source, or the case's key is "
+    "destroyed (never published in clear)",
+)
 
 
 class ObservedValues:

@@ -13,6 +13,9 @@ publishes committed rows, and what it promises:
   topic still unknown after ``relay_unknown_topic_grace_seconds``) is parked with its
   reason, counted in readiness and metrics, and released by an operator
   (``python -m hhc_chassis.outbox_cli retry-parked``). Later rows of its key wait for it.
+- Personal data sealed. Each row's personal part is sealed with its case's key as it goes
+  out, and the published row keeps the sealed value (:mod:`hhc_chassis.sealing`); a row
+  whose key cannot be fetched waits like any row that failed to send.
 - Leadership follows progress. One relay per service leads at a time (a session advisory
   lock), so replicas never reorder a case's events; a leader that cannot publish due
   rows for ``relay_stall_seconds`` gives the lock up so that a replica that can takes
@@ -52,8 +55,10 @@ from hhc_chassis.metrics import (
     outbox_parked,
     outbox_parked_rows,
     outbox_published,
+    personal_parts_withheld,
     relay_leader,
 )
+from hhc_chassis.sealing import CaseKeys, seal_message
 from hhc_contracts import Envelope
 
 log = logging.getLogger(__name__)
@@ -135,8 +140,10 @@ class OutboxRelay:
         unknown_topic_grace_seconds: float = 300.0,
         send_timeout_seconds: float = 15.0,
         observe_every_seconds: float = 10.0,
+        case_keys: CaseKeys | None = None,
     ) -> None:
         self._connect = connect
+        self.case_keys = case_keys
         self._sender = sender
         self._channel = f"{schema}_outbox"
         self._lock_key = f"hhc-outbox-relay:{schema}"
@@ -266,9 +273,14 @@ class OutboxRelay:
         if rows:
             published, failures = await self._send_all(rows)
             if published:
+                # The row keeps the value as published: sealed, never the clear original.
                 await connection.execute(
-                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                    published,
+                    """UPDATE outbox
+                       SET published_at = now(), payload = coalesce(sent.value::jsonb, payload)
+                       FROM unnest($1::bigint[], $2::text[]) AS sent (id, value)
+                       WHERE outbox.id = sent.id""",
+                    [row_id for row_id, _ in published],
+                    [value for _, value in published],
                 )
                 outbox_published.add(len(published), {"channel": self._channel})
             for failure in failures:
@@ -298,11 +310,15 @@ class OutboxRelay:
         )
         return outcome
 
-    async def _send_all(self, rows: Sequence[asyncpg.Record]) -> tuple[list[int], list[_Failure]]:
+    async def _send_all(
+        self, rows: Sequence[asyncpg.Record]
+    ) -> tuple[list[tuple[int, str | None]], list[_Failure]]:
+        """(id, value as sent if sealing changed it) of the rows the broker acknowledged,
+        and the failures."""
         blocked_keys: set[str] = set()
         unknown_topics: set[str] = set()
         failures: list[_Failure] = []
-        in_flight: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
+        in_flight: list[tuple[asyncpg.Record, str | None, asyncio.Future[Any]]] = []
         for row in rows:
             if row["message_key"] in blocked_keys:
                 continue  # behind a row of its own key that failed in this batch
@@ -312,32 +328,41 @@ class OutboxRelay:
                 ):
                     unknown_topics.add(row["topic"])
                     raise UnknownTopicOrPartitionError(f"unknown topic {row['topic']}")
-                in_flight.append((row, await self._hand_over(row)))
+                sealed = await seal_message(row["value"], self.case_keys)
+                if sealed.withheld:
+                    personal_parts_withheld.add(1, {"channel": self._channel})
+                in_flight.append(
+                    (
+                        row,
+                        sealed.value if sealed.changed else None,
+                        await self._hand_over(row, sealed.value),
+                    )
+                )
             except Exception as error:
                 failures.append(_Failure(row, error))
                 blocked_keys.add(row["message_key"])
         outcomes = await asyncio.gather(
-            *(asyncio.wait_for(future, self._send_timeout_seconds) for _, future in in_flight),
+            *(asyncio.wait_for(future, self._send_timeout_seconds) for _, _, future in in_flight),
             return_exceptions=True,
         )
-        published: list[int] = []
-        for (row, _), result in zip(in_flight, outcomes, strict=True):
+        published: list[tuple[int, str | None]] = []
+        for (row, value, _), result in zip(in_flight, outcomes, strict=True):
             if isinstance(result, BaseException):
                 failures.append(_Failure(row, result))
             else:
-                published.append(row["id"])
+                published.append((row["id"], value))
         for failure in failures:
             failure.park = self._never_publishable(failure)
         return published, failures
 
-    async def _hand_over(self, row: asyncpg.Record) -> "asyncio.Future[Any]":
+    async def _hand_over(self, row: asyncpg.Record, value: str) -> "asyncio.Future[Any]":
         headers: dict[str, str] = json.loads(row["headers"])
         # Continue the trace of the transaction that wrote the row, not the relay's own.
         token = otel_context.attach(propagate.extract(headers))
         try:
             return await asyncio.wait_for(
                 self._sender.send(
-                    row["topic"], row["message_key"].encode(), row["value"].encode(), headers
+                    row["topic"], row["message_key"].encode(), value.encode(), headers
                 ),
                 self._send_timeout_seconds,
             )

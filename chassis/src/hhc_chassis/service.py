@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +42,7 @@ from hhc_chassis.http import BodySizeLimit, NoStore, describe_validation_error
 from hhc_chassis.kafka import Publisher
 from hhc_chassis.outbox import OutboxRelay, outbox_state
 from hhc_chassis.retention import purge_expired
+from hhc_chassis.sealing import CaseKeys, IntakeCaseKeys, ServiceTokens
 from hhc_chassis.settings import ServiceSettings
 from hhc_chassis.supervise import TaskHealth, supervise
 from hhc_chassis.telemetry import (
@@ -79,6 +81,12 @@ class ServiceDefinition:
     trust: TrustCheck = trust_problem
     """Which events may be acted on; the catalogue's rule (a test on a topic of its own
     names which catalogue topic it stands for)."""
+    case_keys: Callable[[asyncpg.Pool], CaseKeys] | None = None
+    """Where the service keeps case keys itself (intake); the others fetch them from
+    intake (``CASE_KEYS_URL``)."""
+    opens_personal_data: bool = False
+    """Its handlers need the personal part of what they consume (referrals, to share with
+    partners what consent allows): sealed parts are opened before they run."""
     ready_without_broker: bool = False
     """Readiness ignores the broker (it still reports it): for a service that keeps
     accepting work into its outbox while Kafka is away, such as intake."""
@@ -106,6 +114,9 @@ class Runtime:
             send_timeout_seconds=settings.relay_send_timeout_seconds,
             observe_every_seconds=settings.metrics_refresh_seconds,
         )
+        self.http = httpx.AsyncClient(timeout=5.0)
+        self.case_keys = _case_keys(definition, pool, self.http)
+        self.relay.case_keys = self.case_keys
         self.consumer: PartitionedConsumer | None = None
         handlers = definition.handlers
         if Topic.INTAKE_CASES in definition.topics:
@@ -121,6 +132,8 @@ class Runtime:
                     publisher=self.publisher,
                     retry=RetryPolicy.from_settings(settings),
                     trust=definition.trust,
+                    case_keys=self.case_keys,
+                    opens_personal_data=definition.opens_personal_data,
                 ),
             )
 
@@ -153,6 +166,26 @@ class Runtime:
                 await asyncio.wait_for(
                     self.stopping.wait(), timeout=settings.retention_interval_seconds
                 )
+
+
+def _case_keys(
+    definition: ServiceDefinition, pool: asyncpg.Pool, http: httpx.AsyncClient
+) -> CaseKeys | None:
+    settings = definition.settings
+    if definition.case_keys is not None:
+        return definition.case_keys(pool)
+    if not settings.case_keys_url:
+        return None
+    assert settings.oidc_client_secret is not None  # the settings refuse one without it
+    tokens = ServiceTokens(
+        http,
+        settings.oidc_token_url,
+        settings.oidc_client_id or settings.service_name,
+        settings.oidc_client_secret.get_secret_value(),
+    )
+    return IntakeCaseKeys(
+        http, settings.case_keys_url, tokens, ttl_seconds=settings.case_key_cache_seconds
+    )
 
 
 @dataclass(frozen=True)
@@ -235,6 +268,7 @@ def create_listeners(definition: ServiceDefinition) -> Listeners:
             await asyncio.gather(*finishing, *others, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await runtime.publisher.close()
+            await runtime.http.aclose()
             try:
                 await asyncio.wait_for(pool.close(), timeout=5)
             except TimeoutError:

@@ -152,6 +152,28 @@ class ServiceSettings(BaseSettings):
         default=30, ge=0, description="Clock skew allowed on exp, nbf and iat"
     )
 
+    oidc_token_url: str = Field(
+        default="",
+        description="The identity provider's token endpoint, for this service's own token "
+        "(client credentials) to fetch case keys from intake",
+    )
+    oidc_client_id: str = Field(
+        default="", description="This service's client id; its name if empty"
+    )
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Its client secret")
+    case_keys_url: str = Field(
+        default="",
+        description="Intake's staff listener, which hands out case keys. Without it the "
+        "service publishes no personal data (it is withheld, never sent in clear) and "
+        "cannot read a sealed one",
+    )
+    case_key_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a fetched case key is kept in memory (an erasure is followed "
+        "within this time at the latest)",
+    )
+
     task_restart_limit: int = Field(
         default=5,
         ge=1,
@@ -174,6 +196,11 @@ class ServiceSettings(BaseSettings):
             raise ValueError("KAFKA_SASL_MECHANISM is set but the protocol is not SASL_*")
         if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
             raise ValueError("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together")
+        if self.case_keys_url and not (self.oidc_token_url and self.oidc_client_secret):
+            raise ValueError(
+                "CASE_KEYS_URL needs OIDC_TOKEN_URL and OIDC_CLIENT_SECRET: intake hands "
+                "case keys only to an authenticated service"
+            )
         tls_files = self.kafka_ssl_ca_file or self.kafka_ssl_cert_file
         if tls_files and not self.kafka_security_protocol.endswith("SSL"):
             raise ValueError("KAFKA_SSL_* files are set but the protocol does not use TLS")
