@@ -8,6 +8,9 @@ printed by one command are good for the services another command started. Never 
 production: the housing group's identity provider issues the real tokens.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -16,6 +19,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +28,14 @@ from jwt.algorithms import RSAAlgorithm
 
 AUDIENCE = "hhc"
 DEFAULT_PORT = 8090
+SERVICE_TOKEN_SECONDS = 300
+
+
+def dev_client_secret(client_id: str) -> str:
+    """The development client secret of a service (client credentials grant). Derived,
+    so that `make up` and the tests give each service its secret without sharing state;
+    a real identity provider issues random ones, kept in the cluster's secrets."""
+    return hmac.new(b"hhc-dev-client-secret", client_id.encode(), hashlib.sha256).hexdigest()
 
 
 class DevIssuer:
@@ -62,6 +74,18 @@ class DevIssuer:
     @property
     def jwks_url(self) -> str:
         return f"{self.issuer}/jwks.json"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.issuer}/token"
+
+    def service_token(self, client_id: str, client_secret: str) -> str | None:
+        """A service's own token (roles: service), or None for wrong credentials."""
+        if not hmac.compare_digest(client_secret, dev_client_secret(client_id)):
+            return None
+        return self.token(
+            roles=["service"], subject=client_id, lifetime_seconds=SERVICE_TOKEN_SECONDS
+        )
 
     def env(self) -> dict[str, str]:
         return {
@@ -183,6 +207,8 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
                 body = {
                     "issuer": issuer.issuer,
                     "jwks_uri": issuer.jwks_url,
+                    "token_endpoint": issuer.token_url,
+                    "grant_types_supported": ["client_credentials"],
                     "id_token_signing_alg_values_supported": ["RS256"],
                 }
             else:
@@ -195,7 +221,51 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_POST(self) -> None:
+            """OAuth 2.0 client credentials (RFC 6749 4.4), client authenticated by HTTP
+            Basic (2.3.1): the services' own tokens, to fetch case keys from intake."""
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode())
+            if self.path != "/token":
+                self.send_error(404)
+                return
+            if form.get("grant_type") != ["client_credentials"]:
+                self._answer(400, {"error": "unsupported_grant_type"})
+                return
+            client_id, _, client_secret = _basic_credentials(self.headers.get("Authorization"))
+            token = issuer.service_token(client_id, client_secret) if client_id else None
+            if token is None:
+                self._answer(401, {"error": "invalid_client"})
+                return
+            self._answer(
+                200,
+                {
+                    "access_token": token,
+                    "token_type": "Bearer",
+                    "expires_in": SERVICE_TOKEN_SECONDS,
+                },
+            )
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str, str]:
+    if not header or not header.startswith("Basic "):
+        return "", "", ""
+    try:
+        decoded = base64.b64decode(header.removeprefix("Basic "), validate=True).decode()
+    except ValueError:
+        return "", "", ""
+    return decoded.partition(":")

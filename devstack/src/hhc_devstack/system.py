@@ -1,6 +1,8 @@
 """The five services as child processes, for `make up` and the system tests."""
 
+import base64
 import contextlib
+import hashlib
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from hhc_devstack.infrastructure import free_port, stop_process
+from hhc_devstack.issuer import dev_client_secret
 
 SERVICE_PORTS: dict[str, int] = {
     "intake": 8001,
@@ -23,6 +26,36 @@ SERVICE_PORTS: dict[str, int] = {
 }
 PUBLIC_PORTS: dict[str, int] = {"intake": 8011}
 """The services with public pages, and their public listener's port under `make up`."""
+
+
+KEEPS_NO_PERSONAL_DATA = frozenset({"reporting"})
+"""Services that never get a case key (policy 3.5: reporting keeps aggregates only)."""
+
+
+def dev_key_encryption_key(database_url: str) -> str:
+    """Intake's development key-encryption key: derived from the database it wraps keys
+    in, so that a restarted intake (or `make up` on the same database) still unwraps them.
+    Never for production, where it comes from a secret or a KMS."""
+    return base64.b64encode(
+        hashlib.sha256(f"hhc-dev-kek:{database_url}".encode()).digest()
+    ).decode()
+
+
+def case_key_env(service: str, env: Mapping[str, str], intake_url: str) -> dict[str, str]:
+    """What a service needs to seal and open personal data, unless the caller set it."""
+    if service == "intake":
+        if env.get("CASE_KEY_KEK"):
+            return {}
+        return {"CASE_KEY_KEK": dev_key_encryption_key(env["DATABASE_URL"])}
+    issuer = env.get("OIDC_ISSUER")
+    if service in KEEPS_NO_PERSONAL_DATA or not issuer or "CASE_KEYS_URL" in env:
+        return {}
+    return {
+        "CASE_KEYS_URL": intake_url,
+        "OIDC_TOKEN_URL": f"{issuer}/token",
+        "OIDC_CLIENT_ID": service,
+        "OIDC_CLIENT_SECRET": dev_client_secret(service),
+    }
 
 
 @dataclass
@@ -63,6 +96,7 @@ class ServiceProcesses:
             "HTTP_HOST": "127.0.0.1",
             **self.extra_env,
         }
+        env.update(case_key_env(service, env, self.url("intake")))
         if service in PUBLIC_PORTS:
             if name not in self.public_ports:
                 self.public_ports = {**self.public_ports, name: free_port()}
