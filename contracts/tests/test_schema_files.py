@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hhc_contracts import EVENT_TYPES, Envelope
+from hhc_contracts import EVENT_TYPES, Envelope, SealedPersonal
 from hhc_contracts.compat import breaking_changes, json_type_of, json_types, variants
 from hhc_contracts.examples import example_message
 from hhc_contracts.schemagen import (
@@ -166,3 +166,31 @@ def test_the_small_validator_finds_misfits() -> None:
         "payload.personal: null not allowed by the released schema",
         "payload.channel: required but missing",
     ]
+
+
+SEALING = [
+    spec
+    for spec in EVENT_TYPES.values()
+    if "personal" in spec.model.model_fields and spec.event_type != "intake.report-submitted"
+]
+
+
+@pytest.mark.parametrize("spec", SEALING, ids=lambda spec: f"{spec.event_type}.v{spec.version}")
+def test_a_sealed_message_is_what_a_consumer_released_before_sealing_accepts(spec: Any) -> None:
+    """Sealing empties the payload's personal part and adds the envelope's ``sealed``: a
+    consumer built on the released schema ignores ``sealed`` and sees an empty personal
+    part (every personal field is optional), as the v1 evolution rules promise."""
+    example = example_message(spec)
+    sealed = example.model_copy(
+        update={
+            "payload": {**example.payload, "personal": {}},
+            "sealed": SealedPersonal(nonce="bm9uY2Vub25jZW4=", ciphertext="c2VhbGVk"),
+        }
+    )
+    message = sealed.model_dump(mode="json")
+    released_path = RELEASED_DIR / f"{spec.event_type}.v{spec.version}.json"
+    released = load(released_path)
+    current = message_schema(spec)
+    assert misfits(message, released, released, current, current) == []
+    payload = spec.model.model_validate(message["payload"])
+    assert payload.personal == type(payload.personal)()  # type: ignore[attr-defined]

@@ -50,6 +50,8 @@ CONSUMED_BY: Mapping[str, frozenset[str]] = {
             "referrals.rehousing-requested",
             "enforcement.action-taken",
             "enforcement.validity-recorded",
+            # 3.5.2: a case erased at intake is erased here too (hhc_chassis.disposal).
+            "intake.case-erased",
         }
     ),
     "referrals": frozenset(
@@ -58,9 +60,12 @@ CONSUMED_BY: Mapping[str, frozenset[str]] = {
             "intake.consent-changed",
             "risk.risk-assessed",
             "risk.action-required",
+            "intake.case-erased",
         }
     ),
-    "enforcement": frozenset({"intake.report-received", "risk.action-required"}),
+    "enforcement": frozenset(
+        {"intake.report-received", "risk.action-required", "intake.case-erased"}
+    ),
     "reporting": frozenset(
         spec.event_type for spec in EVENT_TYPES.values() if spec.topic not in _NOT_REPORTED
     ),
