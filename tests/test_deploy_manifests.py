@@ -31,6 +31,11 @@ SUPPORTED_KUBERNETES = ("1.30.0", "1.37.0")
 kubernetes-validate (pinned in uv.lock) has schemas for."""
 NOTIFYING_SERVICES = {"intake", "risk", "referrals"}
 """Send mail or call partners' webhooks, so may reach SMTP 587 and HTTPS 443 anywhere."""
+CASE_KEY_CLIENTS = {"risk", "referrals", "enforcement"}
+"""Open sealed personal data with case keys fetched from intake's staff port; never
+reporting, which keeps aggregates only (policy 3.5), and not intake, which keeps the keys."""
+INTAKE_STAFF_PORT = 8080
+"""Intake's container port `http` (HTTP_PORT of base/config.env), which egress rules name."""
 
 Manifest = dict[str, Any]
 
@@ -131,6 +136,21 @@ def test_no_credentials_in_the_base_or_production() -> None:
     # these overlays must never overwrite them with a placeholder.
     assert of_kind(rendered("base"), "Secret") == []
     assert of_kind(rendered("overlays/production"), "Secret") == []
+    for kustomization in ("base", "overlays/production"):
+        local_only = [
+            f"{manifest['kind']}/{manifest['metadata']['name']}"
+            for manifest in rendered(kustomization)
+            if manifest["metadata"].get("labels", {}).get("hhc/local-only")
+        ]
+        assert local_only == [], kustomization
+        # Nor a local value that found its way in by another road (a ConfigMap, a literal).
+        text = yaml.safe_dump_all(rendered(kustomization))
+        local_values = {
+            value
+            for secret in of_kind(rendered("overlays/local"), "Secret")
+            for value in secret["stringData"].values()
+        }
+        assert [value for value in local_values if value in text] == [], kustomization
 
 
 def _secrets_required_by(deployment: Manifest) -> set[str]:
@@ -156,6 +176,92 @@ def test_local_overlay_provides_every_secret_the_pods_read_by_the_name_they_read
         assert required <= provided, service
     for secret in of_kind(manifests, "Secret"):
         assert secret["metadata"]["labels"]["hhc/local-only"] == "true"
+
+
+def test_production_needs_only_the_secrets_deploy_readme_names() -> None:
+    # The platform team creates what the Secrets table lists: a Secret a pod reads that is
+    # not there keeps the pod from starting, in production only.
+    readme = (DEPLOY / "README.md").read_text()
+    secrets_table = readme[readme.index("**Secrets.**") : readme.index("**overlays/local/**")]
+    for service, deployment in service_deployments(rendered("overlays/production")).items():
+        for name in _secrets_required_by(deployment):
+            generic = re.sub(f"-{service}$", "-<name>", name)
+            assert f"`{name}`" in secrets_table or f"`{generic}`" in secrets_table, name
+
+
+def _env(deployment: Manifest) -> dict[str, Manifest]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {variable["name"]: variable for variable in container.get("env", [])}
+
+
+def _shared_config(manifests: tuple[Manifest, ...]) -> dict[str, str]:
+    (config,) = [
+        config_map
+        for config_map in of_kind(manifests, "ConfigMap")
+        if config_map["metadata"]["name"].startswith("hhc-config-")
+    ]
+    data: dict[str, str] = config["data"]
+    return data
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_intake_alone_reads_the_key_encryption_key_from_the_secret_store(
+    kustomization: str,
+) -> None:
+    deployments = service_deployments(rendered(kustomization))
+    kek = _env(deployments["intake"])["CASE_KEY_KEK"]
+    assert kek["valueFrom"]["secretKeyRef"] == {
+        "name": "hhc-case-key-kek-intake",
+        "key": "CASE_KEY_KEK",
+    }  # not optional: intake refuses to start without it, and so it should
+    for service in set(SERVICES) - {"intake"}:
+        assert "CASE_KEY_KEK" not in _env(deployments[service]), service
+        assert "hhc-case-key-kek-intake" not in _secrets_required_by(deployments[service])
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_case_key_clients_fetch_keys_from_intake_with_credentials_of_their_own(
+    kustomization: str,
+) -> None:
+    manifests = rendered(kustomization)
+    deployments = service_deployments(manifests)
+    assert _shared_config(manifests)["OIDC_TOKEN_URL"]
+    (intake_service,) = [
+        s for s in of_kind(manifests, "Service") if s["metadata"]["name"] == "hhc-intake"
+    ]
+    assert {"name": "http", "port": 80, "targetPort": "http"}.items() <= next(
+        port for port in intake_service["spec"]["ports"] if port["name"] == "http"
+    ).items()
+    for service in CASE_KEY_CLIENTS:
+        env = _env(deployments[service])
+        assert env["CASE_KEYS_URL"]["value"] == "http://hhc-intake", service
+        assert env["OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {
+            "name": f"hhc-service-credentials-{service}",
+            "key": "OIDC_CLIENT_SECRET",
+        }
+        # Its token's subject is its name, which intake's CASE_KEY_CLIENTS expects.
+        assert "OIDC_CLIENT_ID" not in env, service
+    for service in set(SERVICES) - CASE_KEY_CLIENTS:
+        env = _env(deployments[service])
+        assert not {"CASE_KEYS_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"} & set(env), service
+        assert not any(
+            name.startswith("hhc-service-credentials-")
+            for name in _secrets_required_by(deployments[service])
+        ), service
+
+
+def test_local_secrets_fit_the_development_issuer_and_intake() -> None:
+    from hhc_chassis.sealing import LocalKeyWrapper
+    from hhc_devstack.issuer import dev_client_secret
+
+    manifests = rendered("overlays/local")
+    secrets = {s["metadata"]["name"]: s["stringData"] for s in of_kind(manifests, "Secret")}
+    LocalKeyWrapper.from_base64(secrets["hhc-case-key-kek-intake"]["CASE_KEY_KEK"])  # 32 bytes
+    for service in CASE_KEY_CLIENTS:
+        credentials = secrets[f"hhc-service-credentials-{service}"]
+        assert credentials["OIDC_CLIENT_SECRET"] == dev_client_secret(service), service
+    config = _shared_config(manifests)
+    assert config["OIDC_TOKEN_URL"] == f"{config['OIDC_ISSUER']}/token"
 
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
@@ -206,7 +312,10 @@ def _ports(rules: list[Manifest]) -> set[object]:
 
 
 def _selects(policy: Manifest, labels: dict[str, str]) -> bool:
-    selector = policy["spec"]["podSelector"]
+    return _matches(policy["spec"]["podSelector"], labels)
+
+
+def _matches(selector: Manifest, labels: dict[str, str]) -> bool:
     if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
         return False
     for expression in selector.get("matchExpressions", []):
@@ -237,9 +346,60 @@ def test_each_service_is_default_deny_with_only_its_own_ways_in_and_out(
             expected_egress.add(587)
         if kustomization == "overlays/local":
             expected_egress.add(8090)  # the development issuer
+        if service in CASE_KEY_CLIENTS:
+            expected_egress.add(INTAKE_STAFF_PORT)
         assert _ports(egress) == expected_egress, service
         if kustomization == "overlays/production" and service not in NOTIFYING_SERVICES:
             assert all(rule.get("to") for rule in egress), f"{service} may reach anywhere"
+
+
+@pytest.mark.parametrize("kustomization", ["overlays/local", "overlays/production"])
+def test_only_case_key_clients_reach_intakes_staff_port_from_inside(kustomization: str) -> None:
+    manifests = rendered(kustomization)
+    policies = of_kind(manifests, "NetworkPolicy")
+    deployments = service_deployments(manifests)
+    pod_labels = {s: d["spec"]["template"]["metadata"]["labels"] for s, d in deployments.items()}
+    (intake_port,) = [
+        port["containerPort"]
+        for port in deployments["intake"]["spec"]["template"]["spec"]["containers"][0]["ports"]
+        if port["name"] == "http"
+    ]
+    assert intake_port == INTAKE_STAFF_PORT
+
+    def applying(service: str) -> list[Manifest]:
+        return [policy for policy in policies if _selects(policy, pod_labels[service])]
+
+    let_in = {
+        service
+        for service in SERVICES
+        for policy in applying("intake")
+        for rule in policy["spec"].get("ingress", [])
+        if _lets_through(rule, "from", {"http", INTAKE_STAFF_PORT}, pod_labels[service])
+    }
+    assert let_in == CASE_KEY_CLIENTS
+    let_out = {
+        service
+        for service in SERVICES
+        for policy in applying(service)
+        for rule in policy["spec"].get("egress", [])
+        if _lets_through(rule, "to", {"http", INTAKE_STAFF_PORT}, pod_labels["intake"])
+    }
+    assert let_out == CASE_KEY_CLIENTS
+
+
+def _lets_through(rule: Manifest, peers: str, port: set[object], labels: dict[str, str]) -> bool:
+    """Whether a rule lets traffic on `port` (any of its spellings) from or to the pods of
+    this namespace with these labels."""
+    if rule.get("ports") and not port & _ports([rule]):
+        return False
+    if not rule.get(peers):
+        return True  # any peer
+    return any(
+        "podSelector" in peer
+        and "namespaceSelector" not in peer  # a pod selector alone: this namespace's pods
+        and _matches(peer["podSelector"], labels)
+        for peer in rule[peers]
+    )
 
 
 def test_only_intakes_public_listener_is_exposed_with_tls() -> None:

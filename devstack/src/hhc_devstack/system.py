@@ -48,7 +48,7 @@ def case_key_env(service: str, env: Mapping[str, str], intake_url: str) -> dict[
             return {}
         return {"CASE_KEY_KEK": dev_key_encryption_key(env["DATABASE_URL"])}
     issuer = env.get("OIDC_ISSUER")
-    if service in KEEPS_NO_PERSONAL_DATA or not issuer or "CASE_KEYS_URL" in env:
+    if service in KEEPS_NO_PERSONAL_DATA or not issuer or not intake_url or "CASE_KEYS_URL" in env:
         return {}
     return {
         "CASE_KEYS_URL": intake_url,
@@ -96,7 +96,7 @@ class ServiceProcesses:
             "HTTP_HOST": "127.0.0.1",
             **self.extra_env,
         }
-        env.update(case_key_env(service, env, self.url("intake")))
+        env.update(case_key_env(service, env, self.url("intake") if "intake" in self.ports else ""))
         if service in PUBLIC_PORTS:
             if name not in self.public_ports:
                 self.public_ports = {**self.public_ports, name: free_port()}
