@@ -31,6 +31,7 @@ from hhc_referrals.sharing import (
     CASE_DETAIL_FIELDS,
     HEADER_FIELDS,
     NARRATIVE,
+    PERSONAL_DETAIL_FIELDS,
     SharingRefused,
     case_details,
     share,
@@ -86,8 +87,12 @@ FULL = case_details(
 )
 """Every field of the case with a value."""
 
-EMPTY = case_details(report())
-"""The case with no personal data at all."""
+EMPTY = case_details(report(interpreter_needed=False, british_sign_language=False))
+"""The case with no personal data at all, as intake says it: no names, no contacts, no
+interpreter needed."""
+
+WITHHELD = case_details(report())
+"""A report whose personal part never came (its case's key destroyed: erased, 3.5.2)."""
 
 
 def entry_of(partner: Partner) -> PartnerEntry:
@@ -167,6 +172,19 @@ def test_a_field_without_a_value_is_not_shared(partner: Partner) -> None:
     # False is a value: "no interpreter needed" is worth knowing.
     assert ("interpreter_needed" in shared.fields) == ("interpreter_needed" in entry.allowed_fields)
     assert details.get("interpreter_needed", False) is False
+
+
+def test_a_personal_part_that_never_came_says_nothing_of_the_survivor() -> None:
+    # Its defaults are no facts: "no interpreter needed" is not passed on for a report
+    # whose personal part was withheld. The case is still referred, by its reference.
+    assert all(WITHHELD[name] is None for name in PERSONAL_DETAIL_FIELDS)
+    assert WITHHELD["case_reference"] == "HHC-2026-000123"
+    for partner in Partner:
+        shared = share(
+            entry_of(partner), WITHHELD, referral_id=REFERRAL_ID, basis=ReferralBasis.CONSENT
+        )
+        assert not set(shared.fields) & set(PERSONAL_DETAIL_FIELDS)
+        assert "case_reference" in shared.fields
 
 
 def test_fields_listed_in_case_order() -> None:

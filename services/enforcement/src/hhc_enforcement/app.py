@@ -36,6 +36,7 @@ def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition
         handlers={
             "intake.report-received": handlers.on_report_received,
             "risk.action-required": handlers.on_action_required,
+            "intake.case-erased": handlers.on_case_erased,
         },
         routers=[api.router, decisions.router, court_api.router],
         background=[reminder_scheduler(settings.reminder_poll_seconds)],

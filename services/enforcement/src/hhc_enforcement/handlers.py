@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from hhc_chassis.disposal import dispose_of_case
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
-from hhc_contracts.v1 import ActionRequired, ReportReceived
+from hhc_contracts.v1 import ActionRequired, CaseErased, ReportReceived
 from hhc_enforcement import casework, store
 from hhc_enforcement.court_api import record_breaches_on_later_report
 from hhc_enforcement.rules import Admission, Known, admission, is_request, namings
@@ -102,4 +103,22 @@ async def on_action_required(
         required_at=action.required_at,
         due_at=action.due_at,
         received_at=datetime.now(UTC),
+    )
+
+
+async def on_case_erased(
+    connection: asyncpg.Connection, envelope: Envelope, erased: CaseErased
+) -> None:
+    """Intake erased the case (3.5.2): what enforcement keeps of it in words goes, here and
+    in the outbox, and the audit is told how much. Serialised with whatever opens or joins
+    the case's enforcement cases, so no perpetrator is linked in between."""
+    await store.lock_case(connection, erased.case_id)
+    await dispose_of_case(
+        connection,
+        service="enforcement",
+        case_id=erased.case_id,
+        basis=erased.basis,
+        erasures=store.ERASURES,
+        at=datetime.now(UTC),
+        cause=envelope,
     )

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hhc_chassis.disposal import Erasure
 from hhc_contracts.v1 import ReportReceived
 from hhc_contracts.vocabulary import (
     ActionKind,
@@ -29,6 +30,70 @@ from hhc_enforcement.ladder import (
     same_perpetrator,
 )
 from hhc_enforcement.rules import ANSWERED_BY, ReportFacts, routes_answering
+
+_ENFORCEMENT_CASES_OF_CASE = "SELECT enforcement_case_id FROM enforcement_cases WHERE case_id = $1"
+
+ERASURES = (
+    # Policy 3.5.2: a case erased at intake (intake.case-erased) keeps nothing here in
+    # words: reasons, notes, summaries, order terms, what the evidence is and where it is
+    # kept, the references that lead to a person (crime numbers, a perpetrator's tenancy or
+    # employee reference). Rows stay, anonymised: the ladder's steps, decisions, evidence
+    # kinds and strengths, hearings, orders' dates and reminders are the enforcement
+    # history that is counted, and who of staff decided what. Each statement changes only
+    # what is still there.
+    Erasure(
+        "validity_reasons",
+        "UPDATE validity_findings SET reason = '' WHERE case_id = $1 AND reason <> ''",
+    ),
+    # An alleged perpetrator is the case's only while no other case concerns them: one
+    # named in another survivor's case stays as that case knows them.
+    Erasure(
+        "perpetrators",
+        """UPDATE perpetrators p SET reference = NULL, reference_key = NULL, description = NULL
+           WHERE (p.reference IS NOT NULL OR p.description IS NOT NULL)
+             AND EXISTS (SELECT 1 FROM perpetrator_cases l
+                         WHERE l.perpetrator_id = p.perpetrator_id AND l.case_id = $1)
+             AND NOT EXISTS (SELECT 1 FROM perpetrator_cases l
+                             WHERE l.perpetrator_id = p.perpetrator_id AND l.case_id <> $1)""",
+    ),
+    Erasure(
+        "evidence_items",
+        """UPDATE evidence_items
+           SET source = '', reference = NULL, storage_reference = NULL, summary = NULL
+           WHERE case_id = $1
+             AND (source <> '' OR reference IS NOT NULL OR storage_reference IS NOT NULL
+                  OR summary IS NOT NULL)""",
+    ),
+    Erasure(
+        "proposal_reasons",
+        """UPDATE enforcement_proposals SET reason = '', skip_reason = NULL
+           WHERE case_id = $1 AND (reason <> '' OR skip_reason IS NOT NULL)""",
+    ),
+    Erasure(
+        "decision_reasons",
+        """UPDATE enforcement_decisions SET reason = '', skip_reason = NULL
+           WHERE case_id = $1 AND (reason <> '' OR skip_reason IS NOT NULL)""",
+    ),
+    Erasure(
+        "step_notes",
+        f"""UPDATE enforcement_steps SET note = NULL
+            WHERE enforcement_case_id IN ({_ENFORCEMENT_CASES_OF_CASE}) AND note IS NOT NULL""",
+    ),
+    Erasure(
+        "order_terms",
+        "UPDATE court_orders SET terms = NULL WHERE case_id = $1 AND terms IS NOT NULL",
+    ),
+    Erasure(
+        "breach_summaries",
+        "UPDATE breaches SET summary = NULL WHERE case_id = $1 AND summary IS NOT NULL",
+    ),
+    Erasure(
+        "closure_reasons",
+        """UPDATE enforcement_cases SET closed_reason = NULL
+           WHERE case_id = $1 AND closed_reason IS NOT NULL""",
+    ),
+)
+"""What enforcement erases of a case (policy 3.5.2); each statement takes the case id ($1)."""
 
 REPORTED = "report"
 """``recorded_by`` / ``linked_by`` of what a report, not a person, recorded."""

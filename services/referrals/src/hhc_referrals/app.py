@@ -37,6 +37,9 @@ def definition(settings: ReferralsSettings | None = None) -> ServiceDefinition:
             seek_consent_after=settings.seek_consent_after,
             deadline_scale=settings.deadline_scale,
         ),
+        # Sharing with partners what consent allows (3.5.2) needs the report's personal
+        # part: sealed on the wire, opened before the handlers run (empty once erased).
+        opens_personal_data=True,
         routers=[router, partners_router, rehousing_router, meetings_router],
         background=[delivery_worker(catalogue, settings), REFERRALS_BY_STATE.refresh],
     )

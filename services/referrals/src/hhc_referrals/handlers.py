@@ -11,10 +11,12 @@ from uuid import UUID
 import asyncpg
 
 from hhc_chassis.consumer import Handler
+from hhc_chassis.disposal import dispose_of_case
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
     ActionRequired,
+    CaseErased,
     ConsentChanged,
     ReferralStatusChanged,
     ReferralUpdated,
@@ -43,6 +45,7 @@ from hhc_referrals.lifecycle import (
 )
 from hhc_referrals.sharing import case_details, has_value
 from hhc_referrals.store import (
+    ERASURES,
     CaseConsent,
     envelope_of,
     load_consent,
@@ -245,7 +248,26 @@ def handlers(
         "intake.report-received": on_report_received,
         "intake.consent-changed": on_consent_changed,
         "risk.risk-assessed": on_risk_assessed,
+        "intake.case-erased": on_case_erased,
     }
+
+
+async def on_case_erased(
+    connection: asyncpg.Connection, envelope: Envelope, erased: CaseErased
+) -> None:
+    """Intake erased the case (3.5.2): what referrals keeps of it in words goes, here and
+    in the outbox, and the audit is told how much. Referrals of the case stay, and may
+    still be made: a partner then gets the case's reference and what kind of case it is,
+    to contact the landlord, and nothing personal (the report's part is gone)."""
+    await dispose_of_case(
+        connection,
+        service="referrals",
+        case_id=erased.case_id,
+        basis=erased.basis,
+        erasures=ERASURES,
+        at=datetime.now(UTC),
+        cause=envelope,
+    )
 
 
 # Rehousing evidence (3.3.2): each incident and each assessment of a case, with its date.

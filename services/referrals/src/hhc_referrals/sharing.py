@@ -57,6 +57,25 @@ CASE_DETAIL_FIELDS: tuple[str, ...] = (
 allowed. The reporter's and witnesses' details are not among them: a referral is about
 the survivor, and third parties' data is not passed on (3.2.3, 3.5.2)."""
 
+PERSONAL_DETAIL_FIELDS: tuple[str, ...] = (
+    "survivor_name",
+    "survivor_phone",
+    "survivor_email",
+    "survivor_tenancy_reference",
+    "safe_contact_method",
+    "safe_contact_times",
+    "language",
+    "interpreter_needed",
+    "british_sign_language",
+    "accessible_formats",
+    "location",
+    "description",
+)
+"""The fields taken from the report's personal part (:func:`case_details`): sealed on the
+wire, and erased here with the case (3.5.2). The rest (the case's reference, what kind of
+incident, the safeguarding flags) still lets a partner be referred, to contact the
+landlord about it."""
+
 NARRATIVE = "description"
 """The account of the incident in the reporter's words."""
 
@@ -99,9 +118,10 @@ def _iso(value: datetime | None) -> str | None:
 def case_details(report: ReportReceived) -> dict[str, object]:
     """The case's fields (:data:`CASE_DETAIL_FIELDS`) as one report gives them, ready for
     JSON: vocabulary values as their wire strings (an unrecognised one as received),
-    times as ISO 8601, absent values as None."""
+    times as ISO 8601, absent values as None (all of :data:`PERSONAL_DETAIL_FIELDS` when
+    the report's personal part is missing)."""
     personal = report.personal
-    return {
+    details: dict[str, object] = {
         "case_reference": report.reference,
         "survivor_name": personal.survivor_name,
         "survivor_phone": personal.survivor_phone,
@@ -128,6 +148,11 @@ def case_details(report: ReportReceived) -> dict[str, object]:
         "incident_occurred_at": _iso(report.incident_occurred_at),
         "received_at": _iso(report.received_at),
     }
+    if not personal.model_fields_set:
+        # No personal part came (its case's key destroyed, or withheld): its defaults
+        # ("no interpreter needed") are not facts about the survivor, so none is passed on.
+        details |= dict.fromkeys(PERSONAL_DETAIL_FIELDS)
+    return details
 
 
 def has_value(value: object) -> bool:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hhc_chassis.disposal import Erasure
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
@@ -30,6 +31,76 @@ from hhc_contracts.vocabulary import (
     ReferralStatus,
 )
 from hhc_referrals.lifecycle import Step, next_status
+from hhc_referrals.sharing import PERSONAL_DETAIL_FIELDS
+
+_PERSONAL_KEYS = "ARRAY[" + ", ".join(f"'{name}'" for name in PERSONAL_DETAIL_FIELDS) + "]"
+
+_EVIDENCE_WITHOUT_WORDS = """jsonb_set(
+    jsonb_set(evidence, '{incidents}', coalesce(
+        (SELECT jsonb_agg(jsonb_set(incident, '{description}', 'null') ORDER BY n)
+         FROM jsonb_array_elements(evidence->'incidents') WITH ORDINALITY AS i (incident, n)),
+        '[]')),
+    '{police_references}', coalesce(
+        (SELECT jsonb_agg(jsonb_set(police, '{reference}', '""') ORDER BY n)
+         FROM jsonb_array_elements(evidence->'police_references')
+              WITH ORDINALITY AS p (police, n)),
+        '[]'))"""
+
+ERASURES = (
+    # Policy 3.5.2: a case erased at intake (intake.case-erased) keeps nothing here that
+    # names or describes a person: the survivor's details and account, what staff wrote
+    # (reasons, notes, the actions a meeting agreed), whom they spoke to and the
+    # references that lead to a person elsewhere (police incident numbers, partners' and
+    # supporting agencies' references). Rows stay, anonymised: ids, partners, statuses,
+    # times, bases and who of staff did what are the record of what was shared (3.5.2)
+    # and what the monthly report counts. Each statement changes only what is still there.
+    Erasure(
+        "case_details",
+        f"""UPDATE case_details SET details = details - {_PERSONAL_KEYS}::text[]
+            WHERE case_id = $1 AND details ?| {_PERSONAL_KEYS}::text[]""",
+    ),
+    Erasure(
+        "incident_descriptions",
+        """UPDATE case_incidents SET description = NULL
+           WHERE case_id = $1 AND description IS NOT NULL""",
+    ),
+    Erasure(
+        "referral_confirmations",
+        """UPDATE referrals
+           SET spoke_to = NULL, incident_number = NULL, partner_reference = NULL,
+               override_reason = NULL
+           WHERE case_id = $1
+             AND (spoke_to IS NOT NULL OR incident_number IS NOT NULL
+                  OR partner_reference IS NOT NULL OR override_reason IS NOT NULL)""",
+    ),
+    Erasure(
+        "consent_override_reasons",
+        "UPDATE consent_overrides SET reason = '' WHERE case_id = $1 AND reason <> ''",
+    ),
+    Erasure(
+        "rehousing_requests",
+        f"""UPDATE rehousing_requests SET notes = NULL, evidence = {_EVIDENCE_WITHOUT_WORDS}
+            WHERE case_id = $1
+              AND (notes IS NOT NULL
+                   OR jsonb_path_exists(evidence,
+                                        '$.incidents[*].description ? (@ != null)')
+                   OR jsonb_path_exists(evidence,
+                                        '$.police_references[*].reference ? (@ != "")'))""",
+    ),
+    Erasure(
+        "exemption_requests",
+        """UPDATE exemption_requests
+           SET reason = '', support_reference = NULL, decision_reason = NULL
+           WHERE case_id = $1
+             AND (reason <> '' OR support_reference IS NOT NULL OR decision_reason IS NOT NULL)""",
+    ),
+    Erasure(
+        "meeting_actions_agreed",
+        """UPDATE multi_agency_meetings SET actions_agreed = '{}'
+           WHERE case_id = $1 AND actions_agreed <> '{}'""",
+    ),
+)
+"""What referrals erases of a case (policy 3.5.2); each statement takes the case id ($1)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hhc_chassis.disposal import Erasure
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
@@ -26,6 +27,38 @@ from hhc_contracts.vocabulary import ActionKind, AppliesTo, ConsentState, Execut
 from hhc_risk.assessment import Answers, Assessment, review_interval
 from hhc_risk.first_response import Completion, first_response
 from hhc_risk.playbook import PlannedAction
+
+_KEPT_OUTCOMES = (
+    "('erased', 'rehousing_requested', 'found_valid', 'found_not_valid', 'consent_withdrawn')"
+)
+
+ERASURES = (
+    # Policy 3.5.2: once a case is erased (intake.case-erased), risk keeps nothing of it in
+    # staff's or the survivor's words. Completion notes never stay here: they leave in
+    # action-completed's personal part, and the chassis clears the outbox's copy. What
+    # staff typed as an action's outcome is free text, so it goes too. The outcomes the
+    # service records itself stay (referral_made, reassessed, ...: no staff name on them;
+    # those of a landlord's action recorded elsewhere, handlers.landlord_action_done, come
+    # with one), as do ids, kinds, times and states: the clocks, the first response (5.2)
+    # and the escalations still add up; consent_withdrawn keeps saying "not done".
+    Erasure(
+        "action_outcomes",
+        f"""UPDATE actions SET outcome = 'erased'
+            WHERE case_id = $1 AND completed_by IS NOT NULL AND outcome NOT IN {_KEPT_OUTCOMES}""",
+    ),
+    # The outcome is published outside action-completed's personal part, so the outbox's
+    # copy of the event is not sealed: it is anonymised the same way.
+    Erasure(
+        "outbox_action_outcomes",
+        f"""UPDATE outbox SET payload = jsonb_set(payload, '{{payload,outcome}}', '"erased"')
+            WHERE message_key = ($1::uuid)::text AND event_type = 'risk.action-completed'
+              AND payload->'payload'->>'outcome' NOT IN {_KEPT_OUTCOMES}
+              AND EXISTS (SELECT 1 FROM actions
+                          WHERE actions.action_id::text = outbox.payload->'payload'->>'action_id'
+                            AND actions.completed_by IS NOT NULL)""",
+    ),
+)
+"""What risk erases of a case (policy 3.5.2); each statement takes the case id ($1)."""
 
 
 async def record_assessment(

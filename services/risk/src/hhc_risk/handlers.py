@@ -11,9 +11,11 @@ from uuid import UUID
 import asyncpg
 
 from hhc_chassis.consumer import Handler
+from hhc_chassis.disposal import dispose_of_case
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
+    CaseErased,
     CaseStatusChanged,
     CaseTrackChanged,
     ConsentChanged,
@@ -39,6 +41,7 @@ from hhc_contracts.vocabulary import (
     Track,
 )
 from hhc_risk.casework import (
+    ERASURES,
     complete_action,
     record_assessment,
     require_actions,
@@ -186,6 +189,22 @@ def landlord_action_done(record: RecordedElsewhere) -> LandlordActionDone:
                 record.recorded_at,
                 record.recorded_by,
             )
+
+
+async def on_case_erased(
+    connection: asyncpg.Connection, envelope: Envelope, erased: CaseErased
+) -> None:
+    """Intake erased the case (3.5.2): what risk keeps of it in words goes, here and in
+    the outbox, and the audit is told how much (risk's facts and clocks stay)."""
+    await dispose_of_case(
+        connection,
+        service="risk",
+        case_id=erased.case_id,
+        basis=erased.basis,
+        erasures=ERASURES,
+        at=datetime.now(UTC),
+        cause=envelope,
+    )
 
 
 def handlers(deadline_scale: float) -> dict[str, Handler]:
@@ -373,6 +392,7 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
 
     return {
         "intake.report-received": on_report_received,
+        "intake.case-erased": on_case_erased,
         "intake.case-status-changed": on_case_status_changed,
         "intake.case-track-changed": on_case_track_changed,
         "intake.consent-changed": on_consent_changed,
