@@ -5,8 +5,10 @@ Playwright.
 The browser fixtures come from :mod:`hhc_devstack.browser`.
 """
 
+import base64
 import ipaddress
 import itertools
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ from pydantic import SecretStr
 from hhc_devstack.browser import axe_script, browser, chromium  # noqa: F401
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, serving_service
-from hhc_intake.app import IntakeSettings, definition
+from hhc_intake.app import definition
+from hhc_intake.settings import IntakeSettings
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class Intake:
 SUBMIT_RATE = 8
 STATUS_RATE = 8
 _addresses = itertools.count(1)
+
+
+def new_kek() -> SecretStr:
+    """A key-encryption key for intake's case keys (CASE_KEY_KEK), new for each intake."""
+    return SecretStr(base64.b64encode(os.urandom(32)).decode())
 
 
 def client_address() -> str:
@@ -59,6 +67,7 @@ async def intake(postgres_server_url: str, broker: Broker) -> AsyncIterator[Inta
         public_form_secret=SecretStr("test-form-secret"),
         public_submit_rate_limit=f"{SUBMIT_RATE}/minute",
         public_status_rate_limit=f"{STATUS_RATE}/minute",
+        case_key_kek=new_kek(),
     )
     async with serving_service(definition(settings)) as urls:
         assert urls.public is not None

@@ -11,11 +11,14 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from hhc_chassis.events import new_envelope, topic_of
+from hhc_chassis.sealing import LocalKeyWrapper, unseal
+from hhc_contracts import SealedPersonal
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
+from hhc_devstack.system import dev_key_encryption_key
 from hhc_intake.app import definition
 from hhc_intake.settings import IntakeSettings
 
@@ -26,13 +29,15 @@ from .conftest import Intake
 async def intake_serving(
     postgres_server_url: str, broker: Broker, **settings: Any
 ) -> AsyncIterator[Intake]:
-    """Intake in-process on a fresh database and the session's broker."""
+    """Intake in-process on a fresh database and the session's broker. Its case keys are
+    wrapped with the development key-encryption key of its database, which
+    :func:`staged` uses to open what the relay sealed."""
     database_url = await create_database(postgres_server_url, f"test_{uuid.uuid4().hex[:12]}")
     configured = IntakeSettings(
         database_url=database_url,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-intake-lifecycle-{uuid.uuid4().hex[:8]}",
-        **settings,
+        **{"case_key_kek": SecretStr(dev_key_encryption_key(database_url)), **settings},
     )
     async with serving_service(definition(configured)) as urls:
         yield Intake(urls.staff, urls.public or "", database_url)
@@ -98,7 +103,8 @@ async def publish_as_risk(broker: Broker, *payloads: BaseModel) -> None:
 
 
 async def staged(database_url: str, case_id: str, *event_types: str) -> list[dict[str, Any]]:
-    """Payloads of the case's events of these types in intake's outbox, in order."""
+    """Payloads of the case's events of these types in intake's outbox, in order, each
+    personal part opened if the relay has sealed it as it published the row."""
     connection = await asyncpg.connect(database_url)
     try:
         rows = await connection.fetch(
@@ -107,8 +113,22 @@ async def staged(database_url: str, case_id: str, *event_types: str) -> list[dic
             case_id,
             list(event_types),
         )
+        wrapped = await connection.fetchval(
+            "SELECT wrapped_key FROM intake.case_keys WHERE case_id = $1", uuid.UUID(case_id)
+        )
     finally:
         await connection.close()
-    return [
-        {"event_type": row["event_type"], **json.loads(row["payload"])["payload"]} for row in rows
-    ]
+    wrapper = LocalKeyWrapper.from_base64(dev_key_encryption_key(database_url))
+    payloads = []
+    for row in rows:
+        document = json.loads(row["payload"])
+        payload = document["payload"]
+        if document.get("sealed"):
+            payload["personal"] = unseal(
+                SealedPersonal.model_validate(document["sealed"]),
+                wrapper.unwrap(wrapped),
+                case_id=uuid.UUID(case_id),
+                event_id=uuid.UUID(document["event_id"]),
+            )
+        payloads.append({"event_type": row["event_type"], **payload})
+    return payloads

@@ -23,7 +23,7 @@ from hhc_contracts.vocabulary import (
     Track,
 )
 from hhc_devstack.pytest_plugin import TokenFactory, bearer
-from hhc_intake.app import IntakeSettings, definition
+from hhc_intake.app import definition
 from hhc_intake.domain import (
     RoutingFacts,
     classify,
@@ -31,6 +31,9 @@ from hhc_intake.domain import (
     reports_for_someone_else,
     route,
 )
+from hhc_intake.settings import IntakeSettings
+
+from .conftest import new_kek
 
 Cat = IncidentCategory
 Mot = PerceivedMotivation
@@ -212,7 +215,7 @@ REPORT: dict[str, Any] = {
 async def test_the_http_api_refuses_unknown_values_naming_the_field(
     change: dict[str, Any], field: str, issue_token: TokenFactory
 ) -> None:
-    app = create_app(definition(IntakeSettings()))
+    app = create_app(definition(IntakeSettings(case_key_kek=new_kek())))
     # No lifespan: no database or broker. The token is checked against the test issuer's
     # keys; validation refuses the body before the route, which would fail without them,
     # runs.

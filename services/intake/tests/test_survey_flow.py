@@ -39,7 +39,7 @@ from hhc_devstack.pytest_plugin import (
 from hhc_intake.app import definition
 from hhc_intake.settings import IntakeSettings
 
-from .conftest import Intake, from_client
+from .conftest import Intake, from_client, new_kek
 
 PUBLIC_BASE = "https://report.pinecourt.test"
 """The survey links' base, as the public listener is reached from outside."""
@@ -71,6 +71,7 @@ async def surveyed(
         smtp_sender=SENDER,
         public_base_url=PUBLIC_BASE,
         survey_mail_poll_seconds=0.2,
+        case_key_kek=new_kek(),
     )
     async with serving_service(definition(settings)) as urls:
         assert urls.public is not None

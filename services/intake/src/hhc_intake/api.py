@@ -34,7 +34,9 @@ from hhc_intake.cases import (
     open_case,
     statement_of,
 )
+from hhc_intake.disposal_api import LegalHoldOut, hold_out
 from hhc_intake.domain import consent_refusal
+from hhc_intake.erasure import erasure_of, holds_of
 from hhc_intake.lifecycle_api import ClosureOut, PendingClosureOut, lifecycle_of
 from hhc_intake.settings import intake_settings
 from hhc_intake.status import reissue_status_code
@@ -444,6 +446,15 @@ class CaseOut(BaseModel):
     linked_cases: list[UUID] = Field(description="Cases opened later that follow on from this")
     reports: list[ReportOut]
     consent_history: list[ConsentRecord]
+    erased_at: datetime | None = Field(
+        default=None,
+        description="When the case's personal data was erased (3.5.2): nothing in it names "
+        "or describes anyone since",
+    )
+    legal_holds: list[LegalHoldOut] = Field(
+        default_factory=list,
+        description="Active legal holds: the case's personal data is not disposed of while any is",
+    )
 
 
 @router.get(
@@ -466,6 +477,8 @@ async def get_case(case_id: UUID, request: Request, caller: CaseReader) -> CaseO
             "SELECT * FROM consents WHERE case_id = $1 ORDER BY recorded_at, id", case_id
         )
         lifecycle = await lifecycle_of(connection, case_id)
+        erasure = await erasure_of(connection, case_id)
+        holds = await holds_of(connection, case_id, active_only=True)
     return CaseOut(
         **{
             **dict(case),
@@ -499,4 +512,6 @@ async def get_case(case_id: UUID, request: Request, caller: CaseReader) -> CaseO
         consent_history=[
             ConsentRecord(**{k: row[k] for k in ConsentRecord.model_fields}) for row in consents
         ],
+        erased_at=erasure.erased_at if erasure else None,
+        legal_holds=[hold_out(hold) for hold in holds],
     )

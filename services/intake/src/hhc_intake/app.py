@@ -4,6 +4,9 @@ from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_contracts import Topic
 from hhc_intake.api import router
+from hhc_intake.case_keys import database_case_keys
+from hhc_intake.disposal_api import router as disposal_api
+from hhc_intake.erasure import retention_schedule
 from hhc_intake.inbound import report_submitted_handler
 from hhc_intake.lifecycle_api import router as lifecycle_api
 from hhc_intake.public import PublicGuard, guarded, status_api
@@ -23,7 +26,8 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         migrations=MigrationSet(name="intake", package="hhc_intake"),
         title="HHC intake",
         description="Takes reports of harassment and hate incidents and opens cases "
-        "(policy 1.6, 3.1, 3.2, 3.5, 4.3).",
+        "(policy 1.6, 3.1, 3.2, 3.5, 4.3); keeps the case keys and erases personal data "
+        "on request and by the retention schedule (3.5.2).",
         # Risk's levels and actions: for closing a high-risk case and for the worklists.
         topics=[
             Topic.INTAKE_SUBMISSIONS,
@@ -37,13 +41,16 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
             "intake.case-status-changed": survey_offer_handler(settings),
             **RISK_HANDLERS,
         },
-        routers=[router, survey_api, lifecycle_api, worklists_api],
+        routers=[router, survey_api, lifecycle_api, worklists_api, disposal_api],
         # The public pages, form and status lookup: on their own listener, never beside
         # the staff API or its documentation.
         public_routers=[
             guarded(PublicGuard.from_settings(settings), web_router, status_api, survey_web)
         ],
-        background=[survey_mailer(settings)],
+        background=[survey_mailer(settings), retention_schedule(settings)],
+        # Intake keeps every case's key (3.5.2): its relay seals with them, and it hands
+        # them to the services that need them. Refuses to start without CASE_KEY_KEK.
+        case_keys=database_case_keys(settings),
         # Reports are accepted into the outbox while Kafka is away: intake stays in
         # rotation, and /readyz reports the broker's state in its body.
         ready_without_broker=True,

@@ -1,5 +1,6 @@
-"""Intake's settings: the chassis's, how cases are given to teams, and the mail server
-and links of the satisfaction survey (policy 5.1)."""
+"""Intake's settings: the chassis's, how cases are given to teams, the mail server and
+links of the satisfaction survey (policy 5.1), the case keys it keeps, and how long a
+closed case's personal data is kept (3.5.2)."""
 
 from datetime import timedelta
 
@@ -69,6 +70,48 @@ class IntakeSettings(ServiceSettings, SmtpSettings):
     )
     survey_mail_poll_seconds: float = Field(
         default=5.0, gt=0, description="How often the survey mailer looks for offers to send"
+    )
+
+    case_key_kek: SecretStr = Field(
+        default=SecretStr(""),
+        description="The key-encryption key that wraps every case key: base64 of 32 random "
+        "bytes (openssl rand -base64 32), the same on every replica. Required: intake "
+        "refuses to start without it. Losing it loses every case's personal data on the "
+        "topics",
+    )
+    case_key_kek_id: str = Field(
+        default="local-1",
+        min_length=1,
+        max_length=60,
+        description="Names CASE_KEY_KEK on each key it wraps, for rotating it later",
+    )
+    case_key_clients: list[str] = Field(
+        default_factory=lambda: ["risk", "referrals", "enforcement"],
+        description="Services (their token's subject, with the service role) that may fetch "
+        "a case's key. Never reporting, which keeps aggregates only (3.5)",
+    )
+
+    retention_closed_case: timedelta = Field(
+        default=timedelta(days=2192),
+        gt=timedelta(0),
+        description="How long after closure a case's personal data is kept (ISO 8601, "
+        "e.g. P2192D, about 6 years): then it is erased (3.5.2)",
+    )
+    retention_anonymous_case: timedelta = Field(
+        default=timedelta(days=731),
+        gt=timedelta(0),
+        description="The same for a case every report of which was anonymous (about 2 years)",
+    )
+    retention_staff_case: timedelta = Field(
+        default=timedelta(days=2192),
+        gt=timedelta(0),
+        description="The same for a case whose survivor is staff: the HR records schedule "
+        "(4.3; about 6 years)",
+    )
+    retention_check_interval_seconds: float = Field(
+        default=86400,
+        gt=0,
+        description="How often intake looks for closed cases past their retention period",
     )
 
     @field_validator("public_submit_rate_limit", "public_status_rate_limit")

@@ -1,0 +1,402 @@
+"""Case keys, erasure and legal holds served (policy 3.5.2): intake in-process on a real
+PostgreSQL and the session's broker. Keys go to the services that need them only; a
+case's personal data leaves intake sealed with its key; an erasure destroys the key and
+leaves nothing in intake that names or describes anyone, unless a legal hold stops it;
+the retention schedule erases closed cases past their period."""
+
+import asyncio
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from hhc_chassis.db import create_pool
+from hhc_chassis.sealing import unseal
+from hhc_contracts import Envelope, Topic
+from hhc_contracts.submission import ReportSubmitted
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
+from hhc_intake.erasure import dispose_due_cases
+from hhc_intake.settings import IntakeSettings
+
+from .conftest import Intake, new_kek
+from .lifecycle_support import Staff, intake_serving, report_body
+
+KEY_ROUTE = "GET /v1/case-keys/{case_id}"
+
+
+@pytest.fixture(scope="module")
+async def intake(postgres_server_url: str, broker: Broker) -> AsyncIterator[Intake]:
+    async with intake_serving(postgres_server_url, broker) as served:
+        yield served
+
+
+@pytest.fixture
+async def caseworker(intake: Intake, issue_token: TokenFactory) -> AsyncIterator[Staff]:
+    staff = Staff(intake, issue_token, "caseworker", team="north")
+    yield staff
+    await staff.close()
+
+
+@pytest.fixture
+async def manager(intake: Intake, issue_token: TokenFactory) -> AsyncIterator[Staff]:
+    staff = Staff(intake, issue_token, "manager", team="north")
+    yield staff
+    await staff.close()
+
+
+@pytest.fixture
+async def dpo(intake: Intake, issue_token: TokenFactory) -> AsyncIterator[Staff]:
+    staff = Staff(intake, issue_token, "data_protection_officer")
+    yield staff
+    await staff.close()
+
+
+@pytest.fixture
+async def services(
+    intake: Intake, issue_token: TokenFactory
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """Risk, which may hold case keys, and reporting, which may not: each with a
+    service token whose subject is its name."""
+    clients = {
+        name: httpx.AsyncClient(
+            base_url=intake.url, headers=bearer(issue_token("service", subject=name))
+        )
+        for name in ("risk", "reporting")
+    }
+    yield clients
+    for client in clients.values():
+        await client.aclose()
+
+
+def distinctive() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:10]
+    return {
+        "name": f"Zebedee Quillfeather {tag}",
+        "phone": f"07700 9{tag[:5]}",
+        "email": f"zq.{tag}@example.org",
+        "narrative": f"Threw paint at flat 4B, Larkspur Row ({tag})",
+        "witness": f"Ottoline Brackwater {tag}",
+        "detail": f"Zebedee {tag} moved to her sister's",
+        "location": f"Larkspur Row {tag}",
+        "times": f"after 6pm, not Tuesdays {tag}",
+        "recorder": f"adviser-{tag}",
+    }
+
+
+def personal_report(words: dict[str, str]) -> dict[str, Any]:
+    return report_body(
+        survivor={
+            "is_customer": True,
+            "name": words["name"],
+            "phone": words["phone"],
+            "email": words["email"],
+            "tenancy_reference": "T-" + words["phone"][-5:],
+            "access": {"safe_contact_method": "email", "safe_contact_times": words["times"]},
+        },
+        incident={
+            "categories": ["verbal_abuse"],
+            "perceived_motivation": ["race"],
+            "description": words["narrative"],
+            "location": words["location"],
+        },
+        witnesses=[{"name": words["witness"], "contact": words["phone"]}],
+        alleged_perpetrators=[{"kind": "customer", "description": "Tall, " + words["name"]}],
+        consent={"share_with_partners": True, "recorded_by": words["recorder"]},
+    )
+
+
+async def intake_text(database_url: str) -> dict[str, str]:
+    """Every row of every table of intake's schema, as text, by table."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'intake' ORDER BY tablename"
+        )
+        found: dict[str, str] = {}
+        for table in tables:
+            name = table["tablename"]
+            rows = await connection.fetch(f'SELECT t::text AS row FROM intake."{name}" t')
+            found[name] = "\n".join(row["row"] for row in rows)
+        return found
+    finally:
+        await connection.close()
+
+
+def tables_holding(text: dict[str, str], *values: str) -> set[str]:
+    return {table for table, rows in text.items() for value in values if value in rows}
+
+
+async def published(
+    broker: Broker, topic: str, event_type: str, case_id: str
+) -> tuple[bytes, Envelope]:
+    """The raw value and envelope of the case's first event of this type on the topic."""
+    async with kafka_consumer(broker.bootstrap_servers, topic) as consumer:
+        found: list[tuple[bytes, Envelope]] = []
+
+        async def arrived() -> bool:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    envelope = Envelope.model_validate_json(record.value)
+                    if envelope.event_type == event_type and str(envelope.case_id) == case_id:
+                        found.append((record.value, envelope))
+            return bool(found)
+
+        await eventually(arrived, timeout=60, message=f"{event_type} was not published")
+    return found[0]
+
+
+async def audited(database_url: str, case_id: str, operation: str) -> list[tuple[str, str]]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            """SELECT subject, outcome FROM intake.audit_log
+               WHERE case_id = $1 AND operation = $2 ORDER BY id""",
+            uuid.UUID(case_id),
+            operation,
+        )
+    finally:
+        await connection.close()
+    return [(row["subject"], row["outcome"]) for row in rows]
+
+
+# ------------------------------------------------------------------------ case keys
+
+
+async def test_a_case_key_goes_to_a_service_that_needs_it_and_to_nobody_else(
+    intake: Intake,
+    caseworker: Staff,
+    services: dict[str, httpx.AsyncClient],
+) -> None:
+    case_id = await caseworker.open_case()
+    path = f"/v1/case-keys/{case_id}"
+
+    given = await services["risk"].get(path)
+    assert given.status_code == 200, given.text
+    assert given.headers["Cache-Control"] == "no-store"
+    assert given.json()["case_id"] == case_id
+    key = base64.b64decode(given.json()["key"])
+    assert len(key) == 32
+    # The same key every time: it was made once, and is kept.
+    assert (await services["risk"].get(path)).json()["key"] == given.json()["key"]
+
+    # Reporting keeps aggregates only (3.5); staff read the case file, never its keys.
+    assert (await services["reporting"].get(path)).status_code == 403
+    assert (await caseworker.client.get(path)).status_code == 403
+    assert (await services["risk"].get(f"/v1/case-keys/{uuid.uuid4()}")).status_code == 404
+
+    assert await audited(intake.database_url, case_id, KEY_ROUTE) == [
+        ("risk", "granted"),
+        ("risk", "granted"),
+        ("reporting", "refused"),
+    ]
+
+
+async def test_personal_data_leaves_intake_sealed_with_the_case_key(
+    intake: Intake,
+    broker: Broker,
+    caseworker: Staff,
+    services: dict[str, httpx.AsyncClient],
+) -> None:
+    words = distinctive()
+    response = await caseworker.client.post("/v1/reports", json=personal_report(words))
+    assert response.status_code == 202, response.text
+    case_id = response.json()["case_id"]
+
+    raw, envelope = await published(
+        broker, Topic.INTAKE_CASES.value, "intake.report-received", case_id
+    )
+    for value in (words["name"], words["phone"], words["narrative"], words["witness"]):
+        assert value.encode() not in raw
+    assert envelope.sealed is not None
+    assert envelope.case_id is not None
+    assert envelope.payload["personal"] == {}
+
+    key = base64.b64decode((await services["risk"].get(f"/v1/case-keys/{case_id}")).json()["key"])
+    personal = unseal(envelope.sealed, key, case_id=envelope.case_id, event_id=envelope.event_id)
+    assert personal["survivor_name"] == words["name"]
+    assert personal["description"] == words["narrative"]
+
+
+# -------------------------------------------------------------------------- erasure
+
+
+async def test_an_erasure_leaves_nothing_of_the_case_that_names_anyone(
+    intake: Intake,
+    broker: Broker,
+    caseworker: Staff,
+    manager: Staff,
+    dpo: Staff,
+    services: dict[str, httpx.AsyncClient],
+) -> None:
+    words = distinctive()
+    response = await caseworker.client.post("/v1/reports", json=personal_report(words))
+    assert response.status_code == 202, response.text
+    case_id = response.json()["case_id"]
+    further = await caseworker.client.post(
+        f"/v1/cases/{case_id}/reports", json=personal_report(words)
+    )
+    assert further.status_code == 202, further.text
+    closed = await manager.client.post(
+        f"/v1/cases/{case_id}/closure",
+        json={"reason": "no_further_action", "detail": words["detail"]},
+    )
+    assert closed.status_code == 200, closed.text
+    others = distinctive()
+    other = await caseworker.client.post("/v1/reports", json=personal_report(others))
+    other_id = other.json()["case_id"]
+    # The report left sealed before the erasure.
+    await published(broker, Topic.INTAKE_CASES.value, "intake.report-received", case_id)
+    before = await intake_text(intake.database_url)
+    assert {"reports", "consents", "cases"} <= tables_holding(
+        before, words["name"], words["narrative"], words["detail"], words["recorder"]
+    )
+
+    erasure = f"/v1/cases/{case_id}/erasure"
+    asked = {"reason": "Subject's erasure request of 28 November, ref DPO-2211"}
+    # The data protection officer's alone.
+    assert (await caseworker.client.post(erasure, json=asked)).status_code == 403
+    assert (await dpo.client.post(erasure, json={"reason": "   "})).status_code == 422
+    assert (await dpo.client.get(erasure)).status_code == 404
+
+    # A legal hold stops it, naming itself, until it is lifted.
+    placed = await dpo.client.post(
+        f"/v1/cases/{case_id}/legal-holds", json={"reason": "Civil claim, Leeds County Court"}
+    )
+    assert placed.status_code == 201, placed.text
+    hold = placed.json()
+    assert (hold["active"], hold["placed_by"]) == (True, dpo.subject)
+    assert [h["id"] for h in (await caseworker.case(case_id))["legal_holds"]] == [hold["id"]]
+    refused = await dpo.client.post(erasure, json=asked)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["legal_holds"] == [
+        {"id": hold["id"], "reason": hold["reason"], "placed_at": hold["placed_at"]}
+    ]
+    assert "legal hold" in refused.json()["detail"]
+    lifted = await dpo.client.post(f"/v1/cases/{case_id}/legal-holds/{hold['id']}/lift")
+    assert lifted.status_code == 200, lifted.text
+    assert (lifted.json()["active"], lifted.json()["lifted_by"]) == (False, dpo.subject)
+    holds = (await dpo.client.get(f"/v1/cases/{case_id}/legal-holds")).json()
+    assert [(h["id"], h["active"]) for h in holds] == [(hold["id"], False)]
+    assert (await caseworker.case(case_id))["legal_holds"] == []
+
+    erased = await dpo.client.post(erasure, json=asked)
+    assert erased.status_code == 201, erased.text
+    record = erased.json()
+    assert (record["basis"], record["reason"], record["requested_by"]) == (
+        "subject_request",
+        asked["reason"],
+        dpo.subject,
+    )
+    # Once: asked again, the first record, and nothing is done again.
+    again = await dpo.client.post(erasure, json={"reason": "asked twice"})
+    assert (again.status_code, again.json()) == (200, record)
+    assert (await dpo.client.get(erasure)).json() == record
+
+    # Nothing left in intake names or describes anyone of the case; the other case keeps
+    # its own.
+    after = await intake_text(intake.database_url)
+    assert tables_holding(after, *words.values()) == set()
+    assert "reports" in tables_holding(after, others["name"])
+    assert (await services["risk"].get(f"/v1/case-keys/{case_id}")).status_code == 410
+    assert (await services["risk"].get(f"/v1/case-keys/{other_id}")).status_code == 200
+
+    # The case still reads, with nobody in it.
+    case = await caseworker.case(case_id)
+    assert case["erased_at"] == record["erased_at"]
+    assert case["status"] == "closed"
+    assert case["closure"]["detail"] is None
+    assert [r["report"]["survivor"]["name"] for r in case["reports"]] == [None, None]
+    assert case["reports"][0]["report"]["incident"]["categories"] == ["verbal_abuse"]
+    # Still a report as submitted, for the rules that read one (a track change).
+    for report in case["reports"]:
+        ReportSubmitted.model_validate(report["report"])
+    assert {c["recorded_by"] for c in case["consent_history"]} == {None}
+    # Nothing more to hold.
+    late = await dpo.client.post(f"/v1/cases/{case_id}/legal-holds", json={"reason": "late"})
+    assert late.status_code == 409
+
+    # Every service hears of it; intake's own disposal is on the audit topic.
+    _, announced = await published(broker, Topic.INTAKE_CASES.value, "intake.case-erased", case_id)
+    assert announced.payload["basis"] == "subject_request"
+    assert asked["reason"] not in announced.model_dump_json()
+    _, disposed = await published(
+        broker, Topic.AUDIT_ACCESS.value, "audit.retention-disposed", case_id
+    )
+    assert disposed.payload["service"] == "intake"
+    assert disposed.payload["counts"]["reports"] == 2
+    assert disposed.payload["counts"]["closure_details"] == 1
+
+
+# ----------------------------------------------------------------- retention schedule
+
+
+async def close_case(manager: Staff, **changes: Any) -> str:
+    case_id = await manager.open_case(**changes)
+    closed = await manager.client.post(f"/v1/cases/{case_id}/closure", json={"reason": "resolved"})
+    assert closed.status_code == 200, closed.text
+    return case_id
+
+
+async def closed_ago(database_url: str, case_id: str, ago: timedelta) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "UPDATE intake.cases SET closed_at = now() - $2::interval WHERE case_id = $1",
+            uuid.UUID(case_id),
+            ago,
+        )
+    finally:
+        await connection.close()
+
+
+async def test_the_retention_schedule_erases_closed_cases_past_their_period(
+    intake: Intake, manager: Staff, dpo: Staff
+) -> None:
+    years = timedelta(days=365)
+    old = await close_case(manager)
+    recent = await close_case(manager)
+    held = await close_case(manager)
+    anonymous = await close_case(manager, role="anonymous")
+    named_as_long = await close_case(manager)
+    still_open = await manager.open_case()
+    for case_id, ago in (
+        (old, 7 * years),
+        (recent, timedelta(days=1)),
+        (held, 7 * years),
+        (anonymous, 3 * years),
+        (named_as_long, 3 * years),
+    ):
+        await closed_ago(intake.database_url, case_id, ago)
+    hold = await dpo.client.post(
+        f"/v1/cases/{held}/legal-holds", json={"reason": "Police investigation"}
+    )
+    assert hold.status_code == 201, hold.text
+
+    settings = IntakeSettings(database_url=intake.database_url, case_key_kek=new_kek())
+    pool = await create_pool(settings)
+    try:
+        now = datetime.now(UTC)
+        # Two replicas at once: each due case is erased once, by one of them.
+        passes = await asyncio.gather(
+            dispose_due_cases(pool, settings, now), dispose_due_cases(pool, settings, now)
+        )
+        assert sum(passes) == 2
+        assert await dispose_due_cases(pool, settings, now) == 0
+    finally:
+        await pool.close()
+
+    for case_id in (old, anonymous):
+        erasure = await dpo.client.get(f"/v1/cases/{case_id}/erasure")
+        assert erasure.status_code == 200, erasure.text
+        assert erasure.json()["basis"] == "retention_schedule"
+        assert erasure.json()["requested_by"] == "retention-schedule"
+        assert (await manager.case(case_id))["reports"][0]["report"]["survivor"]["name"] is None
+    for case_id in (recent, held, named_as_long, still_open):
+        assert (await dpo.client.get(f"/v1/cases/{case_id}/erasure")).status_code == 404
+        assert (await manager.case(case_id))["reports"][0]["report"]["survivor"]["name"]
