@@ -32,6 +32,7 @@ from hhc_devstack.pytest_plugin import TokenFactory, bearer, eventually
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 from hhc_enforcement.app import definition as enforcement
 from hhc_intake.app import definition as intake
+from hhc_intake.settings import IntakeSettings
 from hhc_referrals.app import definition as referrals
 from hhc_reporting.app import definition as reporting
 from hhc_risk.app import definition as risk
@@ -79,6 +80,12 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("intake", "GET", "/v1/cases/{case_id}/satisfaction-survey"): {},
     ("intake", "POST", "/v1/cases/{case_id}/satisfaction-survey/link"): {},
     ("intake", "GET", "/v1/cases/{case_id}/satisfaction"): {},
+    ("intake", "GET", "/v1/case-keys/{case_id}"): {},
+    ("intake", "POST", "/v1/cases/{case_id}/erasure"): {"json": {"reason": "Subject request"}},
+    ("intake", "GET", "/v1/cases/{case_id}/erasure"): {},
+    ("intake", "POST", "/v1/cases/{case_id}/legal-holds"): {"json": {"reason": "Court case"}},
+    ("intake", "GET", "/v1/cases/{case_id}/legal-holds"): {},
+    ("intake", "POST", "/v1/cases/{case_id}/legal-holds/{hold_id}/lift"): {},
     ("risk", "GET", "/v1/assessment-questions"): {},
     ("risk", "POST", "/v1/cases/{case_id}/assessments"): {
         "json": {"answers": {"fear_for_safety": True}}
@@ -197,6 +204,15 @@ UNAUTHENTICATED_PATHS = {
     "/docs/oauth2-redirect",
     "/redoc",
 }
+ERASED_CASE_ROUTES = {"/v1/cases/{case_id}/erasure"}
+"""Run on a case the data protection officer erased while the world was made: asked
+again, an erasure answers with the first, so the matrix never erases the shared case."""
+KEY_CLIENT_ROUTES = {("intake", "GET", "/v1/case-keys/{case_id}")}
+"""Beyond the permission, only services named in CASE_KEY_CLIENTS get a case's key."""
+KEY_CLIENTS = frozenset(
+    IntakeSettings.model_fields["case_key_clients"].get_default(call_default_factory=True)
+)
+
 CLOSED_CASE_ROUTES = {
     path
     for service, method, path in REQUESTS
@@ -270,6 +286,10 @@ class Fixture:
     satisfaction survey by telephone (a member of staff passes the link on)."""
     escalation_id: str
     """The team manager's escalation of ``action_id``, whose deadline was moved past."""
+    erased_case_id: str
+    """Taken like ``case_id``, then erased by the data protection officer."""
+    hold_id: str
+    """A legal hold on ``case_id``, placed by the data protection officer."""
 
 
 LEGAL_PROPOSER = "legal-proposer"
@@ -353,6 +373,27 @@ async def closed_case(intake: httpx.AsyncClient, issue_token: TokenFactory) -> s
 
     await eventually(offered, message="the survey was not offered")
     return case_id
+
+
+async def erased_and_held(
+    intake: httpx.AsyncClient, case_id: str, issue_token: TokenFactory
+) -> tuple[str, str]:
+    """A case taken like the matrix's and erased; and a legal hold on the matrix's case."""
+    dpo = bearer(issue_token("data_protection_officer", subject="dpo-1"))
+    taken = await intake.post(
+        "/v1/reports", json=report_body(), headers=bearer(issue_token("adviser", subject=TAKER))
+    )
+    assert taken.status_code == 202, taken.text
+    erased_case_id: str = taken.json()["case_id"]
+    erased = await intake.post(
+        f"/v1/cases/{erased_case_id}/erasure", json={"reason": "Subject request"}, headers=dpo
+    )
+    assert erased.status_code == 201, erased.text
+    held = await intake.post(
+        f"/v1/cases/{case_id}/legal-holds", json={"reason": "Possession claim"}, headers=dpo
+    )
+    assert held.status_code == 201, held.text
+    return erased_case_id, str(held.json()["hold_id"])
 
 
 async def escalation_of(
@@ -456,6 +497,7 @@ async def world(
         escalation_id = await escalation_of(
             clients["risk"], module_database_url, action_id, issue_token
         )
+        erased_case_id, hold_id = await erased_and_held(clients["intake"], case_id, issue_token)
         yield Fixture(
             clients,
             case_id,
@@ -466,6 +508,8 @@ async def world(
             *enforcement,
             closed_case_id,
             escalation_id,
+            erased_case_id,
+            hold_id,
         )
     finally:
         for client in clients.values():
@@ -499,6 +543,10 @@ def expected_outcome(operation: Operation, caller: Caller | None) -> str:
     )
     if about_one_case and not reaches(caller, operation.permission, CASE):
         return "404"
+    if (operation.service, operation.method, operation.path) in KEY_CLIENT_ROUTES and (
+        caller.subject not in KEY_CLIENTS
+    ):
+        return "403"
     return "granted"
 
 
@@ -532,7 +580,12 @@ async def test_matrix(
         else {}
     )
     path = operation.path.format(
-        case_id=world.closed_case_id if operation.path in CLOSED_CASE_ROUTES else world.case_id,
+        case_id=world.closed_case_id
+        if operation.path in CLOSED_CASE_ROUTES
+        else world.erased_case_id
+        if operation.path in ERASED_CASE_ROUTES
+        else world.case_id,
+        hold_id=world.hold_id,
         escalation_id=world.escalation_id,
         month=MONTH["month"],
         action_id=world.action_id,

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
 from hhc_chassis.service import create_app
 from hhc_contracts import Topic
@@ -52,6 +54,7 @@ async def intake(postgres_server_url: str, broker: Broker) -> AsyncIterator[Inta
         teams_by_area={"S": "south"},
         # Tokens naming unknown kids come before the rotation test here.
         oidc_jwks_refresh_cooldown_seconds=0,
+        case_key_kek=SecretStr(base64.b64encode(os.urandom(32)).decode()),
     )
     async with (
         serving(create_app(definition(settings)), free_port()) as url,

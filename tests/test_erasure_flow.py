@@ -22,7 +22,7 @@ from hhc_contracts.topics import all_topics
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 
-from .conftest import report_body, wait_for_timeline
+from .conftest import LocalPartners, report_body, wait_for_timeline
 
 ERASED = ("Zephyrine Quoll", "07700 900417", "purple van by the Larkspur Row garages")
 KEPT = ("Bartholomew Xylo", "07700 900862", "green bicycle chained to the Tamarind Court railings")
@@ -106,6 +106,7 @@ async def test_an_erased_survivor_is_readable_nowhere_and_another_still_is(
     broker: Broker,
     database_url: str,
     issue_token: TokenFactory,
+    local_partners: LocalPartners,
 ) -> None:
     intake = clients["intake"]
     erased_case = (await intake.post("/v1/reports", json=body_for(*ERASED))).json()["case_id"]
@@ -115,6 +116,13 @@ async def test_an_erased_survivor_is_readable_nowhere_and_another_still_is(
         await wait_for_timeline(
             clients["reporting"], case_id, "referrals.referral-made", "enforcement.case-opened"
         )
+
+    # Referrals opened the sealed report: a partner was told who to contact, as consent
+    # allows (by webhook or by mail).
+    await eventually(
+        lambda: _told_a_partner(local_partners, KEPT[1]),
+        message="no partner was given the survivor's contact details",
+    )
 
     # Sealed from the start: nothing personal in clear on any topic, before any erasure.
     before = b"\n".join(await every_record(broker.bootstrap_servers))
@@ -136,7 +144,7 @@ async def test_an_erased_survivor_is_readable_nowhere_and_another_still_is(
         f"/v1/cases/{erased_case}/erasure",
         json={"reason": "The survivor asked for their data to be erased (SAR-0042)."},
     )
-    assert erased.status_code == 200, erased.text
+    assert erased.status_code == 201, erased.text
 
     # Every service that kept personal data followed, and said so (ids and counts only).
     await eventually(
@@ -168,6 +176,12 @@ async def test_an_erased_survivor_is_readable_nowhere_and_another_still_is(
         if str(envelope.case_id) == kept_case and envelope.sealed is not None and envelope.case_id
     ]
     assert any(KEPT[0] in json.dumps(personal) for personal in opened)
+
+
+async def _told_a_partner(partners: LocalPartners, phone: str) -> bool:
+    delivered = [request.body for request in partners.webhooks.received]
+    delivered += [mail.raw for mail in partners.mail.received]
+    return any(phone.encode() in body for body in delivered)
 
 
 async def _all_disposed(bootstrap_servers: str, case_id: str) -> bool:

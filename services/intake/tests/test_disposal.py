@@ -271,18 +271,20 @@ async def test_an_erasure_leaves_nothing_of_the_case_that_names_anyone(
     assert placed.status_code == 201, placed.text
     hold = placed.json()
     assert (hold["active"], hold["placed_by"]) == (True, dpo.subject)
-    assert [h["id"] for h in (await caseworker.case(case_id))["legal_holds"]] == [hold["id"]]
+    assert [h["hold_id"] for h in (await caseworker.case(case_id))["legal_holds"]] == [
+        hold["hold_id"]
+    ]
     refused = await dpo.client.post(erasure, json=asked)
     assert refused.status_code == 409, refused.text
     assert refused.json()["legal_holds"] == [
-        {"id": hold["id"], "reason": hold["reason"], "placed_at": hold["placed_at"]}
+        {"hold_id": hold["hold_id"], "reason": hold["reason"], "placed_at": hold["placed_at"]}
     ]
     assert "legal hold" in refused.json()["detail"]
-    lifted = await dpo.client.post(f"/v1/cases/{case_id}/legal-holds/{hold['id']}/lift")
+    lifted = await dpo.client.post(f"/v1/cases/{case_id}/legal-holds/{hold['hold_id']}/lift")
     assert lifted.status_code == 200, lifted.text
     assert (lifted.json()["active"], lifted.json()["lifted_by"]) == (False, dpo.subject)
     holds = (await dpo.client.get(f"/v1/cases/{case_id}/legal-holds")).json()
-    assert [(h["id"], h["active"]) for h in holds] == [(hold["id"], False)]
+    assert [(h["hold_id"], h["active"]) for h in holds] == [(hold["hold_id"], False)]
     assert (await caseworker.case(case_id))["legal_holds"] == []
 
     erased = await dpo.client.post(erasure, json=asked)
@@ -320,6 +322,13 @@ async def test_an_erasure_leaves_nothing_of_the_case_that_names_anyone(
     # Nothing more to hold.
     late = await dpo.client.post(f"/v1/cases/{case_id}/legal-holds", json={"reason": "late"})
     assert late.status_code == 409
+    # A further report is not lost: it opens a case of its own, linked by id.
+    after_erasure = await caseworker.client.post(
+        f"/v1/cases/{case_id}/reports", json=personal_report(words)
+    )
+    assert after_erasure.status_code == 202, after_erasure.text
+    assert after_erasure.json()["case_id"] != case_id
+    assert after_erasure.json()["linked_case_id"] == case_id
 
     # Every service hears of it; intake's own disposal is on the audit topic.
     _, announced = await published(broker, Topic.INTAKE_CASES.value, "intake.case-erased", case_id)

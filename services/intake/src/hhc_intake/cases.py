@@ -249,9 +249,22 @@ async def add_report(
         raise CaseNotOpen(case_id)
     outgoing: list[Envelope] = []
     reopened = False
-    match further_report_on(
-        status_of(case["status"]), case["closed_at"], received_at=received_at, window=reopen_window
-    ):
+    erased = await connection.fetchval(
+        "SELECT EXISTS (SELECT FROM case_erasures WHERE case_id = $1)", case_id
+    )
+    # An erased case keeps no personal data and has no key left to seal any (3.5.2): a
+    # further report starts a case of its own, linked by id, rather than being lost.
+    further = (
+        FurtherReport.NEW_LINKED_CASE
+        if erased
+        else further_report_on(
+            status_of(case["status"]),
+            case["closed_at"],
+            received_at=received_at,
+            window=reopen_window,
+        )
+    )
+    match further:
         case FurtherReport.NEW_LINKED_CASE:
             return await open_case(
                 connection,

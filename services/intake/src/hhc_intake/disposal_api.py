@@ -71,7 +71,7 @@ class ErasureOut(BaseModel):
 
 
 class LegalHoldOut(BaseModel):
-    id: UUID
+    hold_id: UUID
     case_id: UUID
     reason: str
     placed_by: str
@@ -93,7 +93,7 @@ def erasure_out(record: ErasureRecord) -> ErasureOut:
 
 def hold_out(hold: LegalHold) -> LegalHoldOut:
     return LegalHoldOut(
-        id=hold.id,
+        hold_id=hold.id,
         case_id=hold.case_id,
         reason=hold.reason,
         placed_by=hold.placed_by,
@@ -155,7 +155,7 @@ def _under_hold(refused: UnderLegalHold) -> JSONResponse:
             "detail": "the case is under a legal hold: its personal data may not be erased "
             "until every hold is lifted",
             "legal_holds": [
-                hold_out(hold).model_dump(mode="json", include={"id", "reason", "placed_at"})
+                hold_out(hold).model_dump(mode="json", include={"hold_id", "reason", "placed_at"})
                 for hold in refused.holds
             ],
         },
