@@ -131,6 +131,9 @@ async def everything_stored(risk: Risk) -> str:
 async def complete_an_action(
     risk: Risk, client: httpx.AsyncClient, case_id: uuid.UUID, outcome: str, notes: str
 ) -> None:
+    """Completes one of the case's actions; ``outcome`` is then written as free text, as
+    the API took it before outcomes became codes (rows from then are still erased)."""
+
     async def planned() -> list[dict[str, Any]] | None:
         found = await query(
             risk,
@@ -142,9 +145,38 @@ async def complete_an_action(
 
     action = (await eventually(planned, message="risk planned no action of its own"))[0]
     response = await client.post(
-        f"/v1/actions/{action['action_id']}/complete", json={"outcome": outcome, "notes": notes}
+        f"/v1/actions/{action['action_id']}/complete", json={"outcome": "visited", "notes": notes}
     )
     assert response.status_code == 200, response.text
+    await query(
+        risk,
+        "UPDATE actions SET outcome = $2 WHERE action_id = $1",
+        action["action_id"],
+        outcome,
+    )
+
+
+async def test_an_outcome_is_a_code_and_free_text_is_refused(
+    risk: Risk, issue_token: TokenFactory
+) -> None:
+    case_id = uuid.uuid4()
+    headers = bearer(issue_token("caseworker", team=TEAM, subject=OFFICER))
+    await publish(risk, case_id, report(case_id))
+
+    async def planned() -> list[dict[str, Any]] | None:
+        return (
+            await query(risk, "SELECT action_id FROM actions WHERE case_id = $1", case_id)
+        ) or None
+
+    action = (await eventually(planned, message="risk planned nothing"))[0]
+    async with httpx.AsyncClient(base_url=risk.url, timeout=15, headers=headers) as client:
+        refused = await client.post(
+            f"/v1/actions/{action['action_id']}/complete",
+            json={"outcome": "Saw Ms Zephyrine Quoll at home"},
+        )
+    assert refused.status_code == 422
+    assert "outcome" in refused.text
+    assert "Zephyrine" not in refused.text
 
 
 async def test_an_erased_case_leaves_no_words_of_staff_in_risk(

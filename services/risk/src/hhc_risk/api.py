@@ -70,7 +70,15 @@ class ActionOut(BaseModel):
 class CompletionIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: str = Field(min_length=1, max_length=60, examples=["visited"])
+    outcome: str = Field(
+        min_length=1,
+        max_length=60,
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        examples=["visited"],
+        description="A short code (lower case, digits, _ or -), e.g. visited, advised, "
+        "refused: it travels in clear on the actions topic. What was seen or said goes in "
+        "notes, which leave sealed with the case's key (3.5)",
+    )
     completed_at: AwareDatetime | None = Field(
         default=None,
         description="When it was done, as information: if given, not before the action "
