@@ -10,6 +10,7 @@ still open for a service that may hold their key. Reporting is never handed a ke
 
 import base64
 import json
+import uuid
 from typing import Any
 
 import asyncpg
@@ -24,8 +25,19 @@ from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 
 from .conftest import LocalPartners, report_body, wait_for_timeline
 
-ERASED = ("Zephyrine Quoll", "07700 900417", "purple van by the Larkspur Row garages")
-KEPT = ("Bartholomew Xylo", "07700 900862", "green bicycle chained to the Tamarind Court railings")
+
+def distinctive(name: str, narrative: str) -> tuple[str, str, str]:
+    """A name, phone and narrative found nowhere else on the session's shared broker."""
+    tag = uuid.uuid4().hex[:8]
+    return (
+        f"{name} {tag.capitalize()}",
+        f"07700 9{uuid.uuid4().int % 100000:05d}",
+        f"{narrative}, note {tag}",
+    )
+
+
+ERASED = distinctive("Zephyrine Quoll", "purple van by the Larkspur Row garages")
+KEPT = distinctive("Bartholomew Xylo", "green bicycle chained to the Tamarind Court railings")
 
 
 def body_for(name: str, phone: str, narrative: str) -> dict[str, Any]:

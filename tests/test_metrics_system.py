@@ -63,7 +63,13 @@ async def test_metrics_move_when_a_report_flows(
             http_target="/v1/reports",
             http_status_code="202",
         )
-        return pages if min(handled.values()) >= 1 and published >= 1 and requests >= 1 else None
+        # The gauges are measured every METRICS_REFRESH_SECONDS (the first time once the
+        # consumer has its partitions): wait for a measure, not only for the counters.
+        measured = all(
+            "hhc_consumer_lag" in page and "hhc_outbox_backlog" in page for page in pages.values()
+        )
+        moved_enough = min(handled.values()) >= 1 and published >= 1 and requests >= 1
+        return pages if moved_enough and measured else None
 
     async def after() -> dict[str, str] | None:
         return moved(await scrape())

@@ -46,8 +46,9 @@ from hhc_contracts.vocabulary import (
     ReporterRole,
     Track,
 )
+from hhc_devstack.case_keys import MemoryCaseKeys, payload_opened_with, with_case_keys
 from hhc_devstack.infrastructure import create_database
-from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, serving_service
 from hhc_enforcement import handlers
 from hhc_enforcement.app import EnforcementSettings, definition
 from hhc_enforcement.evidence import ANY_EVIDENCE, EvidenceItem, missing_for
@@ -63,6 +64,8 @@ P = PerpetratorKind
 class Enforcement:
     url: str
     settings: EnforcementSettings
+    keys: MemoryCaseKeys
+    """The case keys the service seals with, as intake would hand them out."""
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +76,9 @@ async def enforcement(postgres_server_url: str, broker: Broker) -> AsyncIterator
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-enforcement-{uuid.uuid4().hex[:8]}",
     )
-    async with serving_service(definition(settings)) as urls:
-        yield Enforcement(urls.staff, settings)
+    keys = MemoryCaseKeys()
+    async with serving_service(with_case_keys(definition(settings), keys)) as urls:
+        yield Enforcement(urls.staff, settings, keys)
 
 
 @pytest.fixture
@@ -184,6 +188,41 @@ async def published(
     return [Envelope.model_validate_json(row["payload"]) for row in rows]
 
 
+@dataclass(frozen=True)
+class Sent:
+    """An event as the relay published it: the outbox row's bytes, and the envelope."""
+
+    raw: str
+    envelope: Envelope
+
+
+async def sent(
+    enforcement: Enforcement, case_id: uuid.UUID, event_type: str | None = None
+) -> list[Sent]:
+    """The case's events once the relay has published (and so sealed) them all, oldest
+    first: the published row keeps the value as it went onto the topic."""
+
+    async def all_published() -> list[Sent] | None:
+        connection = await connect(enforcement.settings)
+        try:
+            rows = await connection.fetch(
+                """SELECT payload::text AS payload, published_at IS NOT NULL AS published
+                   FROM outbox
+                   WHERE message_key = $1 AND event_type LIKE 'enforcement.%'
+                       AND ($2::text IS NULL OR event_type = $2)
+                   ORDER BY id""",
+                str(case_id),
+                event_type,
+            )
+        finally:
+            await connection.close()
+        if not rows or not all(row["published"] for row in rows):
+            return None
+        return [Sent(row["payload"], Envelope.model_validate_json(row["payload"])) for row in rows]
+
+    return await eventually(all_published, message=f"the case's {event_type or 'events'} published")
+
+
 async def shown(
     client: httpx.AsyncClient, case_id: uuid.UUID, headers: dict[str, str]
 ) -> dict[str, Any]:
@@ -196,7 +235,10 @@ async def shown(
 async def the_enforcement_case(
     client: httpx.AsyncClient, case_id: uuid.UUID, headers: dict[str, str]
 ) -> dict[str, Any]:
-    [only] = [e for e in (await shown(client, case_id, headers))["enforcement_cases"]]
+    enforcement_cases: list[dict[str, Any]] = (await shown(client, case_id, headers))[
+        "enforcement_cases"
+    ]
+    [only] = enforcement_cases
     return only
 
 
@@ -329,11 +371,14 @@ async def test_an_anonymous_report_opens_enforcement_only_once_found_valid(
     assert not_valid.status_code == 201, not_valid.text
     assert (await shown(client, case_id, legal))["enforcement_cases"] == []
     # The finding is announced (risk's investigation is done), its reason in the
-    # personal part; nothing opens.
-    [finding] = await published(enforcement, case_id)
-    assert finding.event_type == "enforcement.validity-recorded"
-    assert (finding.payload["valid"], finding.payload["recorded_by"]) == (False, CASEWORKER_1)
-    assert finding.payload["personal"] == {"reason": "No such address on the estate."}
+    # personal part, which travels sealed with the case's key; nothing opens.
+    [finding] = await sent(enforcement, case_id)
+    assert finding.envelope.event_type == "enforcement.validity-recorded"
+    assert finding.envelope.sealed is not None
+    assert "No such address" not in finding.raw
+    opened = payload_opened_with(finding.envelope, enforcement.keys)
+    assert (opened["valid"], opened["recorded_by"]) == (False, CASEWORKER_1)
+    assert opened["personal"] == {"reason": "No such address on the estate."}
 
     found_valid = await client.post(
         f"/v1/cases/{case_id}/validity",
@@ -353,8 +398,7 @@ async def test_an_anonymous_report_opens_enforcement_only_once_found_valid(
     # The customer named by both anonymous reports is one perpetrator, named by both.
     [customer] = [p for p in after["perpetrators"] if p["kind"] == "customer"]
     assert len(customer["report_ids"]) == 2
-    opened = await published(enforcement, case_id, event_type="enforcement.case-opened")
-    assert len(opened) == 2
+    assert len(await published(enforcement, case_id, event_type="enforcement.case-opened")) == 2
     again = await client.post(
         f"/v1/cases/{case_id}/validity",
         json={"valid": False, "reason": "Changed my mind."},
@@ -524,12 +568,20 @@ async def test_evidence_is_logged_rated_and_published_with_personal_data_apart(
     listed = await client.get(path, headers=caseworker)
     assert listed.status_code == 200, listed.text
     assert listed.json() == both
-    events = await published(enforcement, case_id, event_type="enforcement.evidence-recorded")
-    recorded = [EnforcementEvidenceRecorded.model_validate(e.payload) for e in events]
+    events = await sent(enforcement, case_id, event_type="enforcement.evidence-recorded")
+    recorded = [
+        EnforcementEvidenceRecorded.model_validate(
+            payload_opened_with(e.envelope, enforcement.keys)
+        )
+        for e in events
+    ]
     assert [e.evidence_level for e in recorded][-1] is EvidenceLevel.STRONG
     assert recorded[0].personal.reference == "MP/26/001234"
     assert recorded[0].recorded_by == CASEWORKER_1
-    assert "MP/26/001234" not in str(events[0].payload | {"personal": None})
+    # The personal part travels sealed with the case's key, nowhere in clear.
+    assert all(e.envelope.sealed is not None for e in events)
+    assert "MP/26/001234" not in events[0].raw
+    assert "Neighbour at number 4" not in events[1].raw
 
 
 async def test_a_step_missing_its_evidence_is_refused_naming_what_is_missing(
@@ -682,11 +734,18 @@ async def test_notice_and_possession_need_two_different_people(
         "acceptable_behaviour_agreement",
         "injunction",
     ]
-    [event] = await published(enforcement, case_id, event_type="enforcement.step-decided")
-    decided = EnforcementStepDecided.model_validate(event.payload)
+    [event] = await sent(enforcement, case_id, event_type="enforcement.step-decided")
+    decided = EnforcementStepDecided.model_validate(
+        payload_opened_with(event.envelope, enforcement.keys)
+    )
     assert decided.decided_by == [LEGAL_1, LEGAL_2]
     assert str(decided.decision_id) == decision["decision_id"]
-    assert decided.personal.skip_reason is not None
+    assert decided.personal.skip_reason == (
+        "Serious racially aggravated assault; warnings would not protect her."
+    )
+    # The reason travels sealed with the case's key, nowhere in clear.
+    assert event.envelope.sealed is not None
+    assert "racially aggravated" not in event.raw
     again = await client.post(decide_path, json={"agree": True}, headers=legal_2)
     assert again.status_code == 409, again.text
 

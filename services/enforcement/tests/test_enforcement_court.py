@@ -34,6 +34,7 @@ from hhc_contracts.v1 import (
     ReportReceived,
 )
 from hhc_contracts.vocabulary import EnforcementStep, ReminderSubject
+from hhc_devstack.case_keys import MemoryCaseKeys, payload_opened_with, with_case_keys
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, serving_service
 from hhc_enforcement import court_api
@@ -332,6 +333,8 @@ class CourtTestSettings(EnforcementSettings):
 class Enforcement:
     url: str
     settings: CourtTestSettings
+    keys: MemoryCaseKeys
+    """The case keys the service seals with, as intake would hand them out."""
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +345,8 @@ async def enforcement(postgres_server_url: str, broker: Broker) -> AsyncIterator
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-enforcement-court-{uuid.uuid4().hex[:8]}",
     )
-    served = definition(settings)
+    keys = MemoryCaseKeys()
+    served = with_case_keys(definition(settings), keys)
     if court_api.router not in served.routers:
         served = dataclasses.replace(served, routers=[*served.routers, court_api.router])
     # Two schedulers, as two replicas would run: each reminder is still published once.
@@ -355,7 +359,7 @@ async def enforcement(postgres_server_url: str, broker: Broker) -> AsyncIterator
         ],
     )
     async with serving_service(served) as urls:
-        yield Enforcement(urls.staff, settings)
+        yield Enforcement(urls.staff, settings, keys)
 
 
 @pytest.fixture
@@ -411,6 +415,28 @@ async def published(
     finally:
         await connection.close()
     return [Envelope.model_validate_json(row["payload"]) for row in rows]
+
+
+async def sent_raw(enforcement: Enforcement, case_id: uuid.UUID, event_type: str) -> list[str]:
+    """The case's events of the type as the relay published them (sealed), oldest first:
+    the published row keeps the value as it went onto the topic."""
+
+    async def all_published() -> list[str] | None:
+        connection = await connect(enforcement.settings)
+        try:
+            rows = await connection.fetch(
+                """SELECT payload::text AS payload, published_at IS NOT NULL AS published
+                   FROM outbox WHERE event_type = $1 AND message_key = $2 ORDER BY id""",
+                event_type,
+                str(case_id),
+            )
+        finally:
+            await connection.close()
+        if not rows or not all(row["published"] for row in rows):
+            return None
+        return [str(row["payload"]) for row in rows]
+
+    return await eventually(all_published, message=f"the case's {event_type} published")
 
 
 async def published_anything(enforcement: Enforcement, case_id: uuid.UUID) -> bool:
@@ -503,11 +529,15 @@ async def test_an_order_is_recorded_with_its_terms_expiry_reminders_and_publishe
     start_of_expiry_day = datetime(expires_on.year, expires_on.month, expires_on.day, tzinfo=LONDON)
     assert {when(r["event_at"]) for r in order["reminders"]} == {start_of_expiry_day}
 
-    [envelope] = await published(enforcement, ids.case_id, "enforcement.order-recorded")
-    event = EnforcementOrderRecorded.model_validate(envelope.payload)
+    [raw] = await sent_raw(enforcement, ids.case_id, "enforcement.order-recorded")
+    envelope = Envelope.model_validate_json(raw)
+    event = EnforcementOrderRecorded.model_validate(payload_opened_with(envelope, enforcement.keys))
     assert str(event.order_id) == order["order_id"]
     assert event.expires_on == expires_on
     assert event.personal.terms == "Not to enter Example Street"
+    # The terms travel sealed with the case's key, nowhere in clear.
+    assert envelope.sealed is not None
+    assert "Example Street" not in raw
 
     # An order without an expiry has no reminders.
     lasting = await client.post(

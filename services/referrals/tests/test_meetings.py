@@ -23,6 +23,7 @@ from hhc_chassis.case_access import remember_case
 from hhc_chassis.db import connect
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import MultiAgencyMeetingRecorded
+from hhc_devstack.case_keys import MemoryCaseKeys, payload_opened_with, with_case_keys
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
 from hhc_referrals import meetings
@@ -113,6 +114,7 @@ def test_each_agency_is_listed_once(agencies: list[str], distinct: list[str]) ->
 class Referrals:
     url: str
     settings: ReferralsSettings
+    keys: MemoryCaseKeys
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +128,9 @@ async def referrals(postgres_server_url: str, broker: Broker) -> AsyncIterator[R
     served = definition(settings)
     if meetings.router not in served.routers:
         served = dataclasses.replace(served, routers=[*served.routers, meetings.router])
-    async with serving_service(served) as urls:
-        yield Referrals(urls.staff, settings)
+    keys = MemoryCaseKeys()
+    async with serving_service(with_case_keys(served, keys)) as urls:
+        yield Referrals(urls.staff, settings, keys)
 
 
 @pytest.fixture
@@ -204,7 +207,8 @@ async def test_a_meeting_is_recorded_and_published_in_one_go(
     [envelope] = await published(referrals, case_id)
     assert envelope.case_id == case_id
     assert envelope.producer == "referrals"
-    event = MultiAgencyMeetingRecorded.model_validate(envelope.payload)
+    # Sealed once the relay published it; opened as a subscriber given the key would.
+    event = MultiAgencyMeetingRecorded.model_validate(payload_opened_with(envelope, referrals.keys))
     assert str(event.meeting_id) == stored["meeting_id"]
     assert event.held_on == date(2026, 3, 10)
     assert event.agencies == stored["agencies"]

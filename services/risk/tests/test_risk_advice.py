@@ -30,6 +30,7 @@ from hhc_contracts.vocabulary import (
     PerpetratorKind,
     Track,
 )
+from hhc_devstack.case_keys import MemoryCaseKeys, payload_opened_with, with_case_keys
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
 from hhc_risk import casework
@@ -76,6 +77,7 @@ def test_other_actions_need_no_notes(kind: ActionKind, notes: str | None) -> Non
 class Risk:
     url: str
     settings: RiskSettings
+    keys: MemoryCaseKeys
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,9 @@ async def risk(postgres_server_url: str, broker: Broker) -> AsyncIterator[Risk]:
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-risk-advice-{uuid.uuid4().hex[:8]}",
     )
-    async with serving_service(definition(settings)) as urls:
-        yield Risk(urls.staff, settings)
+    keys = MemoryCaseKeys()
+    async with serving_service(with_case_keys(definition(settings), keys)) as urls:
+        yield Risk(urls.staff, settings, keys)
 
 
 @pytest.fixture
@@ -183,8 +186,12 @@ async def afterwards(risk: Risk, case_id: uuid.UUID, action_id: uuid.UUID) -> Af
         )
     finally:
         await connection.close()
+    # Read as a subscriber given the case's key would: before the relay sealed the row,
+    # or after (the published row keeps the sealed value).
     completions = [
-        ActionCompleted.model_validate(Envelope.model_validate_json(row["payload"]).payload)
+        ActionCompleted.model_validate(
+            payload_opened_with(Envelope.model_validate_json(row["payload"]), risk.keys)
+        )
         for row in rows
     ]
     return Afterwards(state, first_response_at, completions)
