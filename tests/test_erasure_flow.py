@@ -13,7 +13,6 @@ import json
 import uuid
 from typing import Any
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -21,6 +20,7 @@ from hhc_chassis.sealing import unseal
 from hhc_contracts import Envelope
 from hhc_contracts.topics import all_topics
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually
+from hhc_devstack.stored import everything_stored
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 
 from .conftest import LocalPartners, report_body, wait_for_timeline
@@ -77,27 +77,6 @@ async def every_record(bootstrap_servers: str) -> list[bytes]:
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
-
-
-async def every_row(database_url: str) -> str:
-    """Every row of every table in the services' schemas, as text."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        tables = await connection.fetch(
-            """SELECT table_schema, table_name FROM information_schema.tables
-               WHERE table_schema = ANY($1::text[]) AND table_type = 'BASE TABLE'""",
-            list(SERVICE_PORTS),
-        )
-        assert len(tables) > 20, "the services' schemas were not found"
-        dumped: list[str] = []
-        for table in tables:
-            rows = await connection.fetch(
-                f'SELECT t::text AS row FROM "{table["table_schema"]}"."{table["table_name"]}" t'
-            )
-            dumped.extend(row["row"] for row in rows)
-        return "\n".join(dumped)
-    finally:
-        await connection.close()
 
 
 async def disposals_recorded(bootstrap_servers: str, case_id: str) -> set[str]:
@@ -172,7 +151,7 @@ async def test_an_erased_survivor_is_readable_nowhere_and_another_still_is(
     everything = b"\n".join(after)
     for distinctive in ERASED:
         assert distinctive.encode() not in everything
-    rows = await every_row(database_url)
+    rows = await everything_stored(database_url, list(SERVICE_PORTS))
     for distinctive in ERASED:
         assert distinctive not in rows
     assert KEPT[0] in rows  # intake still keeps the other survivor's report

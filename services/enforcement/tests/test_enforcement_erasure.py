@@ -44,6 +44,7 @@ from hhc_devstack.pytest_plugin import (
     kafka_consumer,
     serving_service,
 )
+from hhc_devstack.stored import everything_stored
 from hhc_enforcement.app import EnforcementSettings, definition
 
 TEAM = "north"
@@ -113,22 +114,6 @@ async def query(enforcement: Enforcement, sql: str, *args: Any) -> list[dict[str
         await pool.close()
 
 
-async def everything_stored(enforcement: Enforcement) -> str:
-    """Every row of every table of the service's database, as text."""
-    tables = await query(
-        enforcement,
-        """SELECT format('%I.%I', table_schema, table_name) AS name
-           FROM information_schema.tables
-           WHERE table_type = 'BASE TABLE'
-             AND table_schema NOT IN ('pg_catalog', 'information_schema')""",
-    )
-    rows: list[str] = []
-    for table in tables:
-        found = await query(enforcement, f"SELECT t::text AS row FROM {table['name']} t")
-        rows += [row["row"] for row in found]
-    return "\n".join(rows)
-
-
 async def open_case(
     enforcement: Enforcement, client: httpx.AsyncClient, case_id: uuid.UUID, name: str, tag: str
 ) -> None:
@@ -190,7 +175,7 @@ async def test_an_erased_case_leaves_no_words_in_enforcement(
     async with httpx.AsyncClient(base_url=enforcement.url, timeout=15, headers=headers) as client:
         await open_case(enforcement, client, erased, "Zephyrine Quoll of Larkspur Row", "ZQ")
         await open_case(enforcement, client, kept, "Ottoline Wrenfield", "OW")
-    before = await everything_stored(enforcement)
+    before = await everything_stored(enforcement.settings.database_url)
     assert all(word in before for word in ERASED_WORDS)
     steps_before = await query(
         enforcement,
@@ -209,7 +194,7 @@ async def test_an_erased_case_leaves_no_words_in_enforcement(
         )
 
         async def gone() -> str | None:
-            stored = await everything_stored(enforcement)
+            stored = await everything_stored(enforcement.settings.database_url)
             return None if any(word in stored for word in ERASED_WORDS) else stored
 
         stored = await eventually(gone, message="the erased case's words are still here")

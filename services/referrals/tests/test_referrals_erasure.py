@@ -50,6 +50,7 @@ from hhc_devstack.pytest_plugin import (
     kafka_consumer,
     serving_service,
 )
+from hhc_devstack.stored import everything_stored
 from hhc_referrals.app import definition
 from hhc_referrals.settings import ReferralsSettings
 from hhc_referrals.sharing import PERSONAL_DETAIL_FIELDS
@@ -144,22 +145,6 @@ async def query(referrals: Referrals, sql: str, *args: Any) -> list[dict[str, An
         return [dict(row) for row in await pool.fetch(sql, *args)]
     finally:
         await pool.close()
-
-
-async def everything_stored(referrals: Referrals) -> str:
-    """Every row of every table of the service's database, as text."""
-    tables = await query(
-        referrals,
-        """SELECT format('%I.%I', table_schema, table_name) AS name
-           FROM information_schema.tables
-           WHERE table_type = 'BASE TABLE'
-             AND table_schema NOT IN ('pg_catalog', 'information_schema')""",
-    )
-    rows: list[str] = []
-    for table in tables:
-        found = await query(referrals, f"SELECT t::text AS row FROM {table['name']} t")
-        rows += [row["row"] for row in found]
-    return "\n".join(rows)
 
 
 async def report_handled(referrals: Referrals, case_id: uuid.UUID) -> None:
@@ -262,7 +247,7 @@ async def test_an_erased_case_leaves_nothing_personal_in_referrals(
     async with httpx.AsyncClient(base_url=referrals.url, timeout=15, headers=headers) as client:
         await open_case(referrals, client, erased, "Zephyrine Quoll", "14 Larkspur Row", "ZQ")
         await open_case(referrals, client, kept, "Ottoline Wrenfield", "3 Quarry Lane", "OW")
-    before = await everything_stored(referrals)
+    before = await everything_stored(referrals.settings.database_url)
     assert all(word in before for word in ERASED_WORDS)
     referrals_before = await query(
         referrals,
@@ -280,7 +265,7 @@ async def test_an_erased_case_leaves_nothing_personal_in_referrals(
         )
 
         async def gone() -> str | None:
-            stored = await everything_stored(referrals)
+            stored = await everything_stored(referrals.settings.database_url)
             return None if any(word in stored for word in ERASED_WORDS) else stored
 
         stored = await eventually(gone, message="the erased case's data is still in referrals")

@@ -42,6 +42,7 @@ from hhc_devstack.pytest_plugin import (
     kafka_consumer,
     serving_service,
 )
+from hhc_devstack.stored import everything_stored
 from hhc_risk.app import definition
 from hhc_risk.settings import RiskSettings
 
@@ -110,22 +111,6 @@ async def query(risk: Risk, sql: str, *args: Any) -> list[dict[str, Any]]:
         return [dict(row) for row in await pool.fetch(sql, *args)]
     finally:
         await pool.close()
-
-
-async def everything_stored(risk: Risk) -> str:
-    """Every row of every table of the service's database, as text."""
-    tables = await query(
-        risk,
-        """SELECT format('%I.%I', table_schema, table_name) AS name
-           FROM information_schema.tables
-           WHERE table_type = 'BASE TABLE'
-             AND table_schema NOT IN ('pg_catalog', 'information_schema')""",
-    )
-    rows: list[str] = []
-    for table in tables:
-        found = await query(risk, f"SELECT t::text AS row FROM {table['name']} t")
-        rows += [row["row"] for row in found]
-    return "\n".join(rows)
 
 
 async def complete_an_action(
@@ -201,7 +186,7 @@ async def test_an_erased_case_leaves_no_words_of_staff_in_risk(
             outcome="Saw Mr Ottoline Wrenfield at home",
             notes="Mr Ottoline Wrenfield at 3 Quarry Lane",
         )
-    assert "Zephyrine" in await everything_stored(risk)
+    assert "Zephyrine" in await everything_stored(risk.settings.database_url)
     actions_before = await query(
         risk, "SELECT action_id, state, completed_at FROM actions WHERE case_id = $1", erased
     )
@@ -216,7 +201,7 @@ async def test_an_erased_case_leaves_no_words_of_staff_in_risk(
         )
 
         async def gone() -> str | None:
-            stored = await everything_stored(risk)
+            stored = await everything_stored(risk.settings.database_url)
             return stored if "Zephyrine" not in stored and "Larkspur" not in stored else None
 
         stored = await eventually(gone, message="the erased case's words are still in risk")
