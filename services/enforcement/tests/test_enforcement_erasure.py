@@ -18,12 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from hhc_chassis.db import create_pool
-from hhc_chassis.events import new_envelope
-from hhc_contracts import Topic, event_spec
+from hhc_contracts import Topic
 from hhc_contracts.v1 import CaseErased, ReportReceived
 from hhc_contracts.vocabulary import (
     Channel,
@@ -35,6 +33,7 @@ from hhc_contracts.vocabulary import (
     ReporterRole,
     Track,
 )
+from hhc_devstack.events import publish_as_producer
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import (
     Broker,
@@ -72,19 +71,8 @@ async def enforcement(postgres_server_url: str, broker: Broker) -> AsyncIterator
 
 
 async def publish(enforcement: Enforcement, case_id: uuid.UUID, payload: BaseModel) -> None:
-    """Publish as intake does: its envelope, its headers (producer "intake")."""
-    envelope = new_envelope(payload, case_id=case_id, occurred_at=datetime.now(UTC))
-    producer = AIOKafkaProducer(bootstrap_servers=enforcement.broker.bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            event_spec(type(payload)).topic.value,
-            envelope.model_dump_json().encode(),
-            key=str(case_id).encode(),
-            headers=[(k, v.encode()) for k, v in envelope.headers().items()],
-        )
-    finally:
-        await producer.stop()
+    """Publish as its producer (intake) does: its envelope, its headers."""
+    await publish_as_producer(enforcement.broker.bootstrap_servers, case_id, payload)
 
 
 def report(case_id: uuid.UUID) -> ReportReceived:
