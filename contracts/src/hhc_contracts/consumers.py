@@ -33,6 +33,8 @@ CONSUMED_BY: Mapping[str, frozenset[str]] = {
             "risk.action-completed",
             "risk.action-overdue",
             "risk.action-stopped",
+            # 3.5.2: a case with a court hearing listed is held from disposal.
+            "enforcement.hearing-scheduled",
         }
     ),
     "risk": frozenset(

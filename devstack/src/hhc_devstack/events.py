@@ -14,18 +14,22 @@ from hhc_devstack.pytest_plugin import eventually, kafka_consumer
 
 
 async def publish_as_producer(
-    bootstrap_servers: str, case_id: uuid.UUID, payload: BaseModel, **envelope_changes: Any
+    bootstrap_servers: str,
+    case_id: uuid.UUID,
+    event: BaseModel,
+    *,
+    envelope_changes: dict[str, Any] | None = None,
 ) -> Envelope:
-    """Publish ``payload`` as its producing service does: its envelope on its topic, keyed
-    by the case, with its headers."""
-    envelope = new_envelope(payload, case_id=case_id, occurred_at=datetime.now(UTC))
+    """Publish ``event`` as its producing service does: its envelope on its topic, keyed
+    by the case, with its headers; ``envelope_changes`` alter the envelope first."""
+    envelope = new_envelope(event, case_id=case_id, occurred_at=datetime.now(UTC))
     if envelope_changes:
         envelope = envelope.model_copy(update=envelope_changes)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
     await producer.start()
     try:
         await producer.send_and_wait(
-            event_spec(type(payload)).topic.value,
+            event_spec(type(event)).topic.value,
             envelope.model_dump_json().encode(),
             key=str(case_id).encode(),
             headers=[(name, value.encode()) for name, value in envelope.headers().items()],

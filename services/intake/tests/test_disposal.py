@@ -14,12 +14,17 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from hhc_chassis.db import create_pool
+from hhc_chassis.events import new_envelope
 from hhc_chassis.sealing import unseal
 from hhc_contracts import Envelope, Topic
 from hhc_contracts.submission import ReportSubmitted
+from hhc_contracts.v1 import EnforcementHearingScheduled
+from hhc_contracts.vocabulary import EnforcementStep
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
+from hhc_intake.court_holds import COURT_HEARINGS, hearing_hold_reason
 from hhc_intake.erasure import dispose_due_cases
 from hhc_intake.settings import IntakeSettings
 
@@ -409,3 +414,188 @@ async def test_the_retention_schedule_erases_closed_cases_past_their_period(
     for case_id in (recent, held, named_as_long, still_open):
         assert (await dpo.client.get(f"/v1/cases/{case_id}/erasure")).status_code == 404
         assert (await manager.case(case_id))["reports"][0]["report"]["survivor"]["name"]
+
+
+# --------------------------------------------------------- holds for court hearings
+
+
+def hearing(
+    case_id: str,
+    *,
+    step: EnforcementStep = EnforcementStep.POSSESSION_CLAIM,
+    court: str = "County Court at Leeds",
+    hearing_at: datetime = datetime(2031, 3, 14, 10, 30, tzinfo=UTC),
+) -> EnforcementHearingScheduled:
+    return EnforcementHearingScheduled(
+        hearing_id=uuid.uuid4(),
+        enforcement_case_id=uuid.uuid4(),
+        case_id=uuid.UUID(case_id),
+        step=step,
+        hearing_at=hearing_at,
+        court=court,
+        recorded_by=f"caseworker-{uuid.uuid4().hex[:6]}",
+        recorded_at=datetime.now(UTC).replace(microsecond=0),
+    )
+
+
+def as_enforcement(payload: EnforcementHearingScheduled) -> Envelope:
+    return new_envelope(payload, case_id=payload.case_id, occurred_at=payload.recorded_at)
+
+
+async def publish_hearings(broker: Broker, *envelopes: Envelope, key: str | None = None) -> None:
+    """On enforcement's topic, with the producer header from the envelope, keyed by the
+    case as enforcement's outbox keys them (or by ``key``: one partition for all)."""
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            await producer.send_and_wait(
+                Topic.ENFORCEMENT_CASES.value,
+                envelope.model_dump_json().encode(),
+                key=(key or str(envelope.case_id)).encode(),
+                headers=[(k, v.encode()) for k, v in envelope.headers().items()],
+            )
+    finally:
+        await producer.stop()
+
+
+async def handled(database_url: str, envelope: Envelope) -> bool:
+    """Intake's consumer handled the event (its inbox row commits with the handling)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return bool(
+            await connection.fetchval(
+                "SELECT true FROM intake.inbox WHERE event_id = $1", envelope.event_id
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def dead_lettered(database_url: str, envelope: Envelope) -> str | None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        reason: str | None = await connection.fetchval(
+            "SELECT reason_class FROM intake.dead_letters WHERE event_id = $1", envelope.event_id
+        )
+        return reason
+    finally:
+        await connection.close()
+
+
+async def active_holds(dpo: Staff, case_id: str) -> list[dict[str, Any]]:
+    response = await dpo.client.get(f"/v1/cases/{case_id}/legal-holds")
+    assert response.status_code == 200, response.text
+    return [hold for hold in response.json() if hold["active"]]
+
+
+def test_a_hearing_holds_the_case_naming_the_step_court_and_day_only() -> None:
+    assert (
+        hearing_hold_reason(
+            EnforcementStep.INJUNCTION,
+            "County Court at Leeds",
+            datetime(2031, 3, 14, 10, tzinfo=UTC),
+        )
+        == "Court hearing listed: injunction at County Court at Leeds on 2031-03-14"
+    )
+    # The courts' calendar: late on 30 June in UTC is 1 July in London (BST).
+    assert hearing_hold_reason(
+        EnforcementStep.POSSESSION_CLAIM, "Leeds", datetime(2031, 6, 30, 23, 30, tzinfo=UTC)
+    ).endswith("on 2031-07-01")
+
+
+async def test_a_court_hearing_places_a_legal_hold_that_stops_disposal_until_lifted(
+    intake: Intake, broker: Broker, manager: Staff, caseworker: Staff, dpo: Staff
+) -> None:
+    case_id = await close_case(manager)
+    await closed_ago(intake.database_url, case_id, timedelta(days=7 * 365))
+    unknown = as_enforcement(hearing(str(uuid.uuid4())))
+    first = as_enforcement(hearing(case_id))
+    # A case intake does not know is passed by; the hearing after it is handled.
+    await publish_hearings(broker, unknown, first, key=case_id)
+
+    async def held() -> list[dict[str, Any]]:
+        return await active_holds(dpo, case_id)
+
+    (hold,) = await eventually(held, timeout=60, message="no hold for the court hearing")
+    assert await handled(intake.database_url, unknown)
+    assert hold["placed_by"] == COURT_HEARINGS == "enforcement"
+    assert (
+        hold["reason"]
+        == "Court hearing listed: possession claim at County Court at Leeds on 2031-03-14"
+    )
+    assert datetime.fromisoformat(hold["placed_at"]) == datetime.fromisoformat(
+        first.payload["recorded_at"]
+    )
+    # Shown on the case, as a hold placed by hand is.
+    assert [h["hold_id"] for h in (await caseworker.case(case_id))["legal_holds"]] == [
+        hold["hold_id"]
+    ]
+
+    # The data protection officer's erasure is refused, naming it.
+    erasure = f"/v1/cases/{case_id}/erasure"
+    asked = {"reason": "Subject's erasure request, ref DPO-3107"}
+    refused = await dpo.client.post(erasure, json=asked)
+    assert refused.status_code == 409, refused.text
+    assert [h["hold_id"] for h in refused.json()["legal_holds"]] == [hold["hold_id"]]
+    assert refused.json()["legal_holds"][0]["reason"] == hold["reason"]
+
+    # The retention schedule passes it by, though it is years past its period.
+    settings = IntakeSettings(database_url=intake.database_url, case_key_kek=new_kek())
+    pool = await create_pool(settings)
+    try:
+        await dispose_due_cases(pool, settings, datetime.now(UTC))
+    finally:
+        await pool.close()
+    assert (await dpo.client.get(erasure)).status_code == 404
+
+    # A further hearing while the hold stands adds none.
+    second = as_enforcement(
+        hearing(case_id, step=EnforcementStep.INJUNCTION, court="County Court at Bradford")
+    )
+    await publish_hearings(broker, second)
+    await eventually(
+        lambda: handled(intake.database_url, second), timeout=60, message="second not handled"
+    )
+    holds = (await dpo.client.get(f"/v1/cases/{case_id}/legal-holds")).json()
+    assert [h["hold_id"] for h in holds] == [hold["hold_id"]]
+
+    # Lifted by a person, as any hold: then the erasure goes ahead.
+    lifted = await dpo.client.post(f"/v1/cases/{case_id}/legal-holds/{hold['hold_id']}/lift")
+    assert lifted.status_code == 200, lifted.text
+    assert (lifted.json()["active"], lifted.json()["lifted_by"]) == (False, dpo.subject)
+    erased = await dpo.client.post(erasure, json=asked)
+    assert erased.status_code == 201, erased.text
+
+    # Nothing is left to hold: a hearing listed after the erasure places nothing.
+    late = as_enforcement(hearing(case_id))
+    await publish_hearings(broker, late)
+    await eventually(
+        lambda: handled(intake.database_url, late), timeout=60, message="late not handled"
+    )
+    assert await active_holds(dpo, case_id) == []
+
+
+async def test_a_forged_hearing_places_no_hold(
+    intake: Intake, broker: Broker, manager: Staff, dpo: Staff
+) -> None:
+    target = await close_case(manager)
+    other = await close_case(manager)
+    genuine = as_enforcement(hearing(other))
+    forged = [
+        # Intake itself, or anyone else, naming themselves in header and envelope alike.
+        as_enforcement(hearing(target)).model_copy(update={"producer": producer})
+        for producer in ("intake", "evil")
+    ]
+    # One partition, the forgeries first: when the genuine hearing's hold is there, they
+    # have been read.
+    await publish_hearings(broker, *forged, genuine, key=other)
+
+    async def held() -> list[dict[str, Any]]:
+        return await active_holds(dpo, other)
+
+    await eventually(held, timeout=60, message="no hold for the genuine hearing")
+    assert (await dpo.client.get(f"/v1/cases/{target}/legal-holds")).json() == []
+    for envelope in forged:
+        assert await dead_lettered(intake.database_url, envelope) == "untrusted-event"
+        assert not await handled(intake.database_url, envelope)

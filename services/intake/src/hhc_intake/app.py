@@ -5,6 +5,7 @@ from hhc_chassis.service import ServiceDefinition, run
 from hhc_contracts import Topic
 from hhc_intake.api import router
 from hhc_intake.case_keys import database_case_keys
+from hhc_intake.court_holds import COURT_HANDLERS
 from hhc_intake.disposal_api import router as disposal_api
 from hhc_intake.erasure import retention_schedule
 from hhc_intake.inbound import report_submitted_handler
@@ -29,17 +30,20 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         "(policy 1.6, 3.1, 3.2, 3.5, 4.3); keeps the case keys and erases personal data "
         "on request and by the retention schedule (3.5.2).",
         # Risk's levels and actions: for closing a high-risk case and for the worklists.
+        # Enforcement's hearings: a case in court is held from disposal (3.5.2).
         topics=[
             Topic.INTAKE_SUBMISSIONS,
             Topic.INTAKE_CASES,
             Topic.RISK_ASSESSMENTS,
             Topic.RISK_ACTIONS,
+            Topic.ENFORCEMENT_CASES,
         ],
         handlers={
             "intake.report-submitted": report_submitted_handler(settings.team_assignment),
             # 5.1: a closure offers the survivor the satisfaction survey.
             "intake.case-status-changed": survey_offer_handler(settings),
             **RISK_HANDLERS,
+            **COURT_HANDLERS,
         },
         routers=[router, survey_api, lifecycle_api, worklists_api, disposal_api],
         # The public pages, form and status lookup: on their own listener, never beside
