@@ -240,6 +240,7 @@ class EventConsumer:
         to_handle = [message for message in messages if message.handler is not None]
         if not to_handle:
             return
+        await self._fetch_keys_ahead(to_handle)
         if len(to_handle) > 1:
             try:
                 await self._handle_together(to_handle)
@@ -375,6 +376,26 @@ class EventConsumer:
         finally:
             handler_duration.record(
                 time.perf_counter() - started, {**self._attributes(message), "outcome": outcome}
+            )
+
+    async def _fetch_keys_ahead(self, messages: Sequence[_Message]) -> None:
+        """Fetch the keys of the batch's cases at once, before any transaction opens: each
+        is then opened from the key source's cache instead of a round trip per case, one
+        after the other, inside the transaction. A key that cannot be fetched now fails
+        later, where the message is handled and retried."""
+        if not self._opens_personal_data or self._case_keys is None:
+            return
+        keys = self._case_keys
+        case_ids = {
+            message.envelope.case_id
+            for message in messages
+            if message.envelope is not None
+            and message.envelope.sealed is not None
+            and message.envelope.case_id is not None
+        }
+        if case_ids:
+            await asyncio.gather(
+                *(keys.key_for(case_id) for case_id in case_ids), return_exceptions=True
             )
 
     async def _open_sealed(self, message: _Message) -> None:
