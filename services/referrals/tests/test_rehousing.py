@@ -22,6 +22,7 @@ from hhc_chassis.case_access import remember_case, with_case_access
 from hhc_chassis.consumer import Handler
 from hhc_chassis.db import create_pool
 from hhc_chassis.events import new_envelope
+from hhc_contracts import Envelope
 from hhc_contracts.v1 import ReportPersonalData, ReportReceived, RiskAssessed
 from hhc_contracts.vocabulary import (
     Channel,
@@ -34,6 +35,7 @@ from hhc_contracts.vocabulary import (
     RiskLevel,
     Track,
 )
+from hhc_devstack.case_keys import MemoryCaseKeys, payload_opened_with, with_case_keys
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, serving_service
 from hhc_referrals.app import definition
@@ -191,6 +193,7 @@ class Referrals:
     pool: asyncpg.Pool
     handlers: Mapping[str, Handler]
     """As the service's consumer runs them (case access kept first)."""
+    keys: MemoryCaseKeys
 
 
 @pytest.fixture(scope="module")
@@ -201,14 +204,15 @@ async def referrals(postgres_server_url: str, broker: Broker) -> AsyncIterator[R
         kafka_bootstrap_servers=broker.bootstrap_servers,
         consumer_group=f"test-rehousing-{uuid.uuid4().hex[:8]}",
     )
-    service = definition(settings)
+    keys = MemoryCaseKeys()
+    service = with_case_keys(definition(settings), keys)
     async with (
         serving_service(service) as urls,
         httpx.AsyncClient(base_url=urls.staff, timeout=10) as client,
     ):
         pool = await create_pool(settings)
         try:
-            yield Referrals(client, pool, with_case_access(service.handlers))
+            yield Referrals(client, pool, with_case_access(service.handlers), keys)
         finally:
             await pool.close()
 
@@ -403,7 +407,8 @@ async def test_a_rehousing_request_is_stored_and_published_with_its_evidence(
         {"reference": "CAD-7", "partner": "police", "called_at": "2026-03-03T11:00:00Z"}
     ]
     [envelope] = await outbox(referrals, "referrals.rehousing-requested", case_id)
-    payload = envelope["payload"]
+    # Sealed once the relay published the row: read as a subscriber given the key would.
+    payload = payload_opened_with(Envelope.model_validate(envelope), referrals.keys)
     assert envelope["case_id"] == str(case_id)
     assert payload["request_id"] == str(request_id)
     assert payload["banding"] == "emergency"
