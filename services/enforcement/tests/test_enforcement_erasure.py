@@ -9,7 +9,6 @@ the enforcement case, its step and its evidence kinds stay; the disposal is on t
 topic with its counts.
 """
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ import pytest
 from pydantic import BaseModel
 
 from hhc_chassis.db import create_pool
-from hhc_contracts import Topic
 from hhc_contracts.v1 import CaseErased, ReportReceived
 from hhc_contracts.vocabulary import (
     Channel,
@@ -33,14 +31,13 @@ from hhc_contracts.vocabulary import (
     ReporterRole,
     Track,
 )
-from hhc_devstack.events import publish_as_producer
+from hhc_devstack.events import disposal_recorded, publish_as_producer
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import (
     Broker,
     TokenFactory,
     bearer,
     eventually,
-    kafka_consumer,
     serving_service,
 )
 from hhc_devstack.stored import everything_stored
@@ -172,49 +169,31 @@ async def test_an_erased_case_leaves_no_words_in_enforcement(
         erased,
     )
 
-    async with kafka_consumer(enforcement.broker.bootstrap_servers, Topic.AUDIT_ACCESS) as audit:
-        await publish(
-            enforcement,
-            erased,
-            CaseErased(
-                case_id=erased, basis=DisposalBasis.SUBJECT_REQUEST, erased_at=datetime.now(UTC)
-            ),
-        )
+    await publish(
+        enforcement,
+        erased,
+        CaseErased(
+            case_id=erased, basis=DisposalBasis.SUBJECT_REQUEST, erased_at=datetime.now(UTC)
+        ),
+    )
 
-        async def gone() -> str | None:
-            stored = await everything_stored(enforcement.settings.database_url)
-            return None if any(word in stored for word in ERASED_WORDS) else stored
+    async def gone() -> str | None:
+        stored = await everything_stored(enforcement.settings.database_url)
+        return None if any(word in stored for word in ERASED_WORDS) else stored
 
-        stored = await eventually(gone, message="the erased case's words are still here")
-        for word in ("Ottoline Wrenfield", "T-OW-0042", "MP/OW/7781"):
-            assert word in stored  # the other case is untouched
-        steps_after = await query(
-            enforcement,
-            """SELECT s.step_id, s.step, s.taken_at FROM enforcement_steps s
-               JOIN enforcement_cases c USING (enforcement_case_id) WHERE c.case_id = $1""",
-            erased,
-        )
-        assert steps_after == steps_before
+    stored = await eventually(gone, message="the erased case's words are still here")
+    for word in ("Ottoline Wrenfield", "T-OW-0042", "MP/OW/7781"):
+        assert word in stored  # the other case is untouched
+    steps_after = await query(
+        enforcement,
+        """SELECT s.step_id, s.step, s.taken_at FROM enforcement_steps s
+           JOIN enforcement_cases c USING (enforcement_case_id) WHERE c.case_id = $1""",
+        erased,
+    )
+    assert steps_after == steps_before
 
-        disposals: list[dict[str, Any]] = []
-
-        async def disposal_recorded() -> dict[str, Any] | None:
-            batch = await audit.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    document = json.loads(record.value)
-                    if document["event_type"] == "audit.retention-disposed":
-                        disposals.append(document["payload"])
-            return next(
-                (
-                    payload
-                    for payload in disposals
-                    if payload["service"] == "enforcement" and payload["case_id"] == str(erased)
-                ),
-                None,
-            )
-
-        disposed = await eventually(disposal_recorded, message="no disposal on the audit topic")
+    disposals = await disposal_recorded(enforcement.broker.bootstrap_servers, "enforcement", erased)
+    disposed = disposals[0]
     assert disposed["basis"] == "subject_request"
     counts = disposed["counts"]
     for kind in ("perpetrators", "evidence_items", "proposal_reasons", "decision_reasons"):

@@ -7,7 +7,6 @@ notes) is in none of risk's tables afterwards, while another case's still is; th
 actions, times and states stay; the disposal is on the audit topic with its counts.
 """
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ import pytest
 from pydantic import BaseModel
 
 from hhc_chassis.db import create_pool
-from hhc_contracts import Topic
 from hhc_contracts.v1 import CaseErased, ReportReceived
 from hhc_contracts.vocabulary import (
     Channel,
@@ -31,14 +29,13 @@ from hhc_contracts.vocabulary import (
     ReporterRole,
     Track,
 )
-from hhc_devstack.events import publish_as_producer
+from hhc_devstack.events import disposal_recorded, publish_as_producer
 from hhc_devstack.infrastructure import create_database
 from hhc_devstack.pytest_plugin import (
     Broker,
     TokenFactory,
     bearer,
     eventually,
-    kafka_consumer,
     serving_service,
 )
 from hhc_devstack.stored import everything_stored
@@ -179,53 +176,34 @@ async def test_an_erased_case_leaves_no_words_of_staff_in_risk(
         risk, "SELECT action_id, state, completed_at FROM actions WHERE case_id = $1", erased
     )
 
-    async with kafka_consumer(risk.broker.bootstrap_servers, Topic.AUDIT_ACCESS) as audit:
-        await publish(
-            risk,
-            erased,
-            CaseErased(
-                case_id=erased, basis=DisposalBasis.SUBJECT_REQUEST, erased_at=datetime.now(UTC)
-            ),
-        )
+    await publish(
+        risk,
+        erased,
+        CaseErased(
+            case_id=erased, basis=DisposalBasis.SUBJECT_REQUEST, erased_at=datetime.now(UTC)
+        ),
+    )
 
-        async def gone() -> str | None:
-            stored = await everything_stored(risk.settings.database_url)
-            return stored if "Zephyrine" not in stored and "Larkspur" not in stored else None
+    async def gone() -> str | None:
+        stored = await everything_stored(risk.settings.database_url)
+        return stored if "Zephyrine" not in stored and "Larkspur" not in stored else None
 
-        stored = await eventually(gone, message="the erased case's words are still in risk")
-        assert "Ottoline Wrenfield" in stored  # the other case is untouched
-        # The case's actions stay, as they were but for the outcome in staff's words.
-        actions_after = await query(
-            risk,
-            "SELECT action_id, state, completed_at, outcome FROM actions WHERE case_id = $1",
-            erased,
-        )
-        assert sorted(
-            (row["action_id"], row["state"], row["completed_at"]) for row in actions_after
-        ) == sorted(tuple(row.values()) for row in actions_before)
-        assert "erased" in {row["outcome"] for row in actions_after}
+    stored = await eventually(gone, message="the erased case's words are still in risk")
+    assert "Ottoline Wrenfield" in stored  # the other case is untouched
+    # The case's actions stay, as they were but for the outcome in staff's words.
+    actions_after = await query(
+        risk,
+        "SELECT action_id, state, completed_at, outcome FROM actions WHERE case_id = $1",
+        erased,
+    )
+    assert sorted(
+        (row["action_id"], row["state"], row["completed_at"]) for row in actions_after
+    ) == sorted(tuple(row.values()) for row in actions_before)
+    assert "erased" in {row["outcome"] for row in actions_after}
 
-        disposals: list[dict[str, Any]] = []
-
-        async def disposal_recorded() -> dict[str, Any] | None:
-            batch = await audit.getmany(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    document = json.loads(record.value)
-                    if document["event_type"] == "audit.retention-disposed":
-                        disposals.append(document)
-            return next(
-                (
-                    document["payload"]
-                    for document in disposals
-                    if document["payload"]["service"] == "risk"
-                    and document["payload"]["case_id"] == str(erased)
-                ),
-                None,
-            )
-
-        disposed = await eventually(disposal_recorded, message="no disposal on the audit topic")
+    disposals = await disposal_recorded(risk.broker.bootstrap_servers, "risk", erased)
+    disposed = disposals[0]
     assert disposed["basis"] == "subject_request"
     assert disposed["counts"]["action_outcomes"] == 1
     assert sum(disposed["counts"].values()) >= 1
-    assert not any(document["payload"]["case_id"] == str(kept) for document in disposals)
+    assert not any(payload["case_id"] == str(kept) for payload in disposals)
