@@ -78,6 +78,7 @@ async def _chunks(size: int) -> AsyncIterator[bytes]:
 @pytest.mark.parametrize(
     ("service", "path"),
     [("intake", "/v1/reports"), ("risk", f"/v1/cases/{uuid.uuid4()}/assessments")],
+    ids=["intake", "risk"],
 )
 async def test_a_body_in_chunks_over_the_limit_gets_413(
     shared_system: ServiceProcesses, token: str, service: str, path: str

@@ -74,7 +74,8 @@ def consumer_for(settings: ServiceSettings, topics: Sequence[str]) -> AIOKafkaCo
         # died without leaving must not hold the group's partitions for long. Rejoining
         # waits for the batch in hand (at most 0.6 x SHUTDOWN_GRACE_SECONDS).
         rebalance_timeout_ms=int(max(20.0, settings.shutdown_grace_seconds * 1.5) * 1000),
-        session_timeout_ms=10_000,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_session_timeout_ms // 3,
     )
 
 

@@ -101,6 +101,13 @@ class ServiceSettings(BaseSettings):
     consumer_fetch_wait_ms: int = Field(
         default=100, ge=1, description="Longest the broker holds a fetch while it has no data"
     )
+    consumer_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="A consumer that stops heartbeating is out of its group after this "
+        "(Kafka refuses less than its group.min.session.timeout.ms, 6 s by default; Tansu "
+        "holds each join for half of it, so the embedded broker is given less)",
+    )
 
     metrics_refresh_seconds: float = Field(
         default=10.0,

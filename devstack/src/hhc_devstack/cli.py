@@ -18,7 +18,12 @@ from pathlib import Path
 from types import FrameType
 
 from hhc_chassis.access import Role
-from hhc_devstack.infrastructure import EmbeddedBroker, EmbeddedPostgres, create_topics
+from hhc_devstack.infrastructure import (
+    EMBEDDED_BROKER_ENV,
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    create_topics,
+)
 from hhc_devstack.issuer import DEFAULT_PORT, DevIssuer, token_from_state
 from hhc_devstack.system import PUBLIC_PORTS, ServiceProcesses
 
@@ -42,12 +47,12 @@ def up(state_dir: Path) -> int:
     services: ServiceProcesses | None = None
     issuer: DevIssuer | None = None
     try:
-        identity_env: dict[str, str] = {}
+        service_env: dict[str, str] = {}
         if not (os.environ.get("OIDC_ISSUER") and os.environ.get("OIDC_JWKS_URL")):
             issuer = DevIssuer(
                 state_dir / "issuer", port=int(os.environ.get("HHC_ISSUER_PORT", DEFAULT_PORT))
             ).start()
-            identity_env = issuer.env()
+            service_env = issuer.env()
             print(f"identity    development issuer at {issuer.issuer} (hhc-dev token)")
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
@@ -56,6 +61,9 @@ def up(state_dir: Path) -> int:
             )
             broker.start()
             bootstrap = broker.bootstrap_servers
+            service_env |= {
+                name: value for name, value in EMBEDDED_BROKER_ENV.items() if name not in os.environ
+            }
             print(f"broker      Tansu (embedded, memory only) at {bootstrap}")
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
@@ -73,7 +81,7 @@ def up(state_dir: Path) -> int:
             bootstrap_servers=bootstrap,
             public_ports=PUBLIC_PORTS,
             log_dir=log_dir,
-            extra_env=identity_env,
+            extra_env=service_env,
         )
         services.start_all()
         services.wait_ready(timeout=60)

@@ -83,6 +83,12 @@ def tansu_binary() -> Path:
     return path
 
 
+EMBEDDED_BROKER_ENV = {"CONSUMER_SESSION_TIMEOUT_MS": "3000"}
+"""What services are given for Tansu: it holds every group join for half the session
+timeout (5 s of the default 10 s at each start and rebalance). Apache Kafka refuses a
+session timeout under 6 s, so only the embedded broker gets this."""
+
+
 @dataclass
 class EmbeddedBroker:
     """Tansu, memory-only: a restart loses every topic and offset."""

@@ -29,6 +29,7 @@ import pytest
 
 from hhc_chassis.service import Listening, ServiceDefinition, create_listeners
 from hhc_devstack.infrastructure import (
+    EMBEDDED_BROKER_ENV,
     EmbeddedBroker,
     EmbeddedPostgres,
     create_database,
@@ -48,6 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
     global _issuer
     _issuer = DevIssuer(Path(tempfile.mkdtemp(prefix="hhc-test-issuer-"))).start()
     os.environ.update(_issuer.env())
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and not docker_available():
+        # Every service, harness and system of the run joins its groups on Tansu.
+        for name, value in EMBEDDED_BROKER_ENV.items():
+            os.environ.setdefault(name, value)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -301,6 +306,8 @@ async def kafka_consumer(bootstrap_servers: str, *topics: str) -> AsyncIterator[
         group_id=f"test-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        session_timeout_ms=int(os.environ.get("CONSUMER_SESSION_TIMEOUT_MS", "10000")),
+        heartbeat_interval_ms=int(os.environ.get("CONSUMER_SESSION_TIMEOUT_MS", "10000")) // 3,
     )
     await consumer.start()
     try:
