@@ -11,8 +11,13 @@ up: sync
 
 test: sync lint typecheck pytest
 
+# Two workers, each with its own PostgreSQL and broker, a test file to each at a time
+# (module fixtures such as a shared system start once): most tests wait on the broker,
+# so two overlap well on two cores. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+
 pytest: sync browser-deps
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: sync
 	$(UV) run --frozen ruff check .

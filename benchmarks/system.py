@@ -66,6 +66,7 @@ from hhc_contracts.topics import all_topics
 from hhc_contracts.vocabulary import Classification, Executor, Partner, PerpetratorKind, Track
 from hhc_devstack.infrastructure import (
     TOPIC_PARTITIONS,
+    EMBEDDED_BROKER_ENV,
     EmbeddedBroker,
     EmbeddedPostgres,
     create_topics,
@@ -534,7 +535,7 @@ async def start_services(stack: Stack, bootstrap: str, database_url: str) -> dic
         bootstrap_servers=bootstrap,
         ports={name: free_port() for name in SERVICES},
         log_dir=LOG_DIR,
-        extra_env=issuer_env(stack),
+        extra_env={**EMBEDDED_BROKER_ENV, **issuer_env(stack)},
     )
     started: dict[str, float] = {}
     for name in SERVICES:

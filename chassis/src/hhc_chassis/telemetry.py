@@ -42,11 +42,12 @@ from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.environment_variables import OTEL_TRACES_SAMPLER
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
@@ -203,16 +204,75 @@ class NoDatabaseRoots(Sampler):
         return "NoDatabaseRoots"
 
 
+class RecordedWhenExported(Sampler):
+    """Spans are recorded only once a processor will receive them: with no exporter, a
+    span would be built, timed and thrown away for every message and statement (a third
+    of a service's CPU). Unrecorded spans keep their trace and span ids, so logs and the
+    ``traceparent`` sent on keep joining one trace."""
+
+    def __init__(self, recorded: Sampler) -> None:
+        self.recorded = recorded
+        self.exported = False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if not self.exported:
+            return SamplingResult(Decision.DROP)
+        return self.recorded.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"RecordedWhenExported{{{self.recorded.get_description()}}}"
+
+
+class _ExportingTracerProvider(TracerProvider):
+    """Tells :class:`RecordedWhenExported` when the first processor is added (by
+    :func:`configure_tracing` for OTLP, or by whoever adds one later: a test's)."""
+
+    def __init__(self, resource: Resource, sampler: RecordedWhenExported) -> None:
+        super().__init__(resource=resource, sampler=sampler)
+        self._recorded_when_exported = sampler
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self._recorded_when_exported.exported = True
+
+
+def tracer_provider(service_name: str) -> TracerProvider:
+    """A provider that records spans once exported (:class:`RecordedWhenExported`), with
+    the OTLP exporter when one is configured.
+
+    What is recorded, once exported: ``OTEL_TRACES_SAMPLER`` (with ``..._ARG``) when set,
+    for example ``parentbased_traceidratio`` and ``0.1`` to keep a tenth of the traces
+    under load; otherwise every trace but the database polling's
+    (:class:`NoDatabaseRoots`)."""
+    recorded: Sampler = (
+        # The SDK's own reading of the variables: a provider built only for it.
+        TracerProvider(shutdown_on_exit=False).sampler
+        if os.environ.get(OTEL_TRACES_SAMPLER)
+        else ParentBased(root=NoDatabaseRoots())
+    )
+    provider = _ExportingTracerProvider(_resource(service_name), RecordedWhenExported(recorded))
+    exporter = _otlp_exporter()
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(RedactingExporter(exporter)))
+    return provider
+
+
 def configure_tracing(service_name: str) -> TracerProvider:
     """Idempotent: the first call wins, later calls return the same provider."""
     global _provider
     if _provider is None:
-        provider = TracerProvider(
-            resource=_resource(service_name), sampler=ParentBased(root=NoDatabaseRoots())
-        )
-        exporter = _otlp_exporter()
-        if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(RedactingExporter(exporter)))
+        provider = tracer_provider(service_name)
         trace.set_tracer_provider(provider)
         # Statements only: capture_parameters would put the values, personal data, on spans.
         instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
