@@ -65,8 +65,8 @@ from hhc_contracts import EventHeaders, Topic
 from hhc_contracts.topics import all_topics
 from hhc_contracts.vocabulary import Classification, Executor, Partner, PerpetratorKind, Track
 from hhc_devstack.infrastructure import (
-    TOPIC_PARTITIONS,
     EMBEDDED_BROKER_ENV,
+    TOPIC_PARTITIONS,
     EmbeddedBroker,
     EmbeddedPostgres,
     create_topics,
