@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from hhc_chassis.consumer import Selective
 from hhc_chassis.service import ServiceDefinition, create_app
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Envelope, EventHeaders, Topic
@@ -22,6 +23,7 @@ from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer, servi
 
 from .support import TEST_MIGRATIONS, assessment, settings_for
 
+NOT_OURS = "not-ours"
 attempts: Counter[uuid.UUID] = Counter()
 held = asyncio.Event()  # set by the handler when it holds a "hold" message
 release = asyncio.Event()  # set by the test to let it finish
@@ -138,7 +140,11 @@ async def running_harness(
         migrations=TEST_MIGRATIONS,
         title="consumer test",
         topics=[topic],
-        handlers={"risk.risk-assessed": flaky_handler},
+        handlers={
+            "risk.risk-assessed": Selective(
+                flaky_handler, concerns=lambda payload: payload.reasons != [NOT_OURS]
+            )
+        },
         # The test's own topic stands for the assessments topic of the catalogue.
         trust=lambda on, producer, envelope, payload: trust_problem(
             Topic.RISK_ASSESSMENTS.value if on == topic else on, producer, envelope, payload
@@ -183,6 +189,26 @@ async def test_a_redelivered_event_has_no_second_effect(harness: Harness) -> Non
     # One key, one partition: "after" is handled only once the duplicate before it was.
     assert await harness.labels_when(2) == ["once", "after"]
     assert [label for _, label in await harness.effects()] == ["once", "after"]
+
+
+async def test_an_event_its_handler_is_not_concerned_with_is_passed_over_before_any_transaction(
+    harness: Harness,
+) -> None:
+    case_id = uuid.uuid4()
+    passed_over = assessment(case_id, NOT_OURS)
+    await harness.send_event(passed_over, partition=0)
+    last = await harness.send_event(assessment(case_id, "ours"), partition=0)
+
+    assert await harness.labels_when(1) == ["ours"]
+    assert await eventually(lambda: _committed_to(harness, 0, last + 1))
+    assert [label for _, label in await harness.effects()] == ["ours"]
+    assert attempts[passed_over.event_id] == 0
+    connection = await asyncpg.connect(harness.settings.database_url)
+    try:
+        inbox = await connection.fetch(f"SELECT event_id FROM {harness.settings.schema_name}.inbox")
+    finally:
+        await connection.close()
+    assert passed_over.event_id not in {row["event_id"] for row in inbox}
 
 
 async def test_malformed_message_is_dead_lettered_and_the_partition_moves_on(

@@ -67,6 +67,23 @@ TrustCheck = Callable[[str, str | None, Envelope, Any], str | None]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 T = TypeVar("T")
 
+
+@dataclass(frozen=True, slots=True)
+class Selective:
+    """A handler for only some events of its type: ``concerns(payload)`` says which (from
+    fields that are never sealed). The others are passed over before any transaction, as
+    events of a type the consumer does not handle are: they would change nothing, so they
+    need no inbox row, and a busy topic costs a service only the events it acts on."""
+
+    handle: Handler
+    concerns: Callable[[Any], bool]
+
+    async def __call__(
+        self, connection: asyncpg.Connection, envelope: Envelope, payload: Any
+    ) -> None:
+        await self.handle(connection, envelope, payload)
+
+
 TRANSIENT_GAVE_UP = "transient-gave-up"
 CASE_ERASED = "intake.case-erased"
 
@@ -225,6 +242,8 @@ class EventConsumer:
                     "fields": fields,
                 },
             )
+        if isinstance(message.handler, Selective) and not message.handler.concerns(message.payload):
+            message.handler = None
         return message
 
     async def handle_batch(

@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from hhc_chassis.consumer import Selective
 from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_chassis.settings import ServiceSettings
@@ -35,7 +36,9 @@ def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition
         topics=[Topic.INTAKE_CASES, Topic.RISK_ACTIONS],
         handlers={
             "intake.report-received": handlers.on_report_received,
-            "risk.action-required": handlers.on_action_required,
+            "risk.action-required": Selective(
+                handlers.on_action_required, concerns=handlers.is_for_enforcement
+            ),
             "intake.case-erased": handlers.on_case_erased,
         },
         routers=[api.router, decisions.router, court_api.router],

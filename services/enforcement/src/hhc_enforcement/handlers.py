@@ -85,6 +85,10 @@ async def on_report_received(
     await enqueue(connection, outgoing)
 
 
+def is_for_enforcement(action: ActionRequired) -> bool:
+    return is_request(action.kind, action.carried_out_by)
+
+
 async def on_action_required(
     connection: asyncpg.Connection, envelope: Envelope, action: ActionRequired
 ) -> None:

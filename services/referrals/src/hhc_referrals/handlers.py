@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hhc_chassis.consumer import Handler
+from hhc_chassis.consumer import Handler, Selective
 from hhc_chassis.disposal import dispose_of_case
 from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
@@ -55,15 +55,20 @@ from hhc_referrals.store import (
 )
 
 
+def is_for_referrals(action: ActionRequired) -> bool:
+    """A referral to a partner. An executor the vocabulary does not know is not this
+    service: doing its action here would be a step nobody asked for. Left open, risk
+    escalates it when overdue."""
+    return action.carried_out_by is Executor.REFERRALS and action.partner is not None
+
+
 def handlers(
     catalogue: PartnerCatalogue, *, seek_consent_after: timedelta, deadline_scale: float
 ) -> dict[str, Handler]:
     async def on_action_required(
         connection: asyncpg.Connection, envelope: Envelope, action: ActionRequired
     ) -> None:
-        # An executor the vocabulary does not know is not this service: doing its action
-        # here would be a step nobody asked for. Left open, risk escalates it when overdue.
-        if action.carried_out_by is not Executor.REFERRALS or action.partner is None:
+        if not is_for_referrals(action) or action.partner is None:
             return
         now = datetime.now(UTC)
         entry = catalogue.get(action.partner)
@@ -244,7 +249,7 @@ def handlers(
                 await _note_not_recalled(connection, referral, at, cause)
 
     return {
-        "risk.action-required": on_action_required,
+        "risk.action-required": Selective(on_action_required, concerns=is_for_referrals),
         "intake.report-received": on_report_received,
         "intake.consent-changed": on_consent_changed,
         "risk.risk-assessed": on_risk_assessed,
