@@ -11,14 +11,13 @@ up: sync
 
 test: sync lint typecheck pytest
 
-# Two workers, each with its own PostgreSQL and broker: most tests wait on the broker, so
-# two overlap well on two cores. The cross-service tests (tests/) run in one of them, one
-# after another; every other file goes whole to a worker (conftest.py).
-# PYTEST_WORKERS=0 runs in one process.
+# Two workers, each with its own PostgreSQL, broker and slice of ports, a test file whole
+# to each at a time (module fixtures such as a shared system start once): most tests wait
+# on the broker, so two overlap well on two cores. PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
 
 pytest: sync browser-deps
-	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: sync
 	$(UV) run --frozen ruff check .

@@ -30,13 +30,32 @@ TOPIC_PARTITIONS = 3
 _HANDED_OUT: set[int] = set()
 
 
+PORT_RANGE = (20000, 32000)
+
+
+def _port_slice() -> tuple[int, int]:
+    """This process's share of :data:`PORT_RANGE`: the whole of it, or under pytest-xdist
+    the worker's own slice. Workers cannot see each other's handed-out ports, and a port
+    one of them frees for a moment (a service stopped to be restarted) must not be given
+    to another."""
+    low, high = PORT_RANGE
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count <= 1:
+        return low, high
+    size = (high - low) // count
+    start = low + int(worker[2:]) * size
+    return start, start + size
+
+
 def free_port() -> int:
     """A free port below Linux's ephemeral range (32768 and up), so that no client's
     outgoing connection takes it between now and when a server binds it, and never one
     this process handed out before: two servers given the same port, neither bound yet,
     would find out only when one of them fails to bind after the other answered for it."""
+    low, high = _port_slice()
     for _ in range(200):
-        port = random.randrange(20000, 32000)
+        port = random.randrange(low, high)
         if port in _HANDED_OUT:
             continue
         with socket.socket() as probe:
@@ -46,7 +65,7 @@ def free_port() -> int:
                 continue
         _HANDED_OUT.add(port)
         return port
-    raise RuntimeError("no free port between 20000 and 32000")
+    raise RuntimeError(f"no free port between {low} and {high}")
 
 
 def wait_for_port(
