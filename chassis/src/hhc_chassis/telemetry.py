@@ -206,9 +206,9 @@ class NoDatabaseRoots(Sampler):
 
 class RecordedWhenExported(Sampler):
     """Spans are recorded only once a processor will receive them: with no exporter, a
-    span would be built, timed and thrown away for every message and statement (a third
-    of a service's CPU). Unrecorded spans keep their trace and span ids, so logs and the
-    ``traceparent`` sent on keep joining one trace."""
+    span would be built, timed and thrown away for every message and statement (about a
+    tenth of a service's CPU). Unrecorded spans keep their trace and span ids, so logs and
+    the ``traceparent`` sent on keep joining one trace."""
 
     def __init__(self, recorded: Sampler) -> None:
         self.recorded = recorded
