@@ -383,3 +383,23 @@ async def test_with_nothing_to_publish_the_relay_waits_for_the_poll_or_a_notify(
     finally:
         await connection.close()
     assert (idle.pending, idle.wait_seconds) == (False, 7)
+
+
+async def test_after_a_failed_send_the_relay_keeps_asking_when_the_row_is_due_again(
+    settings: ServiceSettings,
+) -> None:
+    """The relay skips that question once it has seen nothing waiting; a row backing off
+    must bring it back, or the row would wait for the idle poll instead of its time."""
+    relay = relay_for(settings, NoSuchTopics(), idle_poll_seconds=7)
+    connection = await connect(settings)
+    try:
+        assert (await relay.publish_due(connection)).pending is False
+        await stage(settings, [assessment(uuid.uuid4(), "backs off")])
+        failed = await relay.publish_due(connection)
+        backing_off = await relay.publish_due(connection)
+    finally:
+        await connection.close()
+    assert failed.failed == 1
+    assert backing_off.published == backing_off.failed == 0
+    assert backing_off.pending is True
+    assert backing_off.wait_seconds < 1

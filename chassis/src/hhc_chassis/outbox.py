@@ -159,6 +159,9 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self.is_leader = False
         self.handovers = 0
+        self._rows_may_wait = True
+        """Whether a row may be waiting for a later time (backing off, or written to be
+        due later): until the relay has seen that none is, it asks when the next is due."""
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from :meth:`run`."""
@@ -201,6 +204,7 @@ class OutboxRelay:
             if await self._pause(self._idle_poll_seconds):
                 return False
         self._set_leader(True)
+        self._rows_may_wait = True  # what the previous leader left is not known here
         log.info("outbox relay leads", extra={"channel": self._channel})
         await connection.add_listener(self._channel, self._on_notify)
         stalled_since: float | None = None
@@ -290,6 +294,13 @@ class OutboxRelay:
             outcome.parked = sum(failure.park for failure in failures)
         if outcome.full and outcome.published:
             return outcome  # more may be due now
+        if outcome.failed:
+            self._rows_may_wait = True
+        elif not self._rows_may_wait:
+            # Everything due went out and nothing waits for a later time: no query, and the
+            # next batch comes with a writer's NOTIFY or the idle poll.
+            outcome.wait_seconds = self._idle_poll_seconds
+            return outcome
         # When the next row can go: the earliest due time among each key's first unpublished
         # row (rows behind it wait for it; rows behind a parked one wait for an operator).
         next_due = await connection.fetchval(
@@ -302,7 +313,7 @@ class OutboxRelay:
                        AND earlier.published_at IS NULL)"""
         )
         # NULL when nothing waits (GREATEST would turn that into 0: a busy loop).
-        outcome.pending = next_due is not None
+        outcome.pending = self._rows_may_wait = next_due is not None
         outcome.wait_seconds = (
             self._idle_poll_seconds
             if next_due is None
