@@ -145,9 +145,10 @@ class TestPlaybook:
     async def test_completing_the_visit_records_the_first_response(
         self, clients: dict[str, httpx.AsyncClient], broker: Broker
     ) -> None:
-        case_id = (await clients["intake"].post("/v1/reports", json=report_body())).json()[
-            "case_id"
-        ]
+        # Consent refused: no partner's referral can be made, and so be the first response,
+        # before staff complete the visit.
+        body = report_body(consent={"share_with_partners": False})
+        case_id = (await clients["intake"].post("/v1/reports", json=body)).json()["case_id"]
         actions = {a["kind"]: a for a in await actions_of(clients["risk"], case_id, count=5)}
         visit = actions["visit_with_risk_assessment"]
         for completed_at, message in [

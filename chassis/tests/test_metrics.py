@@ -157,9 +157,16 @@ async def test_metrics_count_requests_by_route_and_messages_by_topic_and_type(
                 )
                 if handled == 1 and backlog == 1 and effects == 1 and lag == 0:
                     return page, samples
+                last_seen.update(handled=handled, backlog=backlog, effects=effects, lag=lag)
                 return None
 
-            page, samples = await eventually(all_reported, message="metrics did not move")
+            last_seen: dict[str, float | None] = {}
+            # A poll bound, not a wait: under a loaded machine the broker has answered a
+            # fetch with REQUEST_TIMED_OUT and the consumer's retry took its time.
+            try:
+                page, samples = await eventually(all_reported, timeout=90)
+            except AssertionError:
+                raise AssertionError(f"metrics did not move: last seen {last_seen}") from None
     finally:
         await producer.stop()
 
