@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from hhc_devstack.pytest_plugin import eventually
+
 
 async def rows_by_table(database_url: str, schemas: Sequence[str] | None = None) -> dict[str, str]:
     """Every row of every table (of ``schemas``, else of every non-system schema), as text,
@@ -36,3 +38,14 @@ async def everything_stored(database_url: str, schemas: Sequence[str] | None = N
 def tables_holding(stored: dict[str, str], *values: str) -> set[str]:
     """The tables (``schema.table``) where any of ``values`` is found."""
     return {table for table, rows in stored.items() for value in values if value in rows}
+
+
+async def stored_once_gone(database_url: str, *values: str, message: str) -> str:
+    """Everything stored, once none of ``values`` is found any more (an erasure handled);
+    fails with ``message`` if they stay."""
+
+    async def gone() -> str | None:
+        stored = await everything_stored(database_url)
+        return None if any(value in stored for value in values) else stored
+
+    return await eventually(gone, message=message)

@@ -40,7 +40,7 @@ from hhc_devstack.pytest_plugin import (
     eventually,
     serving_service,
 )
-from hhc_devstack.stored import everything_stored
+from hhc_devstack.stored import everything_stored, stored_once_gone
 from hhc_enforcement.app import EnforcementSettings, definition
 
 TEAM = "north"
@@ -177,11 +177,11 @@ async def test_an_erased_case_leaves_no_words_in_enforcement(
         ),
     )
 
-    async def gone() -> str | None:
-        stored = await everything_stored(enforcement.settings.database_url)
-        return None if any(word in stored for word in ERASED_WORDS) else stored
-
-    stored = await eventually(gone, message="the erased case's words are still here")
+    stored = await stored_once_gone(
+        enforcement.settings.database_url,
+        *ERASED_WORDS,
+        message="the erased case's words are still here",
+    )
     for word in ("Ottoline Wrenfield", "T-OW-0042", "MP/OW/7781"):
         assert word in stored  # the other case is untouched
     steps_after = await query(

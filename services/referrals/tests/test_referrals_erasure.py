@@ -46,7 +46,7 @@ from hhc_devstack.pytest_plugin import (
     eventually,
     serving_service,
 )
-from hhc_devstack.stored import everything_stored
+from hhc_devstack.stored import everything_stored, stored_once_gone
 from hhc_referrals.app import definition
 from hhc_referrals.settings import ReferralsSettings
 from hhc_referrals.sharing import PERSONAL_DETAIL_FIELDS
@@ -252,11 +252,11 @@ async def test_an_erased_case_leaves_nothing_personal_in_referrals(
         ),
     )
 
-    async def gone() -> str | None:
-        stored = await everything_stored(referrals.settings.database_url)
-        return None if any(word in stored for word in ERASED_WORDS) else stored
-
-    stored = await eventually(gone, message="the erased case's data is still in referrals")
+    stored = await stored_once_gone(
+        referrals.settings.database_url,
+        *ERASED_WORDS,
+        message="the erased case's data is still in referrals",
+    )
     for word in ("Ottoline Wrenfield", "3 Quarry Lane", "PC OW Quillon", "CAD-OW-7781"):
         assert word in stored  # the other case is untouched
     referrals_after = await query(

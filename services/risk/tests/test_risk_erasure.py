@@ -38,7 +38,7 @@ from hhc_devstack.pytest_plugin import (
     eventually,
     serving_service,
 )
-from hhc_devstack.stored import everything_stored
+from hhc_devstack.stored import everything_stored, stored_once_gone
 from hhc_risk.app import definition
 from hhc_risk.settings import RiskSettings
 
@@ -184,11 +184,12 @@ async def test_an_erased_case_leaves_no_words_of_staff_in_risk(
         ),
     )
 
-    async def gone() -> str | None:
-        stored = await everything_stored(risk.settings.database_url)
-        return stored if "Zephyrine" not in stored and "Larkspur" not in stored else None
-
-    stored = await eventually(gone, message="the erased case's words are still in risk")
+    stored = await stored_once_gone(
+        risk.settings.database_url,
+        "Zephyrine",
+        "Larkspur",
+        message="the erased case's words are still in risk",
+    )
     assert "Ottoline Wrenfield" in stored  # the other case is untouched
     # The case's actions stay, as they were but for the outcome in staff's words.
     actions_after = await query(
