@@ -35,6 +35,17 @@ def connection_settings(settings: ServiceSettings) -> dict[str, str]:
     }
 
 
+async def _no_session_state(connection: asyncpg.Connection) -> None:
+    """What a pooled connection needs on its way back to the pool: nothing on the server.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` on every release, a round trip and four statements for each transaction
+    of every message and request. Pooled connections hold no session state to undo: session
+    advisory locks, LISTEN and session-wide SET are only ever taken on a dedicated
+    connection (:func:`connect`), and cursors and ``SET LOCAL`` end with their transaction.
+    A transaction left open is still rolled back, by the pool before this is called."""
+
+
 async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         settings.database_url,
@@ -43,6 +54,7 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
         server_settings=connection_settings(settings),
         command_timeout=settings.db_command_timeout_seconds,
         init=_init_connection,
+        reset=_no_session_state,
     )
     assert pool is not None
     return pool
