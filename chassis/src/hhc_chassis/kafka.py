@@ -70,6 +70,7 @@ def consumer_for(settings: ServiceSettings, topics: Sequence[str]) -> AIOKafkaCo
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
         # Members must rejoin a rebalance within this, or are left out of it: a member that
         # died without leaving must not hold the group's partitions for long. Rejoining
         # waits for the batch in hand (at most 0.6 x SHUTDOWN_GRACE_SECONDS).

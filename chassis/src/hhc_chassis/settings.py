@@ -99,7 +99,17 @@ class ServiceSettings(BaseSettings):
         default=200, ge=1, description="... or after this long, whichever comes first"
     )
     consumer_fetch_wait_ms: int = Field(
-        default=100, ge=1, description="Longest the broker holds a fetch while it has no data"
+        default=100,
+        ge=1,
+        description="Longest the broker holds a fetch while less than CONSUMER_FETCH_MIN_BYTES "
+        "is waiting",
+    )
+    consumer_fetch_min_bytes: int = Field(
+        default=1,
+        ge=1,
+        description="What the broker waits for before answering a fetch (up to "
+        "CONSUMER_FETCH_WAIT_MS): more than 1 trades latency for larger batches, so fewer "
+        "transactions and less CPU per event",
     )
     consumer_session_timeout_ms: int = Field(
         default=10_000,

@@ -14,6 +14,10 @@ from hhc_enforcement.reminders import reminder_scheduler
 class EnforcementSettings(ServiceSettings):
     service_name: str = "enforcement"
     http_port: int = 8004
+    # Its steps are due in days and weeks (ladder.py): a quarter of a second of delay buys
+    # larger batches, and CPU left for the services on the immediate-danger path.
+    consumer_fetch_wait_ms: int = Field(default=250, ge=1)
+    consumer_fetch_min_bytes: int = Field(default=16 * 1024, ge=1)
     deadline_scale: float = Field(
         default=1.0,
         gt=0,
