@@ -395,3 +395,76 @@ async def test_a_batch_with_a_failing_message_is_handled_one_by_one_each_once_in
         [dead] = await harness.dead_letters(1)
     assert handled == [label for label in labels if label != "bug"]
     assert dict(dead.headers)[EventHeaders.DLQ_ERROR_CLASS] == b"ValueError"
+
+
+async def _send_before_start(
+    bootstrap_servers: str, topic: str, labels_by_partition: dict[int, list[str]]
+) -> dict[int, list[Envelope]]:
+    """Sent before the consumer starts, so that one fetch brings them all."""
+    sent: dict[int, list[Envelope]] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    await producer.start()
+    try:
+        for partition, labels in labels_by_partition.items():
+            case_id = uuid.uuid4()
+            for label in labels:
+                event = assessment(case_id, label)
+                sent.setdefault(partition, []).append(event)
+                await producer.send_and_wait(
+                    topic,
+                    event.model_dump_json().encode(),
+                    key=str(case_id).encode(),
+                    partition=partition,
+                )
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def test_what_one_fetch_brings_from_several_partitions_is_handled_in_one_transaction(
+    database_url: str, broker: Broker, topic: str
+) -> None:
+    """Turns red if each partition's records get a transaction of their own again."""
+    await _send_before_start(
+        broker.bootstrap_servers, topic, {0: ["a1", "a2"], 1: ["b1", "b2"], 2: ["c1"]}
+    )
+    async with running_harness(database_url, broker.bootstrap_servers, topic) as harness:
+        handled = await harness.labels_when(5)
+        connection = await asyncpg.connect(database_url)
+        try:
+            transactions = await connection.fetchval(
+                f"SELECT count(DISTINCT xmin::text) FROM {harness.settings.schema_name}.inbox"
+            )
+        finally:
+            await connection.close()
+    assert sorted(handled) == ["a1", "a2", "b1", "b2", "c1"]
+    assert handled.index("a1") < handled.index("a2")
+    assert handled.index("b1") < handled.index("b2")
+    assert transactions == 1
+
+
+async def test_a_message_failing_in_a_fetch_of_several_partitions_holds_back_only_its_own(
+    database_url: str, broker: Broker, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Turns red if, once the shared transaction failed, the fetch were handled one message
+    after another (the other partition would wait for the stuck one's retries), or if a
+    partition done could not be fetched again while the other still retries."""
+    sent = await _send_before_start(
+        broker.bootstrap_servers, topic, {0: ["transient-1000000", "behind"], 1: ["other"]}
+    )
+    async with running_harness(
+        database_url, broker.bootstrap_servers, topic, retry_max_seconds=8
+    ) as harness:
+        assert await harness.labels_when(1) == ["other"]
+        await eventually(lambda: _committed_to(harness, 1, 1))
+        await harness.send_event(assessment(uuid.uuid4(), "other-again"), partition=1)
+        assert await harness.labels_when(2) == ["other", "other-again"]
+        # Partition 0 is still retrying its stuck message meanwhile.
+        assert await harness.committed(0) in (None, 0)
+        assert await harness.labels_when(3) == ["other", "other-again", "behind"]
+        [dead] = await harness.dead_letters(1)
+    assert not [record for record in caplog.records if "task died" in record.getMessage()]
+    headers = dict(dead.headers)
+    assert headers[EventHeaders.DLQ_ORIGINAL_PARTITION] == b"0"
+    assert headers[EventHeaders.DLQ_ORIGINAL_OFFSET] == b"0"
+    assert attempts[sent[0][0].event_id] > 2

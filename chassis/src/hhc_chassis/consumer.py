@@ -8,11 +8,14 @@ Delivery is at least once; the inbox makes the effect exactly once (design.md,
 - Nothing is committed past an unhandled message. A partition's records are handled in
   order by one worker; :class:`PartitionedConsumer` commits, for each partition, the
   offset after the last record that worker finished, and only that partition's own.
-- Partitions do not wait for each other: each assigned partition has its own worker, so
-  a message being retried holds back only the later messages of its partition.
-- A partition's fetched records are handled in one database transaction (one inbox
-  insert for all of them); if any handler fails, the transaction is undone and the
-  records are handled one at a time, each with its own retries.
+- Partitions do not wait for each other's retries: a message being retried holds back
+  only the later messages of its partition.
+- What one fetch brings is handled in one database transaction (one inbox insert for all
+  of it), across its partitions, while they are paused. If any record is invalid or any
+  handler fails, that transaction is undone and each partition is handled by a worker of
+  its own, side by side: its records in one transaction, and if that fails too, one at a
+  time, each with its own retries. (A handler that is slow without failing, within the
+  statement timeout, holds back the partitions fetched with it for that long.)
 - Retries are bounded: a handler error ``retry_max_attempts`` times, an infrastructure
   error (database or broker away) for ``retry_max_seconds``; then the message is
   dead-lettered (``transient-gave-up`` for the latter) and the partition moves on.
@@ -251,7 +254,40 @@ class EventConsumer:
     ) -> None:
         """Handle every record; returns only when all may be committed. Raises
         :class:`Abandoned` when ``abandoned()`` turns true while a record waits to retry."""
-        messages = [self._decode(record) for record in records]
+        await self.handle_decoded(self.decode_all(records), abandoned)
+
+    def decode_all(self, records: Sequence[Record]) -> list["_Message"]:
+        return [self._decode(record) for record in records]
+
+    async def handle_at_once(self, messages: Sequence["_Message"]) -> bool:
+        """Handle the messages (of several partitions) in one transaction, if that can be
+        done: True when it was, False when nothing was done (one was invalid, or a handler
+        failed and the transaction was undone) and each partition must be handled on its own,
+        where a failure holds back only its own partition."""
+        if any(message.invalid is not None for message in messages):
+            return False
+        to_handle = [message for message in messages if message.handler is not None]
+        if not to_handle:
+            return True
+        await self._fetch_keys_ahead(to_handle)
+        try:
+            await self._handle_together(to_handle)
+        except Exception as error:
+            log.info(
+                "batch of several partitions failed, handling each partition on its own",
+                extra={
+                    "consumer": self.name,
+                    "messages": len(to_handle),
+                    "error_class": type(error).__name__,
+                },
+            )
+            return False
+        return True
+
+    async def handle_decoded(
+        self, messages: Sequence["_Message"], abandoned: Callable[[], bool] = lambda: False
+    ) -> None:
+        """:meth:`handle_batch` for records already decoded."""
         for message in messages:
             if message.invalid is not None:
                 with message.span():
@@ -599,13 +635,13 @@ class _Partition:
 
 
 class PartitionedConsumer:
-    """One group member for all of a service's topics, with a worker per partition.
+    """One group member for all of a service's topics, with workers for its partitions.
 
-    The fetch loop pauses a partition while its worker handles what was fetched, so
-    each partition is handled in order and never by two workers at once, while other
-    partitions go on. Offsets are committed per partition, after handling, every
-    ``consumer_commit_every`` messages or ``consumer_commit_interval_ms``, and when a
-    partition is revoked or the service stops.
+    The fetch loop pauses the partitions of a fetch while a worker handles what it
+    brought (all of them in one transaction when it can), so each partition is handled in
+    order and never by two workers at once, while other partitions go on. Offsets are
+    committed per partition, after handling, every ``consumer_commit_every`` messages or
+    ``consumer_commit_interval_ms``, and when a partition is revoked or the service stops.
     """
 
     def __init__(
@@ -639,9 +675,9 @@ class PartitionedConsumer:
                 return
             while not self._stopping.is_set():
                 fetched = await client.getmany(timeout_ms=self._settings.consumer_fetch_wait_ms)
-                for partition, records in fetched.items():
-                    if records:
-                        self._dispatch(client, partition, records)
+                ready = [(partition, records) for partition, records in fetched.items() if records]
+                if ready:
+                    self._dispatch(client, ready)
                 await self._commit(due_only=True)
                 await self._observe_lag(client)
         finally:
@@ -667,18 +703,67 @@ class PartitionedConsumer:
         return False
 
     def _dispatch(
-        self, client: AIOKafkaConsumer, partition: TopicPartition, records: list[Record]
+        self, client: AIOKafkaConsumer, ready: Sequence[tuple[TopicPartition, list[Record]]]
     ) -> None:
-        state = self._partitions.setdefault(partition, _Partition())
-        if state.fetched_from is None:
-            state.fetched_from = records[0].offset
-        if state.worker is not None and not state.worker.done():
-            # Cannot happen while paused; if it did, handing over would break the order.
-            raise RuntimeError(f"{partition} fetched while its worker is busy")
-        client.pause(partition)
-        state.worker = asyncio.create_task(
-            self._work(client, partition, state, records), name=f"consume {partition}"
-        )
+        """Hand what one fetch brought to one task: its partitions are paused until it ends."""
+        group: list[tuple[TopicPartition, _Partition, list[Record]]] = []
+        for partition, records in ready:
+            state = self._partitions.setdefault(partition, _Partition())
+            if state.fetched_from is None:
+                state.fetched_from = records[0].offset
+            if state.worker is not None and not state.worker.done():
+                # Cannot happen while paused; if it did, handing over would break the order.
+                raise RuntimeError(f"{partition} fetched while its worker is busy")
+            client.pause(partition)
+            group.append((partition, state, records))
+        if len(group) == 1:
+            work = self._work(client, *group[0])
+        else:
+            work = self._work_together(client, group)
+        worker = asyncio.create_task(work, name=f"consume {len(group)} partitions")
+        for _, state, _ in group:
+            state.worker = worker
+
+    async def _work_together(
+        self,
+        client: AIOKafkaConsumer,
+        group: Sequence[tuple[TopicPartition, _Partition, list[Record]]],
+    ) -> None:
+        """The records of several partitions in one transaction when every one can be
+        handled at once (fewer transactions under load); otherwise each partition on its
+        own, side by side, so that a message retrying holds back only its own partition."""
+        decoded: list[list[_Message] | None] = [None] * len(group)
+        together = False
+        if sum(len(records) for _, _, records in group) <= self._settings.consumer_batch_size:
+            decoded = [self._events.decode_all(records) for _, _, records in group]
+            if not any(state.revoked for _, state, _ in group):
+                try:
+                    together = await self._events.handle_at_once(
+                        [message for messages in decoded if messages for message in messages]
+                    )
+                except Exception as error:
+                    # Not expected; whatever it did is redelivered to the inbox's care.
+                    log.exception(
+                        "batch of several partitions failed unexpectedly",
+                        extra={"consumer": self._events.name, "error_class": type(error).__name__},
+                    )
+        if together:
+            for partition, state, records in group:
+                state.handled_up_to = records[-1].offset + 1
+                state.handled_since_commit += len(records)
+                if not state.revoked and partition in client.assignment():
+                    client.resume(partition)
+            return
+        # A worker each: a partition done is resumed and may be fetched again (and handed a
+        # new worker) while another of the fetch still retries.
+        workers = []
+        for (partition, state, records), messages in zip(group, decoded, strict=True):
+            state.worker = asyncio.create_task(
+                self._work(client, partition, state, records, messages),
+                name=f"consume {partition}",
+            )
+            workers.append(state.worker)
+        await asyncio.gather(*workers)
 
     async def _work(
         self,
@@ -686,12 +771,19 @@ class PartitionedConsumer:
         partition: TopicPartition,
         state: _Partition,
         records: list[Record],
+        decoded: Sequence[_Message] | None = None,
     ) -> None:
         def abandoned() -> bool:
             return state.revoked
 
         batch_size = self._settings.consumer_batch_size
         try:
+            if decoded is not None and not abandoned():
+                # Decoded already (and found not to go with other partitions'): one batch.
+                await self._events.handle_decoded(decoded, abandoned)
+                state.handled_up_to = records[-1].offset + 1
+                state.handled_since_commit += len(records)
+                records = []
             for start in range(0, len(records), batch_size):
                 if abandoned():
                     return
