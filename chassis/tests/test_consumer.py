@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from hhc_chassis.consumer import Selective
+from hhc_chassis.consumer import Handler, Projection, Selective, Write
 from hhc_chassis.service import ServiceDefinition, create_app
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Envelope, EventHeaders, Topic
@@ -130,7 +130,11 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running_harness(
-    database_url: str, bootstrap_servers: str, topic: str, **overrides: object
+    database_url: str,
+    bootstrap_servers: str,
+    topic: str,
+    handler: Handler | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Harness]:
     settings = settings_for(
         database_url, bootstrap_servers, **{"retry_max_attempts": 3, **overrides}
@@ -141,9 +145,8 @@ async def running_harness(
         title="consumer test",
         topics=[topic],
         handlers={
-            "risk.risk-assessed": Selective(
-                flaky_handler, concerns=lambda payload: payload.reasons != [NOT_OURS]
-            )
+            "risk.risk-assessed": handler
+            or Selective(flaky_handler, concerns=lambda payload: payload.reasons != [NOT_OURS])
         },
         # The test's own topic stands for the assessments topic of the catalogue.
         trust=lambda on, producer, envelope, payload: trust_problem(
@@ -468,3 +471,29 @@ async def test_a_message_failing_in_a_fetch_of_several_partitions_holds_back_onl
     assert headers[EventHeaders.DLQ_ORIGINAL_PARTITION] == b"0"
     assert headers[EventHeaders.DLQ_ORIGINAL_OFFSET] == b"0"
     assert attempts[sent[0][0].event_id] > 2
+
+
+def _effect_of(envelope: Envelope, payload: RiskAssessed) -> list[Write]:
+    """One write per event, and a second for those labelled "twice"."""
+    effect = (
+        "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)",
+        (envelope.event_id, envelope.case_id, payload.reasons[0]),
+    )
+    return [effect, effect] if payload.reasons[0] == "twice" else [effect]
+
+
+async def test_a_projection_makes_a_batchs_writes_once_each_duplicates_included(
+    database_url: str, broker: Broker, topic: str
+) -> None:
+    """Turns red if a projection's writes are lost or doubled in a batch, or a redelivered
+    event is projected again."""
+    sent = await _send_before_start(
+        broker.bootstrap_servers, topic, {0: ["a", "twice", "b"], 1: ["c"], 2: ["d"]}
+    )
+    async with running_harness(
+        database_url, broker.bootstrap_servers, topic, Projection(_effect_of)
+    ) as harness:
+        await harness.send_event(sent[0][0], partition=0)  # "a" again
+        await harness.send_event(assessment(uuid.uuid4(), "after"), partition=0)
+        labels = await harness.labels_when(7)
+    assert sorted(labels) == ["a", "after", "b", "c", "d", "twice", "twice"]

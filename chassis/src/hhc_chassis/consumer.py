@@ -87,6 +87,35 @@ class Selective:
         await self.handle(connection, envelope, payload)
 
 
+Write: TypeAlias = tuple[str, tuple[Any, ...]]
+"""One statement and its arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """A handler that only writes what an event says, each write idempotent and right in
+    any order of delivery: ``writes(envelope, payload)`` says what (pure). In a batch, all
+    its messages' writes are made after the other handlers', grouped by statement, one
+    ``executemany`` each: a statement per batch instead of one per event."""
+
+    writes: Callable[[Envelope, Any], Sequence[Write]]
+
+    async def __call__(
+        self, connection: asyncpg.Connection, envelope: Envelope, payload: Any
+    ) -> None:
+        for statement, arguments in self.writes(envelope, payload):
+            await connection.execute(statement, *arguments)
+
+
+def grouped(writes_of_events: Sequence[Sequence[Write]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Writes by statement, each statement's in the order of the events."""
+    statements: dict[str, list[tuple[Any, ...]]] = {}
+    for writes in writes_of_events:
+        for statement, arguments in writes:
+            statements.setdefault(statement, []).append(arguments)
+    return statements
+
+
 TRANSIENT_GAVE_UP = "transient-gave-up"
 CASE_ERASED = "intake.case-erased"
 
@@ -334,6 +363,7 @@ class EventConsumer:
                     [message.record.offset for message in messages],
                 )
             )
+            projected: list[Sequence[Write]] = []
             for message in messages:
                 assert message.envelope is not None
                 assert message.handler is not None
@@ -341,7 +371,12 @@ class EventConsumer:
                     continue  # a duplicate, in this batch or delivered before
                 first_deliveries.discard(message.envelope.event_id)
                 with message.span():
-                    await self._timed(message, connection)
+                    if isinstance(message.handler, Projection):
+                        projected.append(await self._writes_of(message))
+                    else:
+                        await self._timed(message, connection)
+            for statement, arguments in grouped(projected).items():
+                await connection.executemany(statement, arguments)
         for message in messages:
             messages_handled.add(1, self._attributes(message))
 
@@ -432,6 +467,14 @@ class EventConsumer:
             handler_duration.record(
                 time.perf_counter() - started, {**self._attributes(message), "outcome": outcome}
             )
+
+    async def _writes_of(self, message: _Message) -> Sequence[Write]:
+        assert isinstance(message.handler, Projection)
+        assert message.envelope is not None
+        await self._open_sealed(message)
+        if message.envelope.event_type == CASE_ERASED and self._case_keys is not None:
+            self._case_keys.forget(message.payload.case_id)
+        return message.handler.writes(message.envelope, message.payload)
 
     async def _fetch_keys_ahead(self, messages: Sequence[_Message]) -> None:
         """Fetch the keys of the batch's cases at once, before any transaction opens: each

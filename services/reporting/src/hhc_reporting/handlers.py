@@ -9,12 +9,9 @@ value can change, the earliest where it is a first), because topics are ordered 
 partition and the rebuild (``rebuild.py``) applies a batch's writes grouped by statement.
 """
 
-from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
-from hhc_chassis.consumer import Handler
+from hhc_chassis.consumer import Handler, Projection, Write
 from hhc_contracts import EVENT_TYPES, Envelope, Topic
 from hhc_contracts.v1 import (
     ActionOverdue,
@@ -31,7 +28,6 @@ from hhc_contracts.v1 import (
 )
 from hhc_contracts.vocabulary import CaseStatus, ReferralStatus
 
-Write = tuple[str, tuple[Any, ...]]
 """One statement and its arguments."""
 
 TIMELINE = """INSERT INTO case_events (event_id, case_id, event_type, producer, topic, occurred_at)
@@ -209,13 +205,7 @@ def writes_for(envelope: Envelope, payload: Any) -> list[Write]:
     return [_timeline(envelope), *_facts(envelope, payload)]
 
 
-async def apply(connection: asyncpg.Connection, writes: Sequence[Write]) -> None:
-    for statement, arguments in writes:
-        await connection.execute(statement, *arguments)
-
-
-async def project(connection: asyncpg.Connection, envelope: Envelope, payload: Any) -> None:
-    await apply(connection, writes_for(envelope, payload))
+project = Projection(writes_for)
 
 
 NOT_CONSUMED = frozenset({Topic.AUDIT_ACCESS, Topic.INTAKE_SUBMISSIONS})

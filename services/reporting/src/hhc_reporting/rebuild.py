@@ -20,21 +20,19 @@ forged or misrouted one, dead-lettered there, is skipped here.
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from hhc_chassis.consumer import InvalidMessage, decode
+from hhc_chassis.consumer import InvalidMessage, Write, decode, grouped
 from hhc_chassis.kafka import connection_options, decode_headers
 from hhc_contracts import EventHeaders
 from hhc_contracts.trust import trust_problem
 from hhc_reporting.app import MIGRATIONS
-from hhc_reporting.handlers import HANDLERS, TOPICS, Write, writes_for
+from hhc_reporting.handlers import HANDLERS, TOPICS, writes_for
 from hhc_reporting.settings import ReportingSettings
 
 log = logging.getLogger(__name__)
@@ -62,15 +60,6 @@ class Rebuilt:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
-
-
-def grouped(records_writes: Sequence[Sequence[Write]]) -> dict[str, list[tuple[Any, ...]]]:
-    """A batch's writes by statement, each statement's in the order of the events."""
-    statements: dict[str, list[tuple[Any, ...]]] = {}
-    for writes in records_writes:
-        for statement, arguments in writes:
-            statements.setdefault(statement, []).append(arguments)
-    return statements
 
 
 class _Replay:
