@@ -60,3 +60,17 @@ def test_the_standard_sampler_variables_choose_what_is_recorded(
         pass
     assert not span.is_recording()
     assert exported.get_finished_spans() == ()
+
+
+def test_what_waits_for_export_starts_when_the_first_processor_is_added() -> None:
+    """The database instrumentation waits so: turns red if it started before anything
+    received spans, or never."""
+    provider = tracer_provider("test")
+    started: list[str] = []
+    provider.when_exported(lambda: started.append("database spans"))
+    assert started == []
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    assert started == ["database spans"]
+    provider.when_exported(lambda: started.append("later"))
+    assert started == ["database spans", "later"]

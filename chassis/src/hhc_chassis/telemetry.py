@@ -31,7 +31,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -241,13 +241,23 @@ class _ExportingTracerProvider(TracerProvider):
     def __init__(self, resource: Resource, sampler: RecordedWhenExported) -> None:
         super().__init__(resource=resource, sampler=sampler)
         self._recorded_when_exported = sampler
+        self._on_export: list[Callable[[], None]] = []
 
     def add_span_processor(self, span_processor: SpanProcessor) -> None:
         super().add_span_processor(span_processor)
         self._recorded_when_exported.exported = True
+        while self._on_export:
+            self._on_export.pop(0)()
+
+    def when_exported(self, start: Callable[[], None]) -> None:
+        """Call ``start`` once spans are exported: at once if they are already."""
+        if self._recorded_when_exported.exported:
+            start()
+        else:
+            self._on_export.append(start)
 
 
-def tracer_provider(service_name: str) -> TracerProvider:
+def tracer_provider(service_name: str) -> "_ExportingTracerProvider":
     """A provider that records spans once exported (:class:`RecordedWhenExported`), with
     the OTLP exporter when one is configured.
 
@@ -274,9 +284,17 @@ def configure_tracing(service_name: str) -> TracerProvider:
     if _provider is None:
         provider = tracer_provider(service_name)
         trace.set_tracer_provider(provider)
-        # Statements only: capture_parameters would put the values, personal data, on spans.
-        instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
-        instrumentor.instrument(tracer_provider=provider)
+
+        def instrument_database() -> None:
+            # Statements only: capture_parameters would put the values, personal data, on
+            # spans.
+            instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+            instrumentor.instrument(tracer_provider=provider)
+
+        # Database spans only once something receives them: until then every statement
+        # went through the instrumentation's wrapper for a span thrown away (about a
+        # twentieth of a service's CPU under load).
+        provider.when_exported(instrument_database)
         _provider = provider
     return _provider
 
