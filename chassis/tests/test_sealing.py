@@ -11,7 +11,7 @@
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import UTC, datetime
 
 import asyncpg
@@ -393,3 +393,60 @@ async def test_a_tampered_sealed_part_is_dead_lettered_and_never_handled(
     headers = {name: value.decode() for name, value in dead[tampered.event_id].headers}
     assert "SealBroken" in headers["hhc-dlq-reason"]
     assert b"Zephyrine" not in dead[tampered.event_id].value
+
+
+class BatchCaseKeys(MemoryCaseKeys):
+    """A key source that can give many keys at once, and counts how it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[set[uuid.UUID]] = []
+        self.one_at_a_time = 0
+
+    async def keys_for(self, case_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
+        self.batches.append(set(case_ids))
+        return {case_id: self.keys.setdefault(case_id, new_case_key()) for case_id in case_ids}
+
+    async def key_for(self, case_id: uuid.UUID) -> bytes | None:
+        self.one_at_a_time += 1
+        return await super().key_for(case_id)
+
+
+async def test_the_relay_fetches_a_batchs_keys_at_once_and_only_those_it_seals_with(
+    settings: ServiceSettings, broker: Broker
+) -> None:
+    """Turns red if the relay asks for keys one row after another again, or asks for the
+    key of a case whose events carry nothing to seal (a hand-out intake audits)."""
+    keys = BatchCaseKeys()
+    cases = [uuid.uuid4() for _ in range(3)]
+    nothing_to_seal = uuid.uuid4()
+    envelopes = [completed(case_id) for case_id in cases for _ in range(2)]
+    envelopes.append(completed(nothing_to_seal, notes=None))
+    await stage(settings, envelopes)
+
+    publisher = Publisher(settings)
+    await publisher.connect()
+    relay = relay_for(settings, publisher)
+    relay.case_keys = keys
+    try:
+        async with running(relay):
+            await eventually(lambda: _none_left(settings), message="rows stayed unpublished")
+    finally:
+        await publisher.close()
+
+    assert keys.batches == [set(cases)]
+    assert keys.one_at_a_time == 0
+    records = await records_of(
+        broker.bootstrap_servers, Topic.RISK_ACTIONS.value, {e.event_id for e in envelopes}
+    )
+    for envelope in envelopes[:-1]:
+        on_topic = Envelope.model_validate_json(records[envelope.event_id].value)
+        assert on_topic.sealed is not None
+        assert envelope.case_id is not None
+        opened = unseal(
+            on_topic.sealed,
+            keys.key_of(envelope.case_id),
+            case_id=envelope.case_id,
+            event_id=envelope.event_id,
+        )
+        assert opened["notes"] == NOTES

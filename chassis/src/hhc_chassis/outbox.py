@@ -58,7 +58,13 @@ from hhc_chassis.metrics import (
     personal_parts_withheld,
     relay_leader,
 )
-from hhc_chassis.sealing import CaseKeys, seal_message
+from hhc_chassis.sealing import (
+    CaseKeys,
+    KeysAtHand,
+    case_to_seal,
+    seal_document,
+    seal_message,
+)
 from hhc_contracts import Envelope
 
 log = logging.getLogger(__name__)
@@ -330,7 +336,19 @@ class OutboxRelay:
         unknown_topics: set[str] = set()
         failures: list[_Failure] = []
         in_flight: list[tuple[asyncpg.Record, str | None, asyncio.Future[Any]]] = []
-        for row in rows:
+        documents = [_parsed(row["value"]) for row in rows]
+        keys = self.case_keys
+        if keys is not None:
+            # The batch's keys in one go, not one round trip after another as rows go out.
+            keys = await KeysAtHand.fetch(
+                keys,
+                {
+                    case
+                    for document in documents
+                    if document is not None and (case := case_to_seal(document)) is not None
+                },
+            )
+        for row, document in zip(rows, documents, strict=True):
             if row["message_key"] in blocked_keys:
                 continue  # behind a row of its own key that failed in this batch
             try:
@@ -339,7 +357,11 @@ class OutboxRelay:
                 ):
                     unknown_topics.add(row["topic"])
                     raise UnknownTopicOrPartitionError(f"unknown topic {row['topic']}")
-                sealed = await seal_message(row["value"], self.case_keys)
+                sealed = (
+                    await seal_message(row["value"], keys)
+                    if document is None
+                    else await seal_document(document, row["value"], keys)
+                )
                 if sealed.withheld:
                     personal_parts_withheld.add(1, {"channel": self._channel})
                 in_flight.append(
@@ -446,6 +468,15 @@ async def release_parked(
     )
     await connection.execute("SELECT pg_notify($1, '')", f"{schema}_outbox")
     return len(released)
+
+
+def _parsed(value: str) -> dict[str, Any] | None:
+    """A row's value parsed, or None to leave a broken one to fail as it is sent."""
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 async def _close_quietly(connection: asyncpg.Connection) -> None:

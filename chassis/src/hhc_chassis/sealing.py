@@ -13,14 +13,15 @@ service's own database, beside the same data in its own tables, and an erasure r
 it from both.
 """
 
+import asyncio
 import base64
 import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 import httpx
@@ -46,6 +47,14 @@ class CaseKeys(Protocol):
 
     def forget(self, case_id: UUID) -> None:
         """Drop any cached copy of the case's key (after an erasure)."""
+
+
+@runtime_checkable
+class ManyCaseKeys(CaseKeys, Protocol):
+    """A key source that fetches many keys in one round trip."""
+
+    async def keys_for(self, case_ids: Collection[UUID]) -> dict[UUID, bytes | None]:
+        """Each case's key, as :meth:`CaseKeys.key_for` would give it."""
 
 
 class KeyServiceUnavailable(ConnectionError):
@@ -107,15 +116,71 @@ class Sealed:
     """Personal data was dropped rather than sealed."""
 
 
+def _carries_personal_data(document: Mapping[str, Any]) -> bool:
+    payload = document.get("payload")
+    return isinstance(payload, dict) and has_personal_data(payload.get("personal"))
+
+
+def case_to_seal(document: Mapping[str, Any]) -> UUID | None:
+    """The case whose key a message (its parsed value) needs: None when it carries no
+    personal data, or belongs to no case (then its personal part is withheld)."""
+    case_id = document.get("case_id")
+    return UUID(case_id) if case_id and _carries_personal_data(document) else None
+
+
+class KeysAtHand:
+    """Keys fetched ahead for a batch (one round trip, or one at a time side by side, in
+    place of one after another); a case not among them is asked of the source."""
+
+    def __init__(self, source: CaseKeys, keys: Mapping[UUID, bytes | None]) -> None:
+        self._source = source
+        self._keys = keys
+
+    @classmethod
+    async def fetch(cls, source: CaseKeys, case_ids: Collection[UUID]) -> "KeysAtHand":
+        """A key that cannot be fetched now is left out, to fail where it is needed."""
+        if not case_ids:
+            return cls(source, {})
+        if isinstance(source, ManyCaseKeys):
+            try:
+                return cls(source, await source.keys_for(case_ids))
+            except Exception:
+                return cls(source, {})
+        ids = list(case_ids)
+        found = await asyncio.gather(
+            *(source.key_for(case) for case in ids), return_exceptions=True
+        )
+        return cls(
+            source,
+            {
+                case: key
+                for case, key in zip(ids, found, strict=True)
+                if not isinstance(key, BaseException)
+            },
+        )
+
+    async def key_for(self, case_id: UUID) -> bytes | None:
+        if case_id in self._keys:
+            return self._keys[case_id]
+        return await self._source.key_for(case_id)
+
+    def forget(self, case_id: UUID) -> None:
+        self._source.forget(case_id)
+
+
 async def seal_message(value: str, keys: CaseKeys | None) -> Sealed:
     """The message value to publish: its payload's personal part sealed with its case's key.
 
     Without a key source, or for a case whose key is destroyed, the personal part is
     withheld (published empty): personal data never leaves in clear."""
-    document: dict[str, Any] = json.loads(value)
-    payload = document.get("payload")
-    if not isinstance(payload, dict) or not has_personal_data(payload.get("personal")):
+    return await seal_document(json.loads(value), value, keys)
+
+
+async def seal_document(document: dict[str, Any], value: str, keys: CaseKeys | None) -> Sealed:
+    """:func:`seal_message` for a value already parsed (``document``)."""
+    if not _carries_personal_data(document):
         return Sealed(value)
+    payload = document["payload"]
     case_id = document.get("case_id")
     key = await keys.key_for(UUID(case_id)) if keys is not None and case_id else None
     personal = payload["personal"]

@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 
 from hhc_chassis.db import create_pool
 from hhc_chassis.events import new_envelope
@@ -22,8 +23,10 @@ from hhc_chassis.sealing import unseal
 from hhc_contracts import Envelope, Topic
 from hhc_contracts.submission import ReportSubmitted
 from hhc_contracts.v1 import EnforcementHearingScheduled
-from hhc_contracts.vocabulary import EnforcementStep
+from hhc_contracts.vocabulary import DisposalBasis, EnforcementStep
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
+from hhc_devstack.system import dev_key_encryption_key
+from hhc_intake.case_keys import DatabaseCaseKeys, destroy_case_key, key_wrapper
 from hhc_intake.court_holds import COURT_HEARINGS, hearing_hold_reason
 from hhc_intake.erasure import dispose_due_cases
 from hhc_intake.settings import IntakeSettings
@@ -599,3 +602,38 @@ async def test_a_forged_hearing_places_no_hold(
     for envelope in forged:
         assert await dead_lettered(intake.database_url, envelope) == "untrusted-event"
         assert not await handled(intake.database_url, envelope)
+
+
+async def test_the_relays_batch_of_keys_is_what_one_case_at_a_time_would_give(
+    intake: Intake, caseworker: Staff
+) -> None:
+    """One round trip for a batch (``keys_for``) must give each case the key that
+    ``key_for`` gives, make a key for a case that has none, and none for a case that
+    is not intake's or whose key is destroyed."""
+    with_key, without_key, erased = [await caseworker.open_case() for _ in range(3)]
+    settings = IntakeSettings(
+        database_url=intake.database_url,
+        case_key_kek=SecretStr(dev_key_encryption_key(intake.database_url)),
+    )
+    pool = await create_pool(settings)
+    try:
+        keys = DatabaseCaseKeys(pool, key_wrapper(settings))
+        async with pool.acquire() as connection:
+            # The relay made keys for the cases' first reports; one is made afresh here.
+            await connection.execute(
+                "DELETE FROM case_keys WHERE case_id = $1", uuid.UUID(without_key)
+            )
+            await destroy_case_key(
+                connection, uuid.UUID(erased), DisposalBasis.SUBJECT_REQUEST, at=datetime.now(UTC)
+            )
+        unknown = uuid.uuid4()
+        cases = [uuid.UUID(with_key), uuid.UUID(without_key), uuid.UUID(erased), unknown]
+        batch = await keys.keys_for(cases)
+        one_by_one = {case: await keys.key_for(case) for case in cases}
+    finally:
+        await pool.close()
+    assert batch == one_by_one
+    assert batch[uuid.UUID(with_key)] is not None
+    assert batch[uuid.UUID(without_key)] is not None
+    assert batch[uuid.UUID(erased)] is None
+    assert batch[unknown] is None
