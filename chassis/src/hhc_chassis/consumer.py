@@ -298,7 +298,14 @@ class EventConsumer:
         to_handle = [message for message in messages if message.handler is not None]
         if not to_handle:
             return True
-        await self._fetch_keys_ahead(to_handle)
+        if self._opens_personal_data and any(
+            message.envelope is not None and message.envelope.sealed is not None
+            for message in to_handle
+        ):
+            # Opening may mean fetching a case key from intake: each partition waits for
+            # its own keys, rather than every partition for every key (measured: the
+            # immediate-danger hop through referrals went from 0.1 s to 0.7 s at 50/s).
+            return False
         try:
             await self._handle_together(to_handle)
         except Exception as error:
