@@ -25,7 +25,7 @@ from hhc_chassis.access import Caller, Permission, reaches
 from hhc_chassis.auth import authorised, purpose_of
 from hhc_chassis.case_access import load_scope
 from hhc_chassis.events import new_envelope
-from hhc_chassis.outbox import enqueue
+from hhc_chassis.outbox import staging
 from hhc_contracts.v1 import AccessRecorded
 
 GENESIS_HASH = "0" * 64
@@ -105,26 +105,6 @@ async def append(connection: asyncpg.Connection, service: str, entry: AuditEntry
     previous_hash = last["record_hash"] if last else GENESIS_HASH
     recorded_at = datetime.now(UTC)
     digest = record_hash(id, recorded_at, entry, previous_hash)
-    await connection.execute(
-        """INSERT INTO audit_log (id, recorded_at, subject, roles, team, case_id, operation,
-                                  fields, purpose, outcome, request_id, trace_id,
-                                  previous_hash, record_hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
-        id,
-        recorded_at,
-        entry.subject,
-        list(entry.roles),
-        entry.team,
-        entry.case_id,
-        entry.operation,
-        list(entry.fields),
-        entry.purpose,
-        entry.outcome,
-        entry.request_id,
-        entry.trace_id,
-        previous_hash,
-        digest,
-    )
     event = AccessRecorded(
         audit_id=id,
         service=service,
@@ -140,9 +120,34 @@ async def append(connection: asyncpg.Connection, service: str, entry: AuditEntry
         trace_id=entry.trace_id,
         record_hash=digest,
     )
-    await enqueue(
-        connection,
+    # The record and its event in one statement: the chain's lock is held until commit,
+    # so every round trip saved here is one that no other audited request waits for.
+    stage_event, event_arguments = staging(
         [new_envelope(event, case_id=entry.case_id, occurred_at=recorded_at, producer=service)],
+        first_parameter=15,
+    )
+    await connection.execute(
+        f"""WITH recorded AS (
+               INSERT INTO audit_log (id, recorded_at, subject, roles, team, case_id,
+                                      operation, fields, purpose, outcome, request_id,
+                                      trace_id, previous_hash, record_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))
+           {stage_event}""",
+        id,
+        recorded_at,
+        entry.subject,
+        list(entry.roles),
+        entry.team,
+        entry.case_id,
+        entry.operation,
+        list(entry.fields),
+        entry.purpose,
+        entry.outcome,
+        entry.request_id,
+        entry.trace_id,
+        previous_hash,
+        digest,
+        *event_arguments,
     )
     return AuditRecord(id, recorded_at, entry, previous_hash, digest)
 

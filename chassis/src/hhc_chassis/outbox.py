@@ -93,13 +93,23 @@ async def enqueue(connection: asyncpg.Connection, envelopes: Sequence[Envelope])
     """Stage events for publication; call inside the transaction that made them true."""
     if not envelopes:
         return
+    statement, arguments = staging(envelopes)
+    await connection.execute(statement, *arguments)
+
+
+def staging(envelopes: Sequence[Envelope], first_parameter: int = 1) -> tuple[str, list[Any]]:
+    """The statement that stages ``envelopes`` and its arguments, numbered from
+    ``first_parameter``: for :func:`enqueue`, or to follow another write in one statement
+    (``WITH written AS (...) <staging>``), a round trip less."""
     trace_carrier: dict[str, str] = {}
     propagate.inject(trace_carrier)
-    await connection.execute(
-        """INSERT INTO outbox (event_id, event_type, topic, message_key, payload, headers)
+    n = [f"${first_parameter + offset}" for offset in range(6)]
+    statement = f"""INSERT INTO outbox (event_id, event_type, topic, message_key, payload, headers)
            SELECT event_id, event_type, topic, message_key, payload::jsonb, headers::jsonb
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                AS staged (event_id, event_type, topic, message_key, payload, headers)""",
+           FROM unnest({n[0]}::uuid[], {n[1]}::text[], {n[2]}::text[], {n[3]}::text[],
+                       {n[4]}::text[], {n[5]}::text[])
+                AS staged (event_id, event_type, topic, message_key, payload, headers)"""
+    return statement, [
         [envelope.event_id for envelope in envelopes],
         [envelope.event_type for envelope in envelopes],
         [topic_of(envelope) for envelope in envelopes],
@@ -109,7 +119,7 @@ async def enqueue(connection: asyncpg.Connection, envelopes: Sequence[Envelope])
         ],
         [envelope.model_dump_json() for envelope in envelopes],
         [json.dumps({**trace_carrier, **envelope.headers()}) for envelope in envelopes],
-    )
+    ]
 
 
 @dataclass(slots=True)

@@ -185,17 +185,6 @@ async def _idempotent(
                     raise HTTPException(409, "Idempotency-Key was used for a different request")
                 return JSONResponse(status_code=202, content=earlier["response"])
         accepted = await act(connection)
-        await audit.append(
-            connection,
-            runtime.settings.service_name,
-            audit.entry_for(
-                request,
-                caller,
-                case_id=accepted.case_id,
-                fields=REPORT_FIELDS,
-                outcome=audit.GRANTED,
-            ),
-        )
         answer = ReportAccepted(
             case_id=accepted.case_id,
             reference=accepted.reference,
@@ -212,6 +201,19 @@ async def _idempotent(
                 accepted.case_id,
                 answer.model_dump_json(exclude={"status_code"}),
             )
+        # Last before the commit: the audit chain's lock is held from here to the commit,
+        # and every audited request of the service waits for it.
+        await audit.append(
+            connection,
+            runtime.settings.service_name,
+            audit.entry_for(
+                request,
+                caller,
+                case_id=accepted.case_id,
+                fields=REPORT_FIELDS,
+                outcome=audit.GRANTED,
+            ),
+        )
     return answer
 
 
