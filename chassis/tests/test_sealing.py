@@ -25,6 +25,7 @@ from hhc_chassis.db import connect, migrate
 from hhc_chassis.events import new_envelope
 from hhc_chassis.kafka import Publisher
 from hhc_chassis.sealing import (
+    CaseKeys,
     KeyServiceUnavailable,
     LocalKeyWrapper,
     SealBroken,
@@ -178,15 +179,7 @@ async def test_the_relay_seals_personal_parts_and_the_published_row_keeps_them_s
     with_notes, without_notes = completed(case_id), completed(case_id, notes=None)
     await stage(settings, [with_notes, without_notes])
 
-    publisher = Publisher(settings)
-    await publisher.connect()
-    relay = relay_for(settings, publisher)
-    relay.case_keys = keys
-    try:
-        async with running(relay):
-            await eventually(lambda: _none_left(settings), message="rows stayed unpublished")
-    finally:
-        await publisher.close()
+    await _publish_all(settings, keys)
 
     records = await records_of(
         broker.bootstrap_servers,
@@ -271,6 +264,19 @@ async def test_while_the_key_cannot_be_fetched_the_row_waits_and_goes_out_sealed
 
 async def _none_left(settings: ServiceSettings) -> bool:
     return await unpublished(settings) == 0
+
+
+async def _publish_all(settings: ServiceSettings, keys: CaseKeys) -> None:
+    """Run a relay sealing with ``keys`` until every staged row is published."""
+    publisher = Publisher(settings)
+    await publisher.connect()
+    relay = relay_for(settings, publisher)
+    relay.case_keys = keys
+    try:
+        async with running(relay):
+            await eventually(lambda: _none_left(settings), message="rows stayed unpublished")
+    finally:
+        await publisher.close()
 
 
 async def _attempted(connection: asyncpg.Connection, event_id: uuid.UUID) -> bool:
@@ -424,15 +430,7 @@ async def test_the_relay_fetches_a_batchs_keys_at_once_and_only_those_it_seals_w
     envelopes.append(completed(nothing_to_seal, notes=None))
     await stage(settings, envelopes)
 
-    publisher = Publisher(settings)
-    await publisher.connect()
-    relay = relay_for(settings, publisher)
-    relay.case_keys = keys
-    try:
-        async with running(relay):
-            await eventually(lambda: _none_left(settings), message="rows stayed unpublished")
-    finally:
-        await publisher.close()
+    await _publish_all(settings, keys)
 
     assert keys.batches == [set(cases)]
     assert keys.one_at_a_time == 0
