@@ -570,13 +570,28 @@ async def open_cases_to_join(
     ``excluding`` on this very case, whose placing is being decided); one of the case's
     opened before perpetrators were recorded, as against someone not identified."""
     rows = await connection.fetch(
-        """SELECT e.enforcement_case_id, l.case_id, e.route, p.kind, p.reference, e.opened_at
-           FROM perpetrator_cases l
-           JOIN enforcement_cases e USING (enforcement_case_id)
-           JOIN perpetrators p USING (perpetrator_id)
-           WHERE l.left_at IS NULL AND e.closed_at IS NULL
-               AND NOT (l.perpetrator_id = $3 AND l.case_id = $1)
-               AND (l.case_id = $1 OR ($2::text IS NOT NULL AND p.reference_key = $2))
+        # Links of the case, and links of someone with the same reference: two branches
+        # that each use an index (an OR across the two tables read every link), united
+        # on the link's identity so that a link matching both comes once.
+        """SELECT enforcement_case_id, case_id, route, kind, reference, opened_at
+           FROM (
+               SELECT l.perpetrator_id, e.enforcement_case_id, l.case_id, e.route, p.kind,
+                      p.reference, e.opened_at
+               FROM perpetrator_cases l
+               JOIN enforcement_cases e USING (enforcement_case_id)
+               JOIN perpetrators p USING (perpetrator_id)
+               WHERE l.case_id = $1 AND l.left_at IS NULL AND e.closed_at IS NULL
+                   AND l.perpetrator_id <> $3
+               UNION
+               SELECT l.perpetrator_id, e.enforcement_case_id, l.case_id, e.route, p.kind,
+                      p.reference, e.opened_at
+               FROM perpetrators p
+               JOIN perpetrator_cases l USING (perpetrator_id)
+               JOIN enforcement_cases e USING (enforcement_case_id)
+               WHERE $2::text IS NOT NULL AND p.reference_key = $2
+                   AND l.left_at IS NULL AND e.closed_at IS NULL
+                   AND NOT (l.perpetrator_id = $3 AND l.case_id = $1)
+           ) AS linked
            UNION ALL
            SELECT e.enforcement_case_id, e.case_id, e.route, e.perpetrator_kind, NULL,
                   e.opened_at
