@@ -5,6 +5,13 @@ and TRUNCATE), each record carrying the SHA-256 of itself and the record before,
 changed or removed record breaks the chain (:func:`verify_chain`). Each record is also
 published as ``audit.access-recorded`` on ``hhc.audit.access.v1``, without personal data
 for the group's security monitoring.
+
+A look is recorded in the transaction of what it did (:func:`append`, into
+``audit_pending``), and the chainer adds it to the chain once that commits
+(:func:`chain_pending`, woken by the commit; ``/v1/audit`` chains what waits before it
+reads). So no request waits for another's to take its place in the chain: the chain's
+lock is the chainer's alone (at 50 reports/s requests had spent about 70 ms each
+waiting for it).
 """
 
 import hashlib
@@ -18,7 +25,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from pydantic import BaseModel
 
 from hhc_chassis.access import Caller, Permission, reaches
@@ -26,6 +33,7 @@ from hhc_chassis.auth import authorised, purpose_of
 from hhc_chassis.case_access import load_scope
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import staging
+from hhc_contracts import Envelope
 from hhc_contracts.v1 import AccessRecorded
 
 GENESIS_HASH = "0" * 64
@@ -94,47 +102,18 @@ def verify_chain(records: Iterable[AuditRecord]) -> int | None:
     return None
 
 
-async def append(connection: asyncpg.Connection, service: str, entry: AuditEntry) -> AuditRecord:
-    """Add a record at the end of the chain and stage its event, in the caller's
-    transaction. Records of one service are added one at a time (a transaction lock)."""
-    await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _CHAIN_LOCK)
-    last = await connection.fetchrow(
-        "SELECT id, record_hash FROM audit_log ORDER BY id DESC LIMIT 1"
-    )
-    id = (last["id"] + 1) if last else 1
-    previous_hash = last["record_hash"] if last else GENESIS_HASH
-    recorded_at = datetime.now(UTC)
-    digest = record_hash(id, recorded_at, entry, previous_hash)
-    event = AccessRecorded(
-        audit_id=id,
-        service=service,
-        subject=entry.subject,
-        roles=list(entry.roles),
-        team=entry.team,
-        case_id=entry.case_id,
-        operation=entry.operation,
-        fields=list(entry.fields),
-        outcome=entry.outcome,
-        recorded_at=recorded_at,
-        request_id=entry.request_id,
-        trace_id=entry.trace_id,
-        record_hash=digest,
-    )
-    # The record and its event in one statement: the chain's lock is held until commit,
-    # so every round trip saved here is one that no other audited request waits for.
-    stage_event, event_arguments = staging(
-        [new_envelope(event, case_id=entry.case_id, occurred_at=recorded_at, producer=service)],
-        first_parameter=15,
-    )
+async def append(connection: asyncpg.Connection, entry: AuditEntry) -> None:
+    """Record a look in the caller's transaction, waiting for nothing: the chainer
+    (:func:`chain_pending`) adds it to the chain, and publishes its event, once it has
+    committed (woken at the commit)."""
+    trace_carrier: dict[str, str] = {}
+    propagate.inject(trace_carrier)
     await connection.execute(
-        f"""WITH recorded AS (
-               INSERT INTO audit_log (id, recorded_at, subject, roles, team, case_id,
-                                      operation, fields, purpose, outcome, request_id,
-                                      trace_id, previous_hash, record_hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))
-           {stage_event}""",
-        id,
-        recorded_at,
+        """INSERT INTO audit_pending (recorded_at, subject, roles, team, case_id, operation,
+                                      fields, purpose, outcome, request_id, trace_id,
+                                      trace_carrier)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)""",
+        datetime.now(UTC),
         entry.subject,
         list(entry.roles),
         entry.team,
@@ -145,15 +124,109 @@ async def append(connection: asyncpg.Connection, service: str, entry: AuditEntry
         entry.outcome,
         entry.request_id,
         entry.trace_id,
-        previous_hash,
-        digest,
-        *event_arguments,
+        json.dumps(trace_carrier),
     )
-    return AuditRecord(id, recorded_at, entry, previous_hash, digest)
 
 
-def _record_from_row(row: asyncpg.Record) -> AuditRecord:
-    entry = AuditEntry(
+async def chain_pending(connection: asyncpg.Connection, service: str, batch_size: int = 500) -> int:
+    """Add waiting records to the end of the chain, in the order they were written, and
+    stage their ``audit.access-recorded`` events, in one transaction; how many. Replicas
+    take turns (a transaction lock that only chainers take)."""
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _CHAIN_LOCK)
+        pending = await connection.fetch(
+            """DELETE FROM audit_pending
+               WHERE seq IN (SELECT seq FROM audit_pending ORDER BY seq LIMIT $1)
+               RETURNING *""",
+            batch_size,
+        )
+        if not pending:
+            return 0
+        last = await connection.fetchrow(
+            "SELECT id, record_hash FROM audit_log ORDER BY id DESC LIMIT 1"
+        )
+        records = _chained(
+            [(row["recorded_at"], _entry_from_row(row)) for row in sorted(pending, key=_seq)],
+            after_id=last["id"] if last else 0,
+            after_hash=last["record_hash"] if last else GENESIS_HASH,
+        )
+        await connection.executemany(
+            """INSERT INTO audit_log (id, recorded_at, subject, roles, team, case_id,
+                                      operation, fields, purpose, outcome, request_id,
+                                      trace_id, previous_hash, record_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
+            [
+                (
+                    record.id,
+                    record.recorded_at,
+                    record.entry.subject,
+                    list(record.entry.roles),
+                    record.entry.team,
+                    record.entry.case_id,
+                    record.entry.operation,
+                    list(record.entry.fields),
+                    record.entry.purpose,
+                    record.entry.outcome,
+                    record.entry.request_id,
+                    record.entry.trace_id,
+                    record.previous_hash,
+                    record.record_hash,
+                )
+                for record in records
+            ],
+        )
+        statement, arguments = staging(
+            [_event_of(record, service) for record in records],
+            # Each event continues the trace of the request that made the look.
+            trace_carriers=[row["trace_carrier"] for row in sorted(pending, key=_seq)],
+        )
+        await connection.execute(statement, *arguments)
+    return len(pending)
+
+
+def _seq(row: asyncpg.Record) -> int:
+    seq: int = row["seq"]
+    return seq
+
+
+def _chained(
+    looks: Sequence[tuple[datetime, AuditEntry]], *, after_id: int, after_hash: str
+) -> list[AuditRecord]:
+    """The looks as the chain's next records (pure)."""
+    records: list[AuditRecord] = []
+    previous_id, previous_hash = after_id, after_hash
+    for recorded_at, entry in looks:
+        previous_id += 1
+        digest = record_hash(previous_id, recorded_at, entry, previous_hash)
+        records.append(AuditRecord(previous_id, recorded_at, entry, previous_hash, digest))
+        previous_hash = digest
+    return records
+
+
+def _event_of(record: AuditRecord, service: str) -> Envelope:
+    entry = record.entry
+    event = AccessRecorded(
+        audit_id=record.id,
+        service=service,
+        subject=entry.subject,
+        roles=list(entry.roles),
+        team=entry.team,
+        case_id=entry.case_id,
+        operation=entry.operation,
+        fields=list(entry.fields),
+        outcome=entry.outcome,
+        recorded_at=record.recorded_at,
+        request_id=entry.request_id,
+        trace_id=entry.trace_id,
+        record_hash=record.record_hash,
+    )
+    return new_envelope(
+        event, case_id=entry.case_id, occurred_at=record.recorded_at, producer=service
+    )
+
+
+def _entry_from_row(row: asyncpg.Record) -> AuditEntry:
+    return AuditEntry(
         subject=row["subject"],
         roles=tuple(row["roles"]),
         team=row["team"],
@@ -165,6 +238,10 @@ def _record_from_row(row: asyncpg.Record) -> AuditRecord:
         request_id=row["request_id"],
         trace_id=row["trace_id"],
     )
+
+
+def _record_from_row(row: asyncpg.Record) -> AuditRecord:
+    entry = _entry_from_row(row)
     return AuditRecord(
         row["id"], row["recorded_at"], entry, row["previous_hash"], row["record_hash"]
     )
@@ -237,8 +314,8 @@ async def record(
     """Audit one look in a transaction of its own (it stays recorded if the request fails)."""
     runtime = request.app.state.runtime
     entry = entry_for(request, caller, case_id=case_id, fields=fields, outcome=outcome)
-    async with runtime.pool.acquire() as connection, connection.transaction():
-        await append(connection, runtime.settings.service_name, entry)
+    async with runtime.pool.acquire() as connection:
+        await append(connection, entry)
 
 
 async def record_refusal(request: Request, caller: Caller, permission: Permission) -> None:
@@ -268,7 +345,7 @@ async def open_case_for(
         else:
             outcome = REFUSED
         entry = entry_for(request, caller, case_id=case_id, fields=fields, outcome=outcome)
-        await append(connection, runtime.settings.service_name, entry)
+        await append(connection, entry)
     if outcome != GRANTED:
         raise HTTPException(404, "no such case")
 
@@ -352,6 +429,9 @@ async def get_audit(
 ) -> Any:
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as connection:
+        # Every look committed so far is in the chain before it is read.
+        while await chain_pending(connection, runtime.settings.service_name):
+            pass
         whole = await read_log(connection)
     broken = verify_chain(whole)
     shown = [r for r in whole if case_id is None or r.entry.case_id == case_id][-limit:]

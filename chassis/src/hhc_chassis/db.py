@@ -1,5 +1,6 @@
 """asyncpg pool and plain-SQL migrations, one schema per service."""
 
+import asyncio
 import importlib.resources
 import json
 import logging
@@ -58,6 +59,14 @@ async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+async def close_quietly(connection: asyncpg.Connection) -> None:
+    """Close, or drop it if it will not close within 2 s (the server is away)."""
+    try:
+        await asyncio.wait_for(connection.close(), timeout=2)
+    except Exception:
+        connection.terminate()
 
 
 async def connect(settings: ServiceSettings) -> asyncpg.Connection:

@@ -32,7 +32,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +48,7 @@ from aiokafka.errors import (
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
+from hhc_chassis.db import close_quietly
 from hhc_chassis.events import topic_of
 from hhc_chassis.metrics import (
     outbox_backlog,
@@ -97,12 +98,18 @@ async def enqueue(connection: asyncpg.Connection, envelopes: Sequence[Envelope])
     await connection.execute(statement, *arguments)
 
 
-def staging(envelopes: Sequence[Envelope], first_parameter: int = 1) -> tuple[str, list[Any]]:
+def staging(
+    envelopes: Sequence[Envelope],
+    first_parameter: int = 1,
+    trace_carriers: Sequence[Mapping[str, str]] | None = None,
+) -> tuple[str, list[Any]]:
     """The statement that stages ``envelopes`` and its arguments, numbered from
     ``first_parameter``: for :func:`enqueue`, or to follow another write in one statement
-    (``WITH written AS (...) <staging>``), a round trip less."""
+    (``WITH written AS (...) <staging>``), a round trip less. Each event continues the
+    current trace, or the one its ``trace_carriers`` entry names."""
     trace_carrier: dict[str, str] = {}
     propagate.inject(trace_carrier)
+    carriers = trace_carriers or [trace_carrier] * len(envelopes)
     n = [f"${first_parameter + offset}" for offset in range(6)]
     statement = f"""INSERT INTO outbox (event_id, event_type, topic, message_key, payload, headers)
            SELECT event_id, event_type, topic, message_key, payload::jsonb, headers::jsonb
@@ -118,7 +125,10 @@ def staging(envelopes: Sequence[Envelope], first_parameter: int = 1) -> tuple[st
             for envelope in envelopes
         ],
         [envelope.model_dump_json() for envelope in envelopes],
-        [json.dumps({**trace_carrier, **envelope.headers()}) for envelope in envelopes],
+        [
+            json.dumps({**carrier, **envelope.headers()})
+            for envelope, carrier in zip(envelopes, carriers, strict=True)
+        ],
     ]
 
 
@@ -204,7 +214,7 @@ class OutboxRelay:
                 await self._pause(1.0)
             finally:
                 self._set_leader(False)
-                await _close_quietly(connection)
+                await close_quietly(connection)
             if handed_over:
                 # Leave the lock to a replica that can publish, then stand by again.
                 await self._pause(self._stall_seconds)
@@ -487,10 +497,3 @@ def _parsed(value: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return document if isinstance(document, dict) else None
-
-
-async def _close_quietly(connection: asyncpg.Connection) -> None:
-    try:
-        await asyncio.wait_for(connection.close(), timeout=2)
-    except Exception:
-        connection.terminate()

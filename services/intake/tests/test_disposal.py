@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
+from hhc_chassis.audit import chain_pending
 from hhc_chassis.db import create_pool
 from hhc_chassis.events import new_envelope
 from hhc_chassis.sealing import unseal
@@ -160,8 +161,11 @@ async def published(
 
 
 async def audited(database_url: str, case_id: str, operation: str) -> list[tuple[str, str]]:
-    connection = await asyncpg.connect(database_url)
+    """The chain's records of the case, once every look recorded so far is in it."""
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
     try:
+        while await chain_pending(connection, "intake"):
+            pass
         rows = await connection.fetch(
             """SELECT subject, outcome FROM intake.audit_log
                WHERE case_id = $1 AND operation = $2 ORDER BY id""",

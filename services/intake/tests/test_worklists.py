@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from hhc_chassis.audit import chain_pending
 from hhc_contracts.v1 import (
     ActionCompleted,
     ActionOverdue,
@@ -201,8 +202,11 @@ async def test_the_worklist_lists_reached_cases_most_urgent_first(
 
 
 async def worklist_looks(database_url: str, subject: str) -> int:
-    connection = await asyncpg.connect(database_url)
+    """Looks at worklists in the chain, once every look recorded so far is in it."""
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "intake"})
     try:
+        while await chain_pending(connection, "intake"):
+            pass
         return int(
             await connection.fetchval(
                 """SELECT count(*) FROM intake.audit_log

@@ -201,11 +201,8 @@ async def _idempotent(
                 accepted.case_id,
                 answer.model_dump_json(exclude={"status_code"}),
             )
-        # Last before the commit: the audit chain's lock is held from here to the commit,
-        # and every audited request of the service waits for it.
         await audit.append(
             connection,
-            runtime.settings.service_name,
             audit.entry_for(
                 request,
                 caller,

@@ -1,0 +1,61 @@
+"""Recording looks and chaining them, on a real PostgreSQL."""
+
+import asyncio
+import uuid
+
+from hhc_chassis.audit import AuditEntry, append, chain_pending, read_log, verify_chain
+from hhc_chassis.db import create_pool, migrate
+from hhc_devstack.pytest_plugin import Broker
+
+from .support import TEST_MIGRATIONS, settings_for
+
+
+def look(subject: str) -> AuditEntry:
+    return AuditEntry(
+        subject=subject,
+        roles=("caseworker",),
+        team="north",
+        case_id=uuid.uuid4(),
+        operation="GET /v1/cases/{case_id}",
+        fields=("reports",),
+        purpose=None,
+        outcome="granted",
+        request_id=uuid.uuid4().hex,
+        trace_id=None,
+    )
+
+
+async def test_a_look_waits_for_no_other_and_each_joins_the_chain_once_committed(
+    database_url: str, broker: Broker
+) -> None:
+    """Turns red if recording a look takes the chain's lock again (the second look would
+    wait for the first's transaction), or if the chainer drops, doubles or misorders
+    records, or publishes an event that does not match its record."""
+    settings = settings_for(database_url, broker.bootstrap_servers)
+    await migrate(settings, [TEST_MIGRATIONS])
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as first, first.transaction():
+            await append(first, look("first"))
+            async with pool.acquire() as second:
+                await asyncio.wait_for(append(second, look("second")), timeout=5)
+            async with pool.acquire() as chainer:
+                # Only what has committed joins the chain.
+                assert await chain_pending(chainer, "chassistest") == 1
+        async with pool.acquire() as chainer:
+            assert await chain_pending(chainer, "chassistest") == 1
+            assert await chain_pending(chainer, "chassistest") == 0
+            records = await read_log(chainer)
+            events = await chainer.fetch(
+                """SELECT payload -> 'payload' AS event FROM outbox
+                   WHERE event_type = 'audit.access-recorded' ORDER BY id"""
+            )
+    finally:
+        await pool.close()
+    assert [record.entry.subject for record in records] == ["second", "first"]
+    assert [record.id for record in records] == [1, 2]
+    assert verify_chain(records) is None
+    assert [
+        (event["event"]["audit_id"], event["event"]["subject"], event["event"]["record_hash"])
+        for event in events
+    ] == [(record.id, record.entry.subject, record.record_hash) for record in records]
