@@ -66,7 +66,8 @@ from hhc_contracts.trust import trust_problem
 
 log = logging.getLogger(__name__)
 
-AUDIT_CHAIN_POLL_SECONDS = 1.0
+AUDIT_CHAIN_POLL_SECONDS = 10.0
+"""A NOTIFY wakes the chainer at each commit; this is for one missed while reconnecting."""
 
 BackgroundTask = Callable[["Runtime"], Coroutine[Any, Any, None]]
 
