@@ -9,6 +9,7 @@
 - Once a case's key is destroyed, what is on the topic stays unreadable.
 """
 
+import base64
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection
@@ -22,13 +23,17 @@ from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
 from hhc_chassis.db import connect, migrate
+from hhc_chassis.errors import PermanentError
 from hhc_chassis.events import new_envelope
 from hhc_chassis.kafka import Publisher
 from hhc_chassis.sealing import (
     CaseKeys,
+    CaseUnknownToIntake,
+    IntakeCaseKeys,
     KeyServiceUnavailable,
     LocalKeyWrapper,
     SealBroken,
+    ServiceTokens,
     has_personal_data,
     new_case_key,
     seal,
@@ -448,3 +453,35 @@ async def test_the_relay_fetches_a_batchs_keys_at_once_and_only_those_it_seals_w
             event_id=envelope.event_id,
         )
         assert opened["notes"] == NOTES
+
+
+async def test_intakes_answers_for_a_case_key_tell_waiting_from_giving_up() -> None:
+    """A case intake does not know is dead-lettered at once (a permanent error), instead
+    of holding its partition for RETRY_MAX_SECONDS; an erased case has no key; intake
+    away or refusing is waited for."""
+    key = new_case_key()
+    known, erased, unknown, refused = (uuid.uuid4() for _ in range(4))
+    answers = {
+        str(known): httpx.Response(
+            200, json={"case_id": str(known), "key": base64.b64encode(key).decode()}
+        ),
+        str(erased): httpx.Response(410),
+        str(unknown): httpx.Response(404),
+        str(refused): httpx.Response(403),
+    }
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 300})
+        return answers[request.url.path.rsplit("/", 1)[-1]]
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake)) as client:
+        tokens = ServiceTokens(client, "http://issuer/token", "referrals", "secret")
+        keys = IntakeCaseKeys(client, "http://intake", tokens)
+        assert await keys.key_for(known) == key
+        assert await keys.key_for(erased) is None
+        with pytest.raises(CaseUnknownToIntake):
+            await keys.key_for(unknown)
+        assert issubclass(CaseUnknownToIntake, PermanentError)
+        with pytest.raises(KeyServiceUnavailable):
+            await keys.key_for(refused)

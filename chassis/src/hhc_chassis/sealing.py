@@ -61,6 +61,12 @@ class KeyServiceUnavailable(ConnectionError):
     """The case key could not be fetched now; retried as any connection failure is."""
 
 
+class CaseUnknownToIntake(PermanentError):
+    """Intake has no such case, so no key: the event is not of one of this deployment's
+    cases (dead-lettered, not retried: retrying for ``RETRY_MAX_SECONDS`` held its whole
+    partition back, and ended in a dead letter all the same)."""
+
+
 class SealBroken(PermanentError):
     """A sealed part that does not open with its case's key: tampered with, or moved."""
 
@@ -322,9 +328,11 @@ class IntakeCaseKeys:
             raise KeyServiceUnavailable(f"intake's key service: {type(error).__name__}") from None
         if response.status_code == 410:
             return None
+        if response.status_code == 404:
+            raise CaseUnknownToIntake(f"intake has no case {case_id}")
         if response.status_code != 200:
-            # 403/404 too: a wrong deployment, not something the message can fix, and
-            # the outbox row or the message waits rather than going out without its key.
+            # 403 too: a wrong deployment, not something the message can fix, and the
+            # outbox row or the message waits rather than going out without its key.
             raise KeyServiceUnavailable(
                 f"intake's key service answered {response.status_code} for a case key"
             )
