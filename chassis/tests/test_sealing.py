@@ -241,25 +241,18 @@ async def test_while_the_key_cannot_be_fetched_the_row_waits_and_goes_out_sealed
     keys.available = False
     envelope = completed(uuid.uuid4())
     await stage(settings, [envelope])
-    publisher = Publisher(settings)
-    await publisher.connect()
-    relay = relay_for(settings, publisher)
-    relay.case_keys = keys
-    try:
-        async with running(relay):
-            connection = await connect(settings)
-            try:
-                await eventually(
-                    lambda: _attempted(connection, envelope.event_id),
-                    message="the relay never tried the row",
-                )
-            finally:
-                await connection.close()
-            assert await unpublished(settings) == 1
-            keys.available = True
-            await eventually(lambda: _none_left(settings), message="row stayed unpublished")
-    finally:
-        await publisher.close()
+    async with _sealing_relay(settings, keys):
+        connection = await connect(settings)
+        try:
+            await eventually(
+                lambda: _attempted(connection, envelope.event_id),
+                message="the relay never tried the row",
+            )
+        finally:
+            await connection.close()
+        assert await unpublished(settings) == 1
+        keys.available = True
+        await eventually(lambda: _none_left(settings), message="row stayed unpublished")
     record = (
         await records_of(broker.bootstrap_servers, Topic.RISK_ACTIONS.value, {envelope.event_id})
     )[envelope.event_id]
@@ -271,17 +264,24 @@ async def _none_left(settings: ServiceSettings) -> bool:
     return await unpublished(settings) == 0
 
 
-async def _publish_all(settings: ServiceSettings, keys: CaseKeys) -> None:
-    """Run a relay sealing with ``keys`` until every staged row is published."""
+@contextlib.asynccontextmanager
+async def _sealing_relay(settings: ServiceSettings, keys: CaseKeys) -> AsyncIterator[None]:
+    """A relay sealing with ``keys``, running for the block."""
     publisher = Publisher(settings)
     await publisher.connect()
     relay = relay_for(settings, publisher)
     relay.case_keys = keys
     try:
         async with running(relay):
-            await eventually(lambda: _none_left(settings), message="rows stayed unpublished")
+            yield
     finally:
         await publisher.close()
+
+
+async def _publish_all(settings: ServiceSettings, keys: CaseKeys) -> None:
+    """Run a relay sealing with ``keys`` until every staged row is published."""
+    async with _sealing_relay(settings, keys):
+        await eventually(lambda: _none_left(settings), message="rows stayed unpublished")
 
 
 async def _attempted(connection: asyncpg.Connection, event_id: uuid.UUID) -> bool:
