@@ -14,13 +14,15 @@ lock is the chainer's alone (at 50 reports/s requests had spent about 70 ms each
 waiting for it).
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from uuid import UUID
 
 import asyncpg
@@ -31,10 +33,14 @@ from pydantic import BaseModel
 from hhc_chassis.access import Caller, Permission, reaches
 from hhc_chassis.auth import authorised, purpose_of
 from hhc_chassis.case_access import load_scope
+from hhc_chassis.clocks import durable_clock
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import staging
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import AccessRecorded
+
+if TYPE_CHECKING:
+    from hhc_chassis.service import Runtime
 
 GENESIS_HASH = "0" * 64
 _CHAIN_LOCK = "hhc.audit_log"
@@ -134,11 +140,15 @@ async def chain_pending(connection: asyncpg.Connection, service: str, batch_size
     take turns (a transaction lock that only chainers take)."""
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _CHAIN_LOCK)
-        pending = await connection.fetch(
-            """DELETE FROM audit_pending
-               WHERE seq IN (SELECT seq FROM audit_pending ORDER BY seq LIMIT $1)
-               RETURNING *""",
-            batch_size,
+        # In the order they were written (DELETE ... RETURNING keeps none).
+        pending = sorted(
+            await connection.fetch(
+                """DELETE FROM audit_pending
+                   WHERE seq IN (SELECT seq FROM audit_pending ORDER BY seq LIMIT $1)
+                   RETURNING *""",
+                batch_size,
+            ),
+            key=lambda row: int(row["seq"]),
         )
         if not pending:
             return 0
@@ -146,7 +156,7 @@ async def chain_pending(connection: asyncpg.Connection, service: str, batch_size
             "SELECT id, record_hash FROM audit_log ORDER BY id DESC LIMIT 1"
         )
         records = _chained(
-            [(row["recorded_at"], _entry_from_row(row)) for row in sorted(pending, key=_seq)],
+            [(row["recorded_at"], _entry_from_row(row)) for row in pending],
             after_id=last["id"] if last else 0,
             after_hash=last["record_hash"] if last else GENESIS_HASH,
         )
@@ -178,15 +188,34 @@ async def chain_pending(connection: asyncpg.Connection, service: str, batch_size
         statement, arguments = staging(
             [_event_of(record, service) for record in records],
             # Each event continues the trace of the request that made the look.
-            trace_carriers=[row["trace_carrier"] for row in sorted(pending, key=_seq)],
+            trace_carriers=[row["trace_carrier"] for row in pending],
         )
         await connection.execute(statement, *arguments)
     return len(pending)
 
 
-def _seq(row: asyncpg.Record) -> int:
-    seq: int = row["seq"]
-    return seq
+AUDIT_CHAIN_POLL_SECONDS = 10.0
+"""A NOTIFY wakes the chainer at each commit; this is for one missed while reconnecting."""
+
+
+async def _chain_a_batch(runtime: Runtime) -> int:
+    async with runtime.pool.acquire() as connection:
+        return await chain_pending(connection, runtime.settings.service_name)
+
+
+async def _only_the_poll(runtime: Runtime, ceiling: float) -> float:
+    return ceiling
+
+
+audit_chainer = durable_clock(
+    name="audit chaining",
+    channel="audit",
+    fire_due=_chain_a_batch,
+    seconds_until_next=_only_the_poll,
+    poll_seconds=AUDIT_CHAIN_POLL_SECONDS,
+)
+"""Every service's background task that adds looks to the chain as they commit (woken
+by each commit's NOTIFY); every replica runs it, and they take turns."""
 
 
 def _chained(

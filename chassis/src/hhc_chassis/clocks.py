@@ -6,21 +6,26 @@ fires each), sleeps until the nearest deadline, at most ``poll_seconds``, and is
 a NOTIFY on ``channel`` when a deadline is set, so one set while it sleeps is not missed.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from hhc_chassis.db import connect
-from hhc_chassis.service import BackgroundTask, Runtime
+
+if TYPE_CHECKING:  # the service runs clocks, and its own audit chaining is one
+    from hhc_chassis.service import BackgroundTask, Runtime
 
 log = logging.getLogger(__name__)
 
-FireDue = Callable[[Runtime], Awaitable[int]]
+FireDue = Callable[["Runtime"], Awaitable[int]]
 """Fire a batch of what is due; how many fired (0: nothing more is due now)."""
-SecondsUntilNext = Callable[[Runtime, float], Awaitable[float]]
+SecondsUntilNext = Callable[["Runtime", float], Awaitable[float]]
 """Seconds until the nearest deadline, at most the ceiling given."""
 
 

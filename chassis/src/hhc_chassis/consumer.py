@@ -4,7 +4,7 @@ Delivery is at least once; the inbox makes the effect exactly once (design.md,
 "failures"). The guarantees, and where each is kept:
 
 - Nothing is lost unseen. Every record the broker hands over reaches :meth:`EventConsumer.
-  handle_batch` as bytes; it is handled, retried or dead-lettered, never skipped.
+  decode_all` as bytes; it is handled, retried or dead-lettered, never skipped.
 - Nothing is committed past an unhandled message. A partition's records are handled in
   order by one worker; :class:`PartitionedConsumer` commits, for each partition, the
   offset after the last record that worker finished, and only that partition's own.
@@ -278,13 +278,6 @@ class EventConsumer:
             message.handler = None
         return message
 
-    async def handle_batch(
-        self, records: Sequence[Record], abandoned: Callable[[], bool] = lambda: False
-    ) -> None:
-        """Handle every record; returns only when all may be committed. Raises
-        :class:`Abandoned` when ``abandoned()`` turns true while a record waits to retry."""
-        await self.handle_decoded(self.decode_all(records), abandoned)
-
     def decode_all(self, records: Sequence[Record]) -> list["_Message"]:
         return [self._decode(record) for record in records]
 
@@ -327,7 +320,9 @@ class EventConsumer:
     async def handle_decoded(
         self, messages: Sequence["_Message"], abandoned: Callable[[], bool] = lambda: False
     ) -> None:
-        """:meth:`handle_batch` for records already decoded."""
+        """Handle every message (of one partition, decoded by :meth:`decode_all`); returns
+        only when all may be committed. Raises :class:`Abandoned` when ``abandoned()``
+        turns true while a message waits to retry."""
         for message in messages:
             if message.invalid is not None:
                 with message.span():
@@ -461,9 +456,7 @@ class EventConsumer:
         try:
             await self._open_sealed(message)
             await message.handler(connection, message.envelope, message.payload)
-            if message.envelope.event_type == CASE_ERASED and self._case_keys is not None:
-                # The key is destroyed at intake; no copy of it stays here either.
-                self._case_keys.forget(message.payload.case_id)
+            self._forget_key_if_erased(message)
             outcome = "ok"
         finally:
             handler_duration.record(
@@ -474,9 +467,14 @@ class EventConsumer:
         assert isinstance(message.handler, Projection)
         assert message.envelope is not None
         await self._open_sealed(message)
-        if message.envelope.event_type == CASE_ERASED and self._case_keys is not None:
-            self._case_keys.forget(message.payload.case_id)
+        self._forget_key_if_erased(message)
         return message.handler.writes(message.envelope, message.payload)
+
+    def _forget_key_if_erased(self, message: _Message) -> None:
+        assert message.envelope is not None
+        if message.envelope.event_type == CASE_ERASED and self._case_keys is not None:
+            # The key is destroyed at intake; no copy of it stays here either.
+            self._case_keys.forget(message.payload.case_id)
 
     async def _fetch_keys_ahead(self, messages: Sequence[_Message]) -> None:
         """Fetch the keys of the batch's cases at once, before any transaction opens: each
@@ -822,24 +820,27 @@ class PartitionedConsumer:
             return state.revoked
 
         batch_size = self._settings.consumer_batch_size
+        # Decoded already (and found not to go with other partitions'): one batch.
+        batches = (
+            [records]
+            if decoded is not None
+            else [
+                records[start : start + batch_size] for start in range(0, len(records), batch_size)
+            ]
+        )
         try:
-            if decoded is not None and not abandoned():
-                # Decoded already (and found not to go with other partitions'): one batch.
-                await self._events.handle_decoded(decoded, abandoned)
-                state.handled_up_to = records[-1].offset + 1
-                state.handled_since_commit += len(records)
-                records = []
-            for start in range(0, len(records), batch_size):
+            for batch in batches:
                 if abandoned():
                     return
-                batch = records[start : start + batch_size]
-                await self._events.handle_batch(batch, abandoned)
+                await self._events.handle_decoded(
+                    decoded if decoded is not None else self._events.decode_all(batch), abandoned
+                )
                 state.handled_up_to = batch[-1].offset + 1
                 state.handled_since_commit += len(batch)
         except Abandoned:
             return
         except Exception as error:
-            # Not expected: handle_batch handles, retries or dead-letters everything. Rewind
+            # Not expected: handle_decoded handles, retries or dead-letters everything. Rewind
             # to the first unhandled record rather than let anything commit past it.
             log.exception(
                 "consumer failed unexpectedly, redelivering",

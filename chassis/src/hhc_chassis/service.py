@@ -27,7 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from hhc_chassis.audit import audit_router, chain_pending, record_refusal
+from hhc_chassis.audit import audit_chainer, audit_router, record_refusal
 from hhc_chassis.auth import TokenVerifier, document_access_answers
 from hhc_chassis.case_access import with_case_access
 from hhc_chassis.consumer import (
@@ -40,7 +40,6 @@ from hhc_chassis.consumer import (
 from hhc_chassis.db import (
     MigrationSet,
     check_migrated,
-    close_quietly,
     connect,
     create_pool,
     migrate,
@@ -66,8 +65,6 @@ from hhc_contracts.trust import trust_problem
 
 log = logging.getLogger(__name__)
 
-AUDIT_CHAIN_POLL_SECONDS = 10.0
-"""A NOTIFY wakes the chainer at each commit; this is for one missed while reconnecting."""
 
 BackgroundTask = Callable[["Runtime"], Coroutine[Any, Any, None]]
 
@@ -163,35 +160,6 @@ class Runtime:
         if await self.publisher.connect(stopping=self.stopping):
             await self.relay.run()
 
-    async def chain_audit(self) -> None:
-        """Adds audited looks to the audit's chain as their transactions commit (woken by
-        each commit's NOTIFY; every ``AUDIT_CHAIN_POLL_SECONDS`` too, in case one is
-        missed, or while the database is away). Every replica runs it; they take turns."""
-        settings = self.settings
-        looked = asyncio.Event()
-        listener: asyncpg.Connection | None = None
-        try:
-            while not self.stopping.is_set():
-                looked.clear()
-                try:
-                    if listener is None or listener.is_closed():
-                        listener = await connect(settings)
-                        await listener.add_listener(
-                            f"{settings.schema_name}_audit", lambda *_: looked.set()
-                        )
-                    async with self.pool.acquire() as connection:
-                        while await chain_pending(connection, settings.service_name):
-                            pass
-                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-                    log.warning(
-                        "audit chaining failed, will retry", extra={"error_class": type(e).__name__}
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(looked.wait(), timeout=AUDIT_CHAIN_POLL_SECONDS)
-        finally:
-            if listener is not None:
-                await close_quietly(listener)
-
     async def purge_expired_rows(self) -> None:
         settings = self.settings
         while not self.stopping.is_set():
@@ -274,17 +242,14 @@ def create_listeners(definition: ServiceDefinition) -> Listeners:
 
         publishing = supervised("relay", runtime.publish_outbox)
         consuming = supervised("consumer", runtime.consumer.run) if runtime.consumer else None
-        others = [
-            supervised("retention", runtime.purge_expired_rows),
-            supervised("audit", runtime.chain_audit),
-        ]
+        others = [supervised("retention", runtime.purge_expired_rows)]
 
         def bound(task: BackgroundTask) -> Callable[[], Coroutine[Any, Any, None]]:
             return lambda: task(runtime)
 
         others.extend(
             supervised(getattr(task, "__name__", "background"), bound(task))
-            for task in definition.background
+            for task in (audit_chainer, *definition.background)
         )
         log.info(
             "service started",
