@@ -12,6 +12,10 @@ from hhc_chassis.settings import ServiceSettings
 class ReferralsSettings(ServiceSettings, SmtpSettings):
     service_name: str = "referrals"
     http_port: int = 8003
+    # Referrals handles each partition on its own (sealed parts wait on case keys), so
+    # every assigned partition may hold a decoded batch at once: smaller batches bound the
+    # memory a backlog takes; a referral's handling costs far more than its transaction.
+    consumer_batch_size: int = Field(default=100, ge=1)
 
     partner_catalogue_file: Path | None = Field(
         default=None,
