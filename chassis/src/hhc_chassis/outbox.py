@@ -394,14 +394,21 @@ class OutboxRelay:
             except Exception as error:
                 failures.append(_Failure(row, error))
                 blocked_keys.add(row["message_key"])
-        outcomes = await asyncio.gather(
-            *(asyncio.wait_for(future, self._send_timeout_seconds) for _, _, future in in_flight),
-            return_exceptions=True,
-        )
+        if in_flight:
+            # One wait for the whole batch: a task per row (gather of wait_for) costs a
+            # turn of the event loop each, and intake's loop is busy with requests.
+            await asyncio.wait(
+                [future for _, _, future in in_flight], timeout=self._send_timeout_seconds
+            )
         published: list[tuple[int, str | None]] = []
-        for (row, value, _), result in zip(in_flight, outcomes, strict=True):
-            if isinstance(result, BaseException):
-                failures.append(_Failure(row, result))
+        for row, value, future in in_flight:
+            if not future.done():
+                future.cancel()  # not acknowledged in time: sent again later, as a failure
+                failures.append(_Failure(row, TimeoutError("no acknowledgement in time")))
+            elif future.cancelled():
+                failures.append(_Failure(row, asyncio.CancelledError()))
+            elif (error := future.exception()) is not None:
+                failures.append(_Failure(row, error))
             else:
                 published.append((row["id"], value))
         for failure in failures:
@@ -413,12 +420,11 @@ class OutboxRelay:
         # Continue the trace of the transaction that wrote the row, not the relay's own.
         token = otel_context.attach(propagate.extract(headers))
         try:
-            return await asyncio.wait_for(
-                self._sender.send(
+            # Not wait_for: its task per row would wait a turn of the loop each.
+            async with asyncio.timeout(self._send_timeout_seconds):
+                return await self._sender.send(
                     row["topic"], row["message_key"].encode(), value.encode(), headers
-                ),
-                self._send_timeout_seconds,
-            )
+                )
         finally:
             otel_context.detach(token)
 
