@@ -407,8 +407,8 @@ class OutboxRelay:
                 failures.append(_Failure(row, TimeoutError("no acknowledgement in time")))
             elif future.cancelled():
                 failures.append(_Failure(row, asyncio.CancelledError()))
-            elif (error := future.exception()) is not None:
-                failures.append(_Failure(row, error))
+            elif (refused := future.exception()) is not None:
+                failures.append(_Failure(row, refused))
             else:
                 published.append((row["id"], value))
         for failure in failures:
