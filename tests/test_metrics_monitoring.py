@@ -10,6 +10,7 @@ import yaml
 from fastapi import FastAPI
 
 from hhc_chassis import metrics
+from hhc_chassis.audit import audit_waiting
 from hhc_chassis.telemetry import configure_metrics, instrument_http, metrics_page
 
 MONITORING = Path(__file__).parents[1] / "deploy" / "k8s" / "monitoring"
@@ -54,6 +55,7 @@ async def _served_names() -> set[str]:
         metrics.outbox_oldest_unpublished,
         metrics.outbox_parked_rows,
         metrics.relay_leader,
+        audit_waiting._values,  # every service's, read from audit_pending by a task
     ]
     for gauge in owners:
         gauge.set(channel, 0)

@@ -2,8 +2,16 @@
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 
-from hhc_chassis.audit import AuditEntry, append, chain_pending, read_log, verify_chain
+from hhc_chassis.audit import (
+    AuditEntry,
+    append,
+    audit_waiting,
+    chain_pending,
+    read_log,
+    verify_chain,
+)
 from hhc_chassis.db import create_pool, migrate
 from hhc_devstack.pytest_plugin import Broker
 
@@ -59,3 +67,30 @@ async def test_a_look_waits_for_no_other_and_each_joins_the_chain_once_committed
         (event["event"]["audit_id"], event["event"]["subject"], event["event"]["record_hash"])
         for event in events
     ] == [(record.id, record.entry.subject, record.record_hash) for record in records]
+
+
+async def test_a_look_waiting_to_be_chained_shows_in_the_gauge_until_it_is(
+    database_url: str, broker: Broker
+) -> None:
+    """A chainer that no longer works is otherwise silent: the looks wait, kept but
+    unseen. Turns red if the gauge reads anything but the oldest waiting look's age."""
+    settings = settings_for(database_url, broker.bootstrap_servers)
+    await migrate(settings, [TEST_MIGRATIONS])
+    pool = await create_pool(settings)
+    runtime = SimpleNamespace(pool=pool)
+    try:
+        async with pool.acquire() as connection:
+            await chain_pending(connection, "chassistest")
+            await audit_waiting.read(runtime)  # type: ignore[arg-type]
+            assert audit_waiting.current() == {(): 0.0}
+            await append(connection, look("unchained"))
+            await connection.execute(
+                "UPDATE audit_pending SET recorded_at = recorded_at - interval '90 seconds'"
+            )
+            await audit_waiting.read(runtime)  # type: ignore[arg-type]
+            assert 90 <= audit_waiting.current()[()] < 150
+            assert await chain_pending(connection, "chassistest") == 1
+            await audit_waiting.read(runtime)  # type: ignore[arg-type]
+            assert audit_waiting.current() == {(): 0.0}
+    finally:
+        await pool.close()

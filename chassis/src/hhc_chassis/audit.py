@@ -35,6 +35,7 @@ from hhc_chassis.auth import authorised, purpose_of
 from hhc_chassis.case_access import load_scope
 from hhc_chassis.clocks import durable_clock
 from hhc_chassis.events import new_envelope
+from hhc_chassis.metrics import QueryGauge
 from hhc_chassis.outbox import staging
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import AccessRecorded
@@ -216,6 +217,17 @@ audit_chainer = durable_clock(
 )
 """Every service's background task that adds looks to the chain as they commit (woken
 by each commit's NOTIFY); every replica runs it, and they take turns."""
+
+audit_waiting = QueryGauge(
+    name="hhc.audit.oldest_unchained_age",
+    description="How long the oldest look not yet in the audit chain (nor in "
+    "audit.access-recorded) has waited; 0 when none. Growing: no replica's chainer works",
+    query="""SELECT coalesce(EXTRACT(EPOCH FROM now() - min(recorded_at)), 0) AS value
+             FROM audit_pending""",
+    unit="s",
+)
+"""Read by every service (a stuck chainer is otherwise silent: the looks are kept, but no
+one sees them in the chain or on the topic)."""
 
 
 def _chained(

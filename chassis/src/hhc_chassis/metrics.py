@@ -90,6 +90,10 @@ class ObservedValues:
     def forget(self, owner: tuple[tuple[str, str], ...]) -> None:
         self.replace(owner, {})
 
+    def current(self) -> dict[tuple[tuple[str, str], ...], float]:
+        """Each series' attributes and latest value."""
+        return dict(self._values)
+
     def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         for key, value in list(self._values.items()):
             yield Observation(value, dict(key))
@@ -156,6 +160,10 @@ class QueryGauge:
             },
         )
         self.refreshed_at = time.monotonic()
+
+    def current(self) -> dict[tuple[tuple[str, str], ...], float]:
+        """What the last read found: each series' labels and value."""
+        return self._values.current()
 
     @property
     def refresh(self) -> "BackgroundTask":

@@ -27,7 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from hhc_chassis.audit import audit_chainer, audit_router, record_refusal
+from hhc_chassis.audit import audit_chainer, audit_router, audit_waiting, record_refusal
 from hhc_chassis.auth import TokenVerifier, document_access_answers
 from hhc_chassis.case_access import with_case_access
 from hhc_chassis.consumer import (
@@ -249,7 +249,7 @@ def create_listeners(definition: ServiceDefinition) -> Listeners:
 
         others.extend(
             supervised(getattr(task, "__name__", "background"), bound(task))
-            for task in (audit_chainer, *definition.background)
+            for task in (audit_chainer, audit_waiting.refresh, *definition.background)
         )
         log.info(
             "service started",
