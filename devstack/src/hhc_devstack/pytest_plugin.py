@@ -298,16 +298,19 @@ def unique_topic() -> Callable[[str], str]:
 
 @contextlib.asynccontextmanager
 async def kafka_consumer(bootstrap_servers: str, *topics: str) -> AsyncIterator[Any]:
+    """A reader of every partition of ``topics`` from the start. No consumer group: it
+    has nothing to commit, and a group's join (which the broker may hold for seconds under
+    load) only delayed the first fetch. A topic made later is found by the frequent
+    metadata refresh."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
-        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        session_timeout_ms=int(os.environ.get("CONSUMER_SESSION_TIMEOUT_MS", "10000")),
-        heartbeat_interval_ms=int(os.environ.get("CONSUMER_SESSION_TIMEOUT_MS", "10000")) // 3,
+        metadata_max_age_ms=500,
     )
     await consumer.start()
     try:
