@@ -1,19 +1,22 @@
 """Recording looks and chaining them, on a real PostgreSQL."""
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Awaitable
 from types import SimpleNamespace
 
 from hhc_chassis.audit import (
     AuditEntry,
     append,
+    audit_chainer,
     audit_waiting,
     chain_pending,
     read_log,
     verify_chain,
 )
 from hhc_chassis.db import create_pool, migrate
-from hhc_devstack.pytest_plugin import Broker
+from hhc_devstack.pytest_plugin import Broker, eventually
 
 from .support import TEST_MIGRATIONS, settings_for
 
@@ -94,3 +97,43 @@ async def test_a_look_waiting_to_be_chained_shows_in_the_gauge_until_it_is(
             assert audit_waiting.current() == {(): 0.0}
     finally:
         await pool.close()
+
+
+async def test_looks_committed_close_together_are_chained_in_one_transaction(
+    database_url: str, broker: Broker
+) -> None:
+    """Turns red if a woken chainer does not let looks gather (one chain transaction and
+    one event batch per request: measured, a busy intake's every look cost one)."""
+    settings = settings_for(database_url, broker.bootstrap_servers)
+    await migrate(settings, [TEST_MIGRATIONS])
+    pool = await create_pool(settings)
+    chainer = asyncio.create_task(audit_chainer(SimpleNamespace(pool=pool, settings=settings)))  # type: ignore[arg-type]
+
+    async def chained() -> int:
+        return int(await pool.fetchval("SELECT count(*) FROM audit_log"))
+
+    try:
+        async with pool.acquire() as connection:
+            await append(connection, look("first"))
+        # Chained: the chainer is listening now.
+        await eventually(lambda: _equals(chained(), 1), message="the first look was not chained")
+        for n in range(5):
+            async with pool.acquire() as connection:
+                await append(connection, look(f"look {n}"))
+            await asyncio.sleep(0.03)  # requests a little apart, as they come
+        await eventually(lambda: _equals(chained(), 6), message="the looks were not chained")
+        transactions = await pool.fetchval(
+            """SELECT count(DISTINCT created_at) FROM outbox
+               WHERE event_type = 'audit.access-recorded' AND payload -> 'payload' ->> 'subject'
+                     LIKE 'look %'"""
+        )
+    finally:
+        chainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await chainer
+        await pool.close()
+    assert transactions <= 2
+
+
+async def _equals(count: Awaitable[int], expected: int) -> bool:
+    return await count == expected

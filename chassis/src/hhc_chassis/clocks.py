@@ -36,11 +36,16 @@ def durable_clock(
     fire_due: FireDue,
     seconds_until_next: SecondsUntilNext,
     poll_seconds: float,
+    gather_seconds: float = 0.0,
 ) -> BackgroundTask:
     """A background task that fires deadlines the moment they pass (module docstring).
-    ``channel`` is the NOTIFY channel's name within the service's schema."""
+    ``channel`` is the NOTIFY channel's name within the service's schema. With
+    ``gather_seconds``, a NOTIFY is followed by that wait, so that what several commits
+    made due is fired in one batch (for work that may lag a little, not for deadlines)."""
     if poll_seconds <= 0:
         raise ValueError(f"poll_seconds must be above 0, not {poll_seconds}")
+    if gather_seconds < 0:
+        raise ValueError(f"gather_seconds must not be below 0, not {gather_seconds}")
 
     async def run_clock(runtime: Runtime) -> None:
         deadline_set = asyncio.Event()
@@ -59,6 +64,8 @@ def durable_clock(
                     delay = poll_seconds
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(deadline_set.wait(), timeout=delay)
+                    if gather_seconds:
+                        await asyncio.sleep(gather_seconds)
         finally:
             if listener is not None:
                 await listener.close()
