@@ -35,3 +35,20 @@ def test_an_exception_is_logged_with_its_stack_but_not_its_message() -> None:
     assert "builtins.ValueError" in stack
     assert stack.index("builtins.KeyError") < stack.index("builtins.ValueError")
     assert SURVIVOR not in line
+
+
+def test_libraries_log_only_warnings_a_request_or_a_record_is_not_a_line() -> None:
+    """httpx logs each request at INFO, with its URL: a case id for every key referrals
+    fetched (one per report), flooding the log and taking CPU on the hot path."""
+    from hhc_chassis.telemetry import configure_logging
+
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", None)
+        for library in ("httpx", "httpcore", "aiokafka"):
+            assert not logging.getLogger(library).isEnabledFor(logging.INFO), library
+        assert logging.getLogger("hhc_chassis.outbox").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], level = kept
+        root.setLevel(level)

@@ -480,6 +480,7 @@ def configure_logging(level: str, service_name: str | None = None) -> None:
     if service_name is not None and (exporting := _otlp_log_handler(service_name)):
         root.addHandler(exporting)
     root.setLevel(level.upper())
-    # aiokafka logs whole records at DEBUG; keep library chatter at WARNING.
-    for noisy in ("aiokafka", "uvicorn.access"):
+    # aiokafka logs whole records at DEBUG, httpx a line per request at INFO (each case
+    # key handed to referrals: one per report); keep library chatter at WARNING.
+    for noisy in ("aiokafka", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
