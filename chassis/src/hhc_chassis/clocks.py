@@ -23,6 +23,11 @@ if TYPE_CHECKING:  # the service runs clocks, and its own audit chaining is one
 
 log = logging.getLogger(__name__)
 
+NEW_DEADLINE_GATHER_SECONDS = 0.25
+"""For clocks whose deadlines are set minutes or more ahead: a newly set deadline is
+looked at within this, so a busy service's many commits (a NOTIFY each) wake its clock
+once, not once each. A deadline that passes is still fired the moment it does."""
+
 FireDue = Callable[["Runtime"], Awaitable[int]]
 """Fire a batch of what is due; how many fired (0: nothing more is due now)."""
 SecondsUntilNext = Callable[["Runtime", float], Awaitable[float]]

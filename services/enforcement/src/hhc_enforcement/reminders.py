@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hhc_chassis.clocks import durable_clock
+from hhc_chassis.clocks import NEW_DEADLINE_GATHER_SECONDS, durable_clock
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
@@ -132,4 +132,5 @@ def reminder_scheduler(poll_seconds: float) -> BackgroundTask:
         fire_due=fire_due,
         seconds_until_next=seconds_until_next,
         poll_seconds=poll_seconds,
+        gather_seconds=NEW_DEADLINE_GATHER_SECONDS,
     )

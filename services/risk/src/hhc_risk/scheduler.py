@@ -8,7 +8,7 @@ each overdue action, exactly once.
 import uuid
 from datetime import UTC, datetime
 
-from hhc_chassis.clocks import durable_clock
+from hhc_chassis.clocks import NEW_DEADLINE_GATHER_SECONDS, durable_clock
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
 from hhc_chassis.service import BackgroundTask, Runtime
@@ -106,4 +106,5 @@ def overdue_scheduler(poll_seconds: float) -> BackgroundTask:
         fire_due=report_overdue_actions,
         seconds_until_next=seconds_until_next_deadline,
         poll_seconds=poll_seconds,
+        gather_seconds=NEW_DEADLINE_GATHER_SECONDS,
     )
