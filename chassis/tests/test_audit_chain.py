@@ -2,9 +2,12 @@
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Awaitable
 from types import SimpleNamespace
+
+import asyncpg
 
 from hhc_chassis.audit import (
     AuditEntry,
@@ -16,6 +19,7 @@ from hhc_chassis.audit import (
     verify_chain,
 )
 from hhc_chassis.db import create_pool, migrate
+from hhc_contracts.envelope import EventHeaders
 from hhc_devstack.pytest_plugin import Broker, eventually
 
 from .support import TEST_MIGRATIONS, settings_for
@@ -137,3 +141,29 @@ async def test_looks_committed_close_together_are_chained_in_one_transaction(
 
 async def _equals(count: Awaitable[int], expected: int) -> bool:
     return await count == expected
+
+
+async def test_any_connection_chains_whatever_its_json_codecs(
+    database_url: str, broker: Broker
+) -> None:
+    """Tests and tools chain on plain connections, which give jsonb as text: turns red if
+    chaining reads a look's trace carrier through the connection's codec."""
+    settings = settings_for(database_url, broker.bootstrap_servers)
+    await migrate(settings, [TEST_MIGRATIONS])
+    pool = await create_pool(settings)
+    plain = await asyncpg.connect(
+        settings.database_url, server_settings={"search_path": settings.schema_name}
+    )
+    try:
+        async with pool.acquire() as connection:
+            await chain_pending(connection, "chassistest")
+            await append(connection, look("plainly chained"))
+        assert await chain_pending(plain, "chassistest") == 1
+        headers = await plain.fetchval(
+            """SELECT headers::text FROM outbox WHERE event_type = 'audit.access-recorded'
+               ORDER BY id DESC LIMIT 1"""
+        )
+    finally:
+        await plain.close()
+        await pool.close()
+    assert json.loads(headers)[EventHeaders.EVENT_TYPE] == "audit.access-recorded"

@@ -146,7 +146,7 @@ async def chain_pending(connection: asyncpg.Connection, service: str, batch_size
             await connection.fetch(
                 """DELETE FROM audit_pending
                    WHERE seq IN (SELECT seq FROM audit_pending ORDER BY seq LIMIT $1)
-                   RETURNING *""",
+                   RETURNING *, trace_carrier::text AS carrier_text""",
                 batch_size,
             ),
             key=lambda row: int(row["seq"]),
@@ -189,7 +189,8 @@ async def chain_pending(connection: asyncpg.Connection, service: str, batch_size
         statement, arguments = staging(
             [_event_of(record, service) for record in records],
             # Each event continues the trace of the request that made the look.
-            trace_carriers=[row["trace_carrier"] for row in pending],
+            # As text: what a jsonb column decodes to depends on the connection's codecs.
+            trace_carriers=[json.loads(row["carrier_text"]) for row in pending],
         )
         await connection.execute(statement, *arguments)
     return len(pending)
