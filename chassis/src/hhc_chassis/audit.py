@@ -203,8 +203,8 @@ AUDIT_CHAIN_GATHER_SECONDS = 0.25
 ``audit.access-recorded``) for the looks of many requests, not one each. Reading the log
 (``GET /v1/audit``) chains what waits first, so it never shows less."""
 
-
 AUDIT_CHAIN_BATCH = 500
+"""Most looks chained in one transaction."""
 
 
 async def _chain_a_batch(runtime: Runtime) -> int:

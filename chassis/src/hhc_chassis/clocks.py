@@ -46,7 +46,8 @@ def durable_clock(
     """A background task that fires deadlines the moment they pass (module docstring).
     ``channel`` is the NOTIFY channel's name within the service's schema. With
     ``gather_seconds``, a NOTIFY is followed by that wait, so that what several commits
-    made due is fired in one batch (for work that may lag a little, not for deadlines)."""
+    made due is fired in one batch: for work that may lag a little (looks to chain) or
+    deadlines set well ahead, never for one that may be due the moment it is set."""
     if poll_seconds <= 0:
         raise ValueError(f"poll_seconds must be above 0, not {poll_seconds}")
     if gather_seconds < 0:
