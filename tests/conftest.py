@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hhc_contracts import Envelope, Topic
 from hhc_contracts.vocabulary import DeliveryChannel
 
 # Pages people use are tested in a browser (hhc_devstack.browser).
@@ -20,7 +21,7 @@ from hhc_devstack.browser import axe_script, browser, chromium  # noqa: F401
 from hhc_devstack.infrastructure import create_database, free_port, start_groups_at_the_end
 from hhc_devstack.otlp import SpanCollector
 from hhc_devstack.partners import MailSink, PartnerWebhookReceiver
-from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually
+from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 from hhc_referrals.catalogue import shipped_entries
 from hhc_referrals.delivery import verify_signature
@@ -100,6 +101,10 @@ def system_env() -> dict[str, str]:
     return {}
 
 
+_systems_running: list[str] = []
+"""The consumer-group prefix of each system this test process runs now (one at most)."""
+
+
 @contextlib.contextmanager
 def running_system(
     database_url: str,
@@ -111,6 +116,13 @@ def running_system(
     # Each system its own consumer groups (a group on the shared broker that lost a member
     # to SIGKILL, as some tests do, must not hold up the next system's), starting at the
     # topics' current end (not at the history earlier systems left on the broker).
+    if _systems_running:
+        # Both would act on each other's events: starting at the topics' end only keeps
+        # out what came before, and a foreign case once held a partition for minutes.
+        raise RuntimeError(
+            "a system is already running in this test process: a module uses "
+            "shared_system or system, not both (put the tests apart)"
+        )
     group_prefix = f"test-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(1) as worker:
         worker.submit(
@@ -134,12 +146,14 @@ def running_system(
             **extra_env,
         },
     )
-    processes.start_all()
+    _systems_running.append(group_prefix)
     try:
+        processes.start_all()
         processes.wait_ready(timeout=60)
         yield processes
     finally:
         processes.stop_all()
+        _systems_running.remove(group_prefix)
 
 
 @pytest.fixture
@@ -255,3 +269,42 @@ async def wait_for_timeline(
         return types if set(expected) <= set(types) else None
 
     return await eventually(has_all, timeout=timeout, message=f"timeline lacks {expected}")
+
+
+async def actions_of(risk: httpx.AsyncClient, case_id: str, count: int = 1) -> list[Any]:
+    async def listed() -> list[Any] | None:
+        response = await risk.get(f"/v1/cases/{case_id}/actions")
+        # 404 until risk has heard of the case from intake.
+        actions: list[Any] = response.json() if response.status_code == 200 else []
+        return actions if len(actions) >= count else None
+
+    return await eventually(listed, message="risk planned no actions")
+
+
+async def events_of_case(
+    broker: Broker, case_id: str, event_type: str, until: Any
+) -> list[Envelope]:
+    """The case's events of one type, read from the start of the topic at least up to
+    where it ended when reading began, and on until ``until(found)`` holds."""
+    found: list[Envelope] = []
+    ends: dict[Any, int] = {}
+    async with kafka_consumer(broker.bootstrap_servers, Topic.RISK_ACTIONS.value) as consumer:
+
+        async def collect() -> bool:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    envelope = Envelope.model_validate_json(record.value)
+                    if str(envelope.case_id) == case_id and envelope.event_type == event_type:
+                        found.append(envelope)
+            assignment = consumer.assignment()
+            if not assignment:
+                return False
+            if not ends:
+                ends.update(await consumer.end_offsets(list(assignment)))
+            for partition, end in ends.items():
+                if await consumer.position(partition) < end:
+                    return False
+            return bool(until(found))
+
+        await eventually(collect, timeout=60, message=f"no {event_type} for the case")
+    return found

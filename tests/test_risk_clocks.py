@@ -1,6 +1,6 @@
-"""Risk with the real broker and database: the playbook's actions and due times, clocks
-that report an overdue action exactly once across a restart and two replicas, and the
-first response (issue: risk and safeguarding)."""
+"""Risk with the real broker and database: the playbook's actions and due times, and the
+first response (issue: risk and safeguarding). The overdue clocks, which need a system of
+their own, are in test_risk_overdue.py."""
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -9,15 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hhc_contracts import Envelope, Topic
-from hhc_devstack.infrastructure import free_port
-from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
-from hhc_devstack.system import ServiceProcesses
+from hhc_devstack.pytest_plugin import Broker
 
-from .conftest import STAFF_SUBJECT, report_body, wait_for_timeline
-
-# 24 hours pass in 8.6 seconds.
-DEADLINE_SCALE = 0.0001
+from .conftest import STAFF_SUBJECT, actions_of, events_of_case, report_body, wait_for_timeline
 
 PLAYBOOK_3_3_1 = {
     "inform_emergency_services": "all_reportees",
@@ -42,16 +36,6 @@ def every_condition(is_customer: bool) -> dict[str, Any]:
     )
     body["incident"]["categories"] = ["arson", "threats_of_violence"]
     return body
-
-
-async def actions_of(risk: httpx.AsyncClient, case_id: str, count: int = 1) -> list[Any]:
-    async def listed() -> list[Any] | None:
-        response = await risk.get(f"/v1/cases/{case_id}/actions")
-        # 404 until risk has heard of the case from intake.
-        actions: list[Any] = response.json() if response.status_code == 200 else []
-        return actions if len(actions) >= count else None
-
-    return await eventually(listed, message="risk planned no actions")
 
 
 def parse(moment: str) -> datetime:
@@ -189,106 +173,3 @@ class TestPlaybook:
         first = {e.payload["kind"]: e.payload["first_response"] for e in completions}
         assert first["visit_with_risk_assessment"] is True
         assert first["target_hardening"] is False
-
-
-async def events_of_case(
-    broker: Broker, case_id: str, event_type: str, until: Any
-) -> list[Envelope]:
-    """The case's events of one type, read from the start of the topic at least up to
-    where it ended when reading began, and on until ``until(found)`` holds."""
-    found: list[Envelope] = []
-    ends: dict[Any, int] = {}
-    async with kafka_consumer(broker.bootstrap_servers, Topic.RISK_ACTIONS.value) as consumer:
-
-        async def collect() -> bool:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for record in records:
-                    envelope = Envelope.model_validate_json(record.value)
-                    if str(envelope.case_id) == case_id and envelope.event_type == event_type:
-                        found.append(envelope)
-            assignment = consumer.assignment()
-            if not assignment:
-                return False
-            if not ends:
-                ends.update(await consumer.end_offsets(list(assignment)))
-            for partition, end in ends.items():
-                if await consumer.position(partition) < end:
-                    return False
-            return bool(until(found))
-
-        await eventually(collect, timeout=60, message=f"no {event_type} for the case")
-    return found
-
-
-class TestClocks:
-    @pytest.fixture
-    def system_env(self) -> dict[str, str]:
-        return {"DEADLINE_SCALE": str(DEADLINE_SCALE)}
-
-    async def test_overdue_reported_once_across_a_restart_and_two_replicas(
-        self,
-        system: ServiceProcesses,
-        clients: dict[str, httpx.AsyncClient],
-        broker: Broker,
-        issue_token: TokenFactory,
-    ) -> None:
-        system.start("risk", instance="risk-2", port=free_port())
-        system.wait_ready(["risk-2"])
-        first = (await clients["intake"].post("/v1/reports", json=report_body())).json()
-        actions = await actions_of(clients["risk"], first["case_id"], count=5)
-        # One replica dies before any deadline passes; the other carries on.
-        system.kill("risk")
-        visit = next(a for a in actions if a["kind"] == "visit_with_risk_assessment")
-
-        overdue = await events_of_case(
-            broker,
-            first["case_id"],
-            "risk.action-overdue",
-            until=lambda found: visit["action_id"] in {e.payload["action_id"] for e in found},
-        )
-        system.start("risk")
-        system.wait_ready(["risk"])
-        # Both replicas now run; a second case's visit falling overdue shows that both
-        # have looked at the clocks again since.
-        second = (await clients["intake"].post("/v1/reports", json=report_body())).json()
-        second_actions = await actions_of(clients["risk"], second["case_id"], count=5)
-        second_visit = next(a for a in second_actions if a["kind"] == "visit_with_risk_assessment")
-        await events_of_case(
-            broker,
-            second["case_id"],
-            "risk.action-overdue",
-            until=lambda found: (
-                second_visit["action_id"] in {e.payload["action_id"] for e in found}
-            ),
-        )
-
-        overdue = await events_of_case(
-            broker, first["case_id"], "risk.action-overdue", until=lambda found: True
-        )
-        # At least once on the topic (a relay killed between send and mark sends again,
-        # with the same event id, which consumers' inboxes drop); once as an event.
-        distinct = {e.event_id: e for e in overdue}.values()
-        per_action = Counter(e.payload["action_id"] for e in distinct)
-        assert per_action[visit["action_id"]] == 1
-        assert set(per_action.values()) == {1}
-        # The case's manager hears of every overdue action; of the immediate-danger
-        # playbook's (3.3.1), the on-call safeguarding lead too.
-        assert all("manager" in e.payload["escalated_to"].split(",") for e in overdue)
-        visit_overdue = next(e for e in overdue if e.payload["action_id"] == visit["action_id"])
-        assert visit_overdue.payload["escalated_to"] == "manager,on_call_safeguarding_lead"
-        listed = {
-            a["action_id"]: a
-            for a in (await clients["risk"].get(f"/v1/cases/{first['case_id']}/actions")).json()
-        }
-        assert listed[visit["action_id"]]["overdue"] is True
-
-        # A manager sees the escalations of their own team's cases, and no other team's.
-        async def overdue_for(role: str, team: str) -> set[str]:
-            response = await clients["risk"].get(
-                "/v1/actions/overdue", headers=bearer(issue_token(role, team=team))
-            )
-            assert response.status_code == 200, response.text
-            return {a["action_id"] for a in response.json()}
-
-        assert visit["action_id"] in await overdue_for("manager", "north")
-        assert visit["action_id"] not in await overdue_for("manager", "south")
