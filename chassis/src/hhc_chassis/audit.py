@@ -36,7 +36,7 @@ from hhc_chassis.case_access import load_scope
 from hhc_chassis.clocks import durable_clock
 from hhc_chassis.events import new_envelope
 from hhc_chassis.metrics import QueryGauge
-from hhc_chassis.outbox import staging
+from hhc_chassis.outbox import enqueue
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import AccessRecorded
 
@@ -186,13 +186,13 @@ async def chain_pending(connection: asyncpg.Connection, service: str, batch_size
                 for record in records
             ],
         )
-        statement, arguments = staging(
+        await enqueue(
+            connection,
             [_event_of(record, service) for record in records],
             # Each event continues the trace of the request that made the look.
             # As text: what a jsonb column decodes to depends on the connection's codecs.
             trace_carriers=[json.loads(row["carrier_text"]) for row in pending],
         )
-        await connection.execute(statement, *arguments)
     return len(pending)
 
 

@@ -48,7 +48,7 @@ from hhc_chassis.metrics import (
     unrecognised_values_seen,
     untrusted_events,
 )
-from hhc_chassis.sealing import CaseKeys, opened_payload
+from hhc_chassis.sealing import CaseKeys, fetch_keys, opened_payload
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import (
     Envelope,
@@ -491,10 +491,7 @@ class EventConsumer:
             and message.envelope.sealed is not None
             and message.envelope.case_id is not None
         }
-        if case_ids:
-            await asyncio.gather(
-                *(keys.key_for(case_id) for case_id in case_ids), return_exceptions=True
-            )
+        await fetch_keys(keys, case_ids)  # kept by the source's cache
 
     async def _open_sealed(self, message: _Message) -> None:
         """Put the sealed personal part back into the payload, for a consumer whose work

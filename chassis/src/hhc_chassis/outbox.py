@@ -90,33 +90,23 @@ class Sender(Protocol):
         """Whether the broker knows the topic."""
 
 
-async def enqueue(connection: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
-    """Stage events for publication; call inside the transaction that made them true."""
+async def enqueue(
+    connection: asyncpg.Connection,
+    envelopes: Sequence[Envelope],
+    trace_carriers: Sequence[Mapping[str, str]] | None = None,
+) -> None:
+    """Stage events for publication; call inside the transaction that made them true.
+    Each event continues the current trace, or the one its ``trace_carriers`` entry names."""
     if not envelopes:
         return
-    statement, arguments = staging(envelopes)
-    await connection.execute(statement, *arguments)
-
-
-def staging(
-    envelopes: Sequence[Envelope],
-    first_parameter: int = 1,
-    trace_carriers: Sequence[Mapping[str, str]] | None = None,
-) -> tuple[str, list[Any]]:
-    """The statement that stages ``envelopes`` and its arguments, numbered from
-    ``first_parameter``: for :func:`enqueue`, or to follow another write in one statement
-    (``WITH written AS (...) <staging>``), a round trip less. Each event continues the
-    current trace, or the one its ``trace_carriers`` entry names."""
     trace_carrier: dict[str, str] = {}
     propagate.inject(trace_carrier)
     carriers = trace_carriers or [trace_carrier] * len(envelopes)
-    n = [f"${first_parameter + offset}" for offset in range(6)]
-    statement = f"""INSERT INTO outbox (event_id, event_type, topic, message_key, payload, headers)
+    await connection.execute(
+        """INSERT INTO outbox (event_id, event_type, topic, message_key, payload, headers)
            SELECT event_id, event_type, topic, message_key, payload::jsonb, headers::jsonb
-           FROM unnest({n[0]}::uuid[], {n[1]}::text[], {n[2]}::text[], {n[3]}::text[],
-                       {n[4]}::text[], {n[5]}::text[])
-                AS staged (event_id, event_type, topic, message_key, payload, headers)"""
-    return statement, [
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                AS staged (event_id, event_type, topic, message_key, payload, headers)""",
         [envelope.event_id for envelope in envelopes],
         [envelope.event_type for envelope in envelopes],
         [topic_of(envelope) for envelope in envelopes],
@@ -129,7 +119,7 @@ def staging(
             json.dumps({**carrier, **envelope.headers()})
             for envelope, carrier in zip(envelopes, carriers, strict=True)
         ],
-    ]
+    )
 
 
 @dataclass(slots=True)

@@ -134,9 +134,29 @@ def case_to_seal(document: Mapping[str, Any]) -> UUID | None:
     return UUID(case_id) if case_id and _carries_personal_data(document) else None
 
 
+async def fetch_keys(source: CaseKeys, case_ids: Collection[UUID]) -> dict[UUID, bytes | None]:
+    """The cases' keys in one round trip, or one at a time side by side, in place of one
+    after another. A key that cannot be fetched now is left out, to fail where it is
+    needed."""
+    if not case_ids:
+        return {}
+    if isinstance(source, ManyCaseKeys):
+        try:
+            return await source.keys_for(case_ids)
+        except Exception:
+            return {}
+    ids = list(case_ids)
+    found = await asyncio.gather(*(source.key_for(case) for case in ids), return_exceptions=True)
+    return {
+        case: key
+        for case, key in zip(ids, found, strict=True)
+        if not isinstance(key, BaseException)
+    }
+
+
 class KeysAtHand:
-    """Keys fetched ahead for a batch (one round trip, or one at a time side by side, in
-    place of one after another); a case not among them is asked of the source."""
+    """Keys fetched ahead for a batch (:func:`fetch_keys`) and kept with it; a case not
+    among them is asked of the source."""
 
     def __init__(self, source: CaseKeys, keys: Mapping[UUID, bytes | None]) -> None:
         self._source = source
@@ -144,26 +164,7 @@ class KeysAtHand:
 
     @classmethod
     async def fetch(cls, source: CaseKeys, case_ids: Collection[UUID]) -> "KeysAtHand":
-        """A key that cannot be fetched now is left out, to fail where it is needed."""
-        if not case_ids:
-            return cls(source, {})
-        if isinstance(source, ManyCaseKeys):
-            try:
-                return cls(source, await source.keys_for(case_ids))
-            except Exception:
-                return cls(source, {})
-        ids = list(case_ids)
-        found = await asyncio.gather(
-            *(source.key_for(case) for case in ids), return_exceptions=True
-        )
-        return cls(
-            source,
-            {
-                case: key
-                for case, key in zip(ids, found, strict=True)
-                if not isinstance(key, BaseException)
-            },
-        )
+        return cls(source, await fetch_keys(source, case_ids))
 
     async def key_for(self, case_id: UUID) -> bytes | None:
         if case_id in self._keys:

@@ -37,13 +37,7 @@ from hhc_chassis.consumer import (
     RetryPolicy,
     TrustCheck,
 )
-from hhc_chassis.db import (
-    MigrationSet,
-    check_migrated,
-    connect,
-    create_pool,
-    migrate,
-)
+from hhc_chassis.db import MigrationSet, check_migrated, connect, create_pool, migrate
 from hhc_chassis.http import BodySizeLimit, NoStore, describe_validation_error
 from hhc_chassis.kafka import Publisher
 from hhc_chassis.outbox import OutboxRelay, outbox_state
