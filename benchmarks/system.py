@@ -35,6 +35,7 @@ Prints a table and writes every figure to .local/bench/system-<UTC time>.json.
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -599,6 +600,11 @@ class Observer:
         self.stage_first: dict[str, dict[str, float]] = {stage: {} for stage in STAGE_TOPICS}
         self.emergency: dict[str, tuple[float, str]] = {}
         """Case -> when and in which event emergency services were first named."""
+        self.danger_hops: defaultdict[str, dict[str, tuple[float, float, float]]] = defaultdict(
+            dict
+        )
+        """Case -> stage -> (event's occurred_at, record's timestamp, seen here), for the
+        events of the immediate-danger path: where its time goes, hop by hop."""
         self.expects_referral: set[str] = set()
         self.expects_enforcement: set[str] = set()
         self.case_events: defaultdict[str, set[str]] = defaultdict(set)
@@ -666,6 +672,25 @@ class Observer:
             if envelope is None:
                 envelope = json.loads(record.value)
             payload = envelope.get("payload") or {}
+            hop = (
+                "intake"
+                if event_type == "intake.report-received"
+                else "risk"
+                if payload.get("partner") == Partner.EMERGENCY_SERVICES.value
+                and event_type == "risk.action-required"
+                else "referrals"
+                if topic == Topic.REFERRALS.value
+                else None
+            )
+            if hop is not None and "occurred_at" in envelope:
+                self.danger_hops[case_id].setdefault(
+                    hop,
+                    (
+                        datetime.fromisoformat(envelope["occurred_at"]).timestamp(),
+                        record.timestamp / 1000,
+                        now,
+                    ),
+                )
             if event_type == "risk.action-required":
                 executor = payload.get("carried_out_by")
                 # As the handlers decide (services/{referrals,enforcement}/.../handlers.py).
@@ -975,6 +1000,36 @@ async def consumer_lag(bootstrap: str) -> dict[str, int | None]:
     return lag
 
 
+DANGER_HOPS = (
+    "post_to_intake_event",
+    "intake_relay",
+    "broker_to_risk_event",
+    "risk_relay",
+    "broker_to_referrals_event",
+    "referrals_relay",
+    "broker_to_observer",
+)
+"""The immediate-danger path cut at each event's occurred_at (its service's clock, in the
+handler) and its record's timestamp (the relay's send): handling, then relaying, per hop."""
+
+
+def danger_hops(reached: Sequence["Sent"], observer: Observer) -> dict[str, Any]:
+    spans: dict[str, list[float]] = {hop: [] for hop in DANGER_HOPS}
+    for sent in reached:
+        hops = observer.danger_hops.get(sent.case_id, {})
+        if not all(stage in hops for stage in ("intake", "risk", "referrals")):
+            continue
+        moments = [
+            sent.sent_at,
+            *hops["intake"][:2],
+            *hops["risk"][:2],
+            *hops["referrals"],
+        ]
+        for hop, (before, after) in zip(DANGER_HOPS, itertools.pairwise(moments), strict=True):
+            spans[hop].append(after - before)
+    return {hop: latency_ms(values) for hop, values in spans.items()}
+
+
 def phase_figures(
     sending: Sending,
     observer: Observer,
@@ -1056,6 +1111,7 @@ def phase_figures(
             "latency_from_post": latency_ms(
                 [observer.emergency[s.case_id][0] - s.sent_at for s in reached]
             ),
+            "by_hop": danger_hops(reached, observer),
         },
         "dead_letters": len(dead_letters),
         "dead_letter_reasons": dict(
@@ -1500,6 +1556,23 @@ def render(results: dict[str, Any]) -> str:
         for phase in results["system"]["phases"]
     ]
     lines += ["  " + line for line in table(rows, ["phase", *STAGES])]
+    lines += [
+        "",
+        "The immediate-danger path hop by hop, p50 / p99 ms: each event's occurred_at (set",
+        "by its handler) and its record's timestamp (set by the relay's send) cut it",
+    ]
+    rows = [
+        [
+            phase["name"],
+            *(
+                f"{fmt(hop['p50_ms'])} / {fmt(hop['p99_ms'])}"
+                for hop in phase["immediate_danger"]["by_hop"].values()
+            ),
+        ]
+        for phase in results["system"]["phases"]
+    ]
+    short = ["post>intake", "relay", ">risk", "relay", ">referrals", "relay", ">seen"]
+    lines += ["  " + line for line in table(rows, ["phase", *short])]
     lines += [
         "",
         "CPU seconds per phase, from its start to the end of its drain (bench: this process,",

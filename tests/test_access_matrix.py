@@ -81,6 +81,8 @@ REQUESTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("intake", "POST", "/v1/cases/{case_id}/satisfaction-survey/link"): {},
     ("intake", "GET", "/v1/cases/{case_id}/satisfaction"): {},
     ("intake", "GET", "/v1/case-keys/{case_id}"): {},
+    # A case nobody has: the lookup answers it as unknown, to whoever may look.
+    ("intake", "POST", "/v1/case-key-lookups"): {"json": {"case_ids": [str(uuid.uuid4())]}},
     ("intake", "POST", "/v1/cases/{case_id}/erasure"): {"json": {"reason": "Subject request"}},
     ("intake", "GET", "/v1/cases/{case_id}/erasure"): {},
     ("intake", "POST", "/v1/cases/{case_id}/legal-holds"): {"json": {"reason": "Court case"}},
@@ -207,7 +209,10 @@ UNAUTHENTICATED_PATHS = {
 ERASED_CASE_ROUTES = {"/v1/cases/{case_id}/erasure"}
 """Run on a case the data protection officer erased while the world was made: asked
 again, an erasure answers with the first, so the matrix never erases the shared case."""
-KEY_CLIENT_ROUTES = {("intake", "GET", "/v1/case-keys/{case_id}")}
+KEY_CLIENT_ROUTES = {
+    ("intake", "GET", "/v1/case-keys/{case_id}"),
+    ("intake", "POST", "/v1/case-key-lookups"),
+}
 """Beyond the permission, only services named in CASE_KEY_CLIENTS get a case's key."""
 KEY_CLIENTS = frozenset(
     IntakeSettings.model_fields["case_key_clients"].get_default(call_default_factory=True)

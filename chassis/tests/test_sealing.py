@@ -30,10 +30,12 @@ from hhc_chassis.sealing import (
     CaseKeys,
     CaseUnknownToIntake,
     IntakeCaseKeys,
+    KeysAtHand,
     KeyServiceUnavailable,
     LocalKeyWrapper,
     SealBroken,
     ServiceTokens,
+    fetch_keys,
     has_personal_data,
     new_case_key,
     seal,
@@ -485,3 +487,60 @@ async def test_intakes_answers_for_a_case_key_tell_waiting_from_giving_up() -> N
         assert issubclass(CaseUnknownToIntake, PermanentError)
         with pytest.raises(KeyServiceUnavailable):
             await keys.key_for(refused)
+
+
+async def test_a_batchs_keys_are_looked_up_in_one_request_and_only_those_not_at_hand() -> None:
+    """One ``POST /v1/case-key-lookups`` for a batch's cases, in place of a request per
+    case; a key still cached is not asked again; a case intake does not know is left out,
+    to fail alone where it is needed; an intake without the lookup is asked case by case."""
+    known, erased, unknown, later = (uuid.uuid4() for _ in range(4))
+    key, later_key = new_case_key(), new_case_key()
+    asked: list[list[str]] = []
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 300})
+        assert request.url.path == "/v1/case-key-lookups"
+        wanted = httpx.Response(200, content=request.content).json()["case_ids"]
+        asked.append(wanted)
+        keys = {str(known): key, str(later): later_key}
+        return httpx.Response(
+            200,
+            json={
+                "keys": [
+                    {"case_id": case, "key": base64.b64encode(keys[case]).decode()}
+                    for case in wanted
+                    if case in keys
+                ],
+                "erased": [case for case in wanted if case == str(erased)],
+                "unknown": [case for case in wanted if case == str(unknown)],
+            },
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake)) as client:
+        tokens = ServiceTokens(client, "http://issuer/token", "referrals", "secret")
+        keys = IntakeCaseKeys(client, "http://intake", tokens)
+        assert await fetch_keys(keys, [known, erased, unknown]) == {known: key, erased: None}
+        assert await keys.keys_for([known, erased, later]) == {
+            known: key,
+            erased: None,
+            later: later_key,
+        }
+        assert asked == [[str(known), str(erased), str(unknown)], [str(later)]]
+
+    def older_intake(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 300})
+        if request.method == "POST":
+            return httpx.Response(405)
+        return httpx.Response(
+            200, json={"case_id": str(known), "key": base64.b64encode(key).decode()}
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(older_intake)) as client:
+        tokens = ServiceTokens(client, "http://issuer/token", "referrals", "secret")
+        keys = IntakeCaseKeys(client, "http://intake", tokens)
+        with pytest.raises(KeyServiceUnavailable):
+            await keys.keys_for([known])
+        assert await fetch_keys(keys, [known]) == {}
+        assert await KeysAtHand(keys, {}).key_for(known) == key

@@ -113,25 +113,37 @@ async def append(connection: asyncpg.Connection, entry: AuditEntry) -> None:
     """Record a look in the caller's transaction, waiting for nothing: the chainer
     (:func:`chain_pending`) adds it to the chain, and publishes its event, once it has
     committed (woken at the commit)."""
+    await append_all(connection, [entry])
+
+
+async def append_all(connection: asyncpg.Connection, entries: Sequence[AuditEntry]) -> None:
+    """:func:`append` for the looks of one request, in one round trip."""
     trace_carrier: dict[str, str] = {}
     propagate.inject(trace_carrier)
-    await connection.execute(
+    carrier = json.dumps(trace_carrier)
+    recorded_at = datetime.now(UTC)
+    await connection.executemany(
         """INSERT INTO audit_pending (recorded_at, subject, roles, team, case_id, operation,
                                       fields, purpose, outcome, request_id, trace_id,
                                       trace_carrier)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)""",
-        datetime.now(UTC),
-        entry.subject,
-        list(entry.roles),
-        entry.team,
-        entry.case_id,
-        entry.operation,
-        list(entry.fields),
-        entry.purpose,
-        entry.outcome,
-        entry.request_id,
-        entry.trace_id,
-        json.dumps(trace_carrier),
+        [
+            (
+                recorded_at,
+                entry.subject,
+                list(entry.roles),
+                entry.team,
+                entry.case_id,
+                entry.operation,
+                list(entry.fields),
+                entry.purpose,
+                entry.outcome,
+                entry.request_id,
+                entry.trace_id,
+                carrier,
+            )
+            for entry in entries
+        ],
     )
 
 
@@ -370,6 +382,23 @@ async def record(
     entry = entry_for(request, caller, case_id=case_id, fields=fields, outcome=outcome)
     async with runtime.pool.acquire() as connection:
         await append(connection, entry)
+
+
+async def record_all(
+    request: Request,
+    caller: Caller,
+    looks: Sequence[tuple[UUID | None, str]],
+    *,
+    fields: Sequence[str],
+) -> None:
+    """:func:`record` for many looks of one request: (case, outcome) each."""
+    runtime = request.app.state.runtime
+    entries = [
+        entry_for(request, caller, case_id=case_id, fields=fields, outcome=outcome)
+        for case_id, outcome in looks
+    ]
+    async with runtime.pool.acquire() as connection:
+        await append_all(connection, entries)
 
 
 async def record_refusal(request: Request, caller: Caller, permission: Permission) -> None:

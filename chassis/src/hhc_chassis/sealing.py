@@ -285,6 +285,9 @@ class IntakeCaseKeys:
     it one request per event, and an erasure is followed within that time at the latest
     (at once in this service: its erasure handler calls :meth:`forget`)."""
 
+    LOOKUP_MAX = 500
+    """Most cases asked in one lookup: intake's ``CASE_KEY_LOOKUP_MAX``."""
+
     def __init__(
         self,
         client: httpx.AsyncClient,
@@ -306,25 +309,70 @@ class IntakeCaseKeys:
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         key = await self._fetch(case_id)
+        self._keep(case_id, key)
+        return key
+
+    async def keys_for(self, case_ids: Collection[UUID]) -> dict[UUID, bytes | None]:
+        """Many cases' keys in one request for those not cached (``POST
+        /v1/case-key-lookups``). A case intake does not know is left out: asked alone
+        (:meth:`key_for`), it fails as such where it is needed."""
+        now = time.monotonic()
+        keys: dict[UUID, bytes | None] = {}
+        wanted: list[UUID] = []
+        for case_id in dict.fromkeys(case_ids):
+            cached = self._cache.get(case_id)
+            if cached is not None and cached[1] > now:
+                keys[case_id] = cached[0]
+            else:
+                wanted.append(case_id)
+        for start in range(0, len(wanted), self.LOOKUP_MAX):
+            fetched = await self._look_up(wanted[start : start + self.LOOKUP_MAX])
+            for case_id, key in fetched.items():
+                self._keep(case_id, key)
+            keys |= fetched
+        return keys
+
+    def _keep(self, case_id: UUID, key: bytes | None) -> None:
         if len(self._cache) >= self._max_cached:
             self._cache.clear()
         self._cache[case_id] = (key, time.monotonic() + self._ttl)
-        return key
 
     def forget(self, case_id: UUID) -> None:
         self._cache.pop(case_id, None)
 
+    async def _look_up(self, case_ids: list[UUID]) -> dict[UUID, bytes | None]:
+        url = f"{self._base_url}/v1/case-key-lookups"
+        body = {"case_ids": [str(case_id) for case_id in case_ids]}
+        try:
+            response = await self._client.post(url, json=body, headers=await self._auth())
+            if response.status_code == 401:
+                self._tokens.forget()  # expired early, or the issuer rotated its key
+                response = await self._client.post(url, json=body, headers=await self._auth())
+        except httpx.HTTPError as error:
+            raise KeyServiceUnavailable(f"intake's key service: {type(error).__name__}") from None
+        if response.status_code != 200:
+            # An intake older than the lookup answers 404 or 405: each key is then asked
+            # alone, where it is needed.
+            raise KeyServiceUnavailable(
+                f"intake's key service answered {response.status_code} for a key lookup"
+            )
+        answer = response.json()
+        keys: dict[UUID, bytes | None] = {
+            UUID(given["case_id"]): base64.b64decode(given["key"]) for given in answer["keys"]
+        }
+        keys |= dict.fromkeys((UUID(case_id) for case_id in answer["erased"]), None)
+        return keys
+
+    async def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self._tokens.token()}"}
+
     async def _fetch(self, case_id: UUID) -> bytes | None:
         url = f"{self._base_url}/v1/case-keys/{case_id}"
         try:
-            response = await self._client.get(
-                url, headers={"Authorization": f"Bearer {await self._tokens.token()}"}
-            )
+            response = await self._client.get(url, headers=await self._auth())
             if response.status_code == 401:
                 self._tokens.forget()  # expired early, or the issuer rotated its key
-                response = await self._client.get(
-                    url, headers={"Authorization": f"Bearer {await self._tokens.token()}"}
-                )
+                response = await self._client.get(url, headers=await self._auth())
         except httpx.HTTPError as error:
             raise KeyServiceUnavailable(f"intake's key service: {type(error).__name__}") from None
         if response.status_code == 410:

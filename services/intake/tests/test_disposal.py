@@ -36,6 +36,7 @@ from .conftest import Intake, new_kek
 from .lifecycle_support import Staff, intake_serving, report_body
 
 KEY_ROUTE = "GET /v1/case-keys/{case_id}"
+LOOKUP_ROUTE = "POST /v1/case-key-lookups"
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,54 @@ async def test_a_case_key_goes_to_a_service_that_needs_it_and_to_nobody_else(
         ("risk", "granted"),
         ("reporting", "refused"),
     ]
+
+
+async def test_a_lookup_hands_out_many_keys_at_once_each_audited_as_if_asked_alone(
+    intake: Intake,
+    caseworker: Staff,
+    services: dict[str, httpx.AsyncClient],
+) -> None:
+    first, second, erased = [await caseworker.open_case() for _ in range(3)]
+    connection = await asyncpg.connect(
+        intake.database_url, server_settings={"search_path": "intake"}
+    )
+    try:
+        await destroy_case_key(
+            connection, uuid.UUID(erased), DisposalBasis.SUBJECT_REQUEST, at=datetime.now(UTC)
+        )
+    finally:
+        await connection.close()
+    unknown = str(uuid.uuid4())
+    path = "/v1/case-key-lookups"
+
+    looked_up = await services["risk"].post(
+        path, json={"case_ids": [first, second, erased, unknown, first]}
+    )
+    assert looked_up.status_code == 200, looked_up.text
+    assert looked_up.headers["Cache-Control"] == "no-store"
+    answer = looked_up.json()
+    alone = {
+        case_id: (await services["risk"].get(f"/v1/case-keys/{case_id}")).json()["key"]
+        for case_id in (first, second)
+    }
+    assert {given["case_id"]: given["key"] for given in answer["keys"]} == alone
+    assert alone[first] != alone[second]
+    assert (answer["erased"], answer["unknown"]) == ([erased], [unknown])
+
+    # Reporting keeps aggregates only (3.5); staff read the case file, never its keys.
+    assert (await services["reporting"].post(path, json={"case_ids": [first]})).status_code == 403
+    assert (await caseworker.client.post(path, json={"case_ids": [first]})).status_code == 403
+    assert (await services["risk"].post(path, json={"case_ids": []})).status_code == 422
+    too_many = [str(uuid.uuid4()) for _ in range(501)]
+    assert (await services["risk"].post(path, json={"case_ids": too_many})).status_code == 422
+
+    # One record per case handed out (a case asked twice is answered once), or refused.
+    assert await audited(intake.database_url, first, LOOKUP_ROUTE) == [
+        ("risk", "granted"),
+        ("reporting", "refused"),
+    ]
+    assert await audited(intake.database_url, second, LOOKUP_ROUTE) == [("risk", "granted")]
+    assert await audited(intake.database_url, erased, LOOKUP_ROUTE) == [("risk", "not-found")]
 
 
 async def test_personal_data_leaves_intake_sealed_with_the_case_key(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
+from hhc_chassis.sealing import ManyCaseKeys
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
 from hhc_contracts.vocabulary import DisposalBasis
@@ -60,6 +61,26 @@ class Reason(Body):
 class CaseKeyOut(BaseModel):
     case_id: UUID
     key: str = Field(description="The case's AES-256 key, base64")
+
+
+CASE_KEY_LOOKUP_MAX = 500
+"""Most cases in one lookup: a consumer's batch of one partition is at most 500 events."""
+
+
+class CaseKeyLookup(Body):
+    case_ids: list[UUID] = Field(
+        min_length=1,
+        max_length=CASE_KEY_LOOKUP_MAX,
+        description="The cases whose keys are wanted (a case asked twice is answered once)",
+    )
+
+
+class CaseKeysOut(BaseModel):
+    keys: list[CaseKeyOut] = Field(description="The key of each case that has one")
+    erased: list[UUID] = Field(
+        description="Cases whose key was destroyed: their personal data is erased"
+    )
+    unknown: list[UUID] = Field(description="Cases intake does not have")
 
 
 class ErasureOut(BaseModel):
@@ -143,6 +164,50 @@ async def get_case_key(case_id: UUID, request: Request, caller: KeyUser) -> Case
         raise HTTPException(410, "the case's key was destroyed: its personal data is erased")
     await audit.record(request, caller, case_id=case_id, fields=KEY_FIELDS, outcome=audit.GRANTED)
     return CaseKeyOut(case_id=case_id, key=base64.b64encode(key).decode())
+
+
+@router.post(
+    "/v1/case-key-lookups",
+    response_model=CaseKeysOut,
+    summary="Many cases' keys at once, for a service opening a batch of events "
+    "(services of CASE_KEY_CLIENTS only; every hand-out audited, one record per case)",
+)
+async def look_up_case_keys(
+    lookup: CaseKeyLookup, request: Request, caller: KeyUser
+) -> CaseKeysOut:
+    """As ``GET /v1/case-keys/{case_id}`` for each case, in one request: an unknown or
+    erased case is named in the answer instead of failing the others."""
+    runtime = runtime_of(request)
+    case_ids = list(dict.fromkeys(lookup.case_ids))
+    if caller.subject not in intake_settings(request).case_key_clients:
+        await audit.record_all(
+            request, caller, [(case_id, audit.REFUSED) for case_id in case_ids], fields=KEY_FIELDS
+        )
+        raise HTTPException(403, "this service may not hold case keys")
+    async with runtime.pool.acquire() as connection:
+        rows = await connection.fetch(
+            """SELECT c.case_id, k.destroyed_at FROM cases c
+               LEFT JOIN case_keys k USING (case_id) WHERE c.case_id = ANY($1::uuid[])""",
+            case_ids,
+        )
+    known = {row["case_id"]: row["destroyed_at"] is None for row in rows}
+    keys = runtime.case_keys
+    assert isinstance(keys, ManyCaseKeys)  # intake's definition always has its key store
+    live = await keys.keys_for([case_id for case_id, alive in known.items() if alive])
+    answer = CaseKeysOut(keys=[], erased=[], unknown=[])
+    looks: list[tuple[UUID | None, str]] = []
+    for case_id in case_ids:
+        if case_id not in known:
+            answer.unknown.append(case_id)
+            looks.append((None, audit.NOT_FOUND))
+        elif (key := live.get(case_id)) is None:
+            answer.erased.append(case_id)
+            looks.append((case_id, audit.NOT_FOUND))
+        else:
+            answer.keys.append(CaseKeyOut(case_id=case_id, key=base64.b64encode(key).decode()))
+            looks.append((case_id, audit.GRANTED))
+    await audit.record_all(request, caller, looks, fields=KEY_FIELDS)
+    return answer
 
 
 # -------------------------------------------------------------------------- erasure
