@@ -21,7 +21,7 @@ talks to 127.0.0.1 only. It measures, in this order:
    reports/s through risk, referrals, enforcement and reporting (the first event each
    produced for a report of the phase; reporting from its ``case_events`` rows), events/s
    on every topic, the immediate-danger path (POST to emergency services named on the
-   referrals topic), what was left behind when the bounded drain ended (and each
+   referrals topic) and where its time goes, hop by hop, what was left behind when the bounded drain ended (and each
    consumer group's lag), CPU seconds per process, including what the rest of the
    machine used meanwhile (another workload skews every figure), and database
    transactions per second;
