@@ -3,6 +3,8 @@ and the session's broker: intake's events are published to its topic as intake w
 
 - Closing a case stops its open actions (not completed) and the overdue scan then finds
   nothing; closing again stops nothing more; reopening requires them again, once.
+- A further report is assessed, and requires no action already open, and none of a
+  closed case.
 - A report that turned out otherwise (3.2.4) gets the support of its new track, once.
 - The landlord's actions recorded as done in another service (rehousing requested in
   referrals, an anonymous report's validity found in enforcement) are done here too.
@@ -411,3 +413,37 @@ async def test_what_staff_record_in_referrals_and_enforcement_closes_their_actio
         "rehousing_requested",
         "housing-officer-9",
     )
+
+
+async def test_a_further_report_adds_no_action_already_open_and_none_to_a_closed_case(
+    risk: Risk,
+) -> None:
+    """Each further report is assessed; the actions its plan needs are required only where
+    none of that kind (and partner) is open, and not at all once the case is closed: its
+    clocks are stopped until intake reopens it."""
+    case_id = uuid.uuid4()
+    await publish(risk, case_id, report(case_id))
+    first = await planned(risk, case_id, 3)
+    open_first = sorted((row["kind"], row["partner"]) for row in first if row["state"] == "open")
+    assert len(open_first) == len(set(open_first))
+
+    await handled(risk, await publish(risk, case_id, report(case_id, further_report=True)))
+    assessed = await query(risk, "SELECT * FROM assessments WHERE case_id = $1", case_id)
+    assert len(assessed) == 2
+    # A new assessment supersedes the review of the last and plans its own; nothing else.
+    open_now = sorted(
+        (row["kind"], row["partner"])
+        for row in await actions(risk, case_id)
+        if row["state"] == "open"
+    )
+    assert open_now == open_first
+
+    await handled(
+        risk,
+        await publish(risk, case_id, status_change(case_id, CaseStatus.CLOSED, CaseStatus.OPEN)),
+    )
+    required_before = len(await emitted(risk, case_id, "risk.action-required"))
+    await handled(risk, await publish(risk, case_id, report(case_id, further_report=True)))
+    assert len(await query(risk, "SELECT * FROM assessments WHERE case_id = $1", case_id)) == 3
+    assert [row for row in await actions(risk, case_id) if row["state"] == "open"] == []
+    assert len(await emitted(risk, case_id, "risk.action-required")) == required_before

@@ -141,14 +141,17 @@ async def require_actions(
 ) -> list[Envelope]:
     """Store actions with their deadlines, skipping any the case already has open. A
     closed case gets none: its clocks are stopped until intake reopens it."""
-    if await connection.fetchval("SELECT status = 'closed' FROM cases WHERE case_id = $1", case_id):
+    # One round trip: whether the case is closed (on every row), and its open actions.
+    rows = await connection.fetch(
+        """SELECT (SELECT status = 'closed' FROM cases WHERE case_id = $1) AS closed,
+                  actions.kind, actions.partner
+           FROM (VALUES (1)) AS one
+           LEFT JOIN actions ON actions.case_id = $1 AND actions.state = 'open'""",
+        case_id,
+    )
+    if rows[0]["closed"]:
         return []
-    open_now = {
-        (row["kind"], row["partner"])
-        for row in await connection.fetch(
-            "SELECT kind, partner FROM actions WHERE case_id = $1 AND state = 'open'", case_id
-        )
-    }
+    open_now = {(row["kind"], row["partner"]) for row in rows if row["kind"] is not None}
     outgoing: list[Envelope] = []
     stored: list[ActionRequired] = []
     for action in planned:
