@@ -72,6 +72,8 @@ async def test_a_survivor_in_danger_who_refused_consent(
     assert referrals["stop_hate_uk"]["override_proposed"] is False
     emergency_action = await action_of(clients, case_id, "inform_emergency_services")
     assert emergency_action["state"] == "open"
+    # The referral answers the action it was opened for.
+    assert referrals["emergency_services"]["covers_action_ids"] == [emergency_action["action_id"]]
 
     # Nobody confirmed the call within 15 (scaled) minutes: it is escalated.
     await wait_for_timeline(clients["reporting"], case_id, "risk.action-overdue", timeout=90)

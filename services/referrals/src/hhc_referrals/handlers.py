@@ -106,12 +106,18 @@ def handlers(
             if opening.status is ReferralStatus.PENDING_CONSENT and not opening.override_proposed
             else None
         )
+        # The referral and the action it answers, in one round trip.
         await connection.execute(
-            """INSERT INTO referrals (referral_id, case_id, action_id, partner, partner_kind,
-                                      channel, status, basis, withheld_reason, immediate_danger,
-                                      override_proposed, seek_consent_by, decided_at,
-                                      next_attempt_at, last_error, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $13)""",
+            """WITH opened AS (
+                   INSERT INTO referrals (referral_id, case_id, action_id, partner,
+                                          partner_kind, channel, status, basis,
+                                          withheld_reason, immediate_danger, override_proposed,
+                                          seek_consent_by, decided_at, next_attempt_at,
+                                          last_error, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $13)
+                   RETURNING referral_id, action_id, decided_at)
+               INSERT INTO referral_actions (action_id, referral_id, linked_at)
+               SELECT action_id, referral_id, decided_at FROM opened""",
             referral_id,
             action.case_id,
             action.action_id,
@@ -126,12 +132,6 @@ def handlers(
             seek_by,
             now,
             None if entry else "partner-not-in-catalogue",
-        )
-        await connection.execute(
-            "INSERT INTO referral_actions (action_id, referral_id, linked_at) VALUES ($1, $2, $3)",
-            action.action_id,
-            referral_id,
-            now,
         )
         if opening.status is ReferralStatus.READY:
             # Nothing is sent yet: the delivery worker sends it, or, by telephone, a named
