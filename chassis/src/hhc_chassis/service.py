@@ -91,6 +91,18 @@ class ServiceDefinition:
     ready_without_broker: bool = False
     """Readiness ignores the broker (it still reports it): for a service that keeps
     accepting work into its outbox while Kafka is away, such as intake."""
+    writes_case_access: bool = False
+    """The service writes ``case_access`` itself, in the transactions that open and move
+    cases (intake): it is not kept again from intake's case events."""
+
+
+def consumed_handlers(definition: ServiceDefinition) -> Mapping[str, Handler]:
+    """What the service's consumer runs for each event type: its own handlers, and for a
+    reader of intake's case events that does not write them itself, ``case_access``
+    kept first (:mod:`hhc_chassis.case_access`)."""
+    if Topic.INTAKE_CASES in definition.topics and not definition.writes_case_access:
+        return with_case_access(definition.handlers)
+    return definition.handlers
 
 
 class Runtime:
@@ -119,9 +131,7 @@ class Runtime:
         self.case_keys = _case_keys(definition, pool, self.http)
         self.relay.case_keys = self.case_keys
         self.consumer: PartitionedConsumer | None = None
-        handlers = definition.handlers
-        if Topic.INTAKE_CASES in definition.topics:
-            handlers = with_case_access(handlers)
+        handlers = consumed_handlers(definition)
         if definition.topics:
             self.consumer = PartitionedConsumer(
                 settings=settings,

@@ -58,6 +58,8 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         # Reports are accepted into the outbox while Kafka is away: intake stays in
         # rotation, and /readyz reports the broker's state in its body.
         ready_without_broker=True,
+        # It writes case_access where it opens, adds to and moves cases.
+        writes_case_access=True,
     )
 
 
