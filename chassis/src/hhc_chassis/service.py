@@ -13,6 +13,7 @@ in-flight requests on either and messages finish before everything closes.
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
@@ -463,6 +464,12 @@ def run(definition: ServiceDefinition) -> None:
             loop.add_signal_handler(stop_signal, listening.stop)
         await listening.serve()
 
+    # What start-up made (modules, the app, its routes and models: most of the heap) lives
+    # as long as the process: kept out of the collector's view, a full collection walks
+    # only what the work makes. Without it one took up to 250 ms at 50 reports/s, every
+    # task of the service stopped meanwhile. Start-up's garbage goes first, not to be kept.
+    gc.collect()
+    gc.freeze()
     with asyncio.Runner(loop_factory=listening.servers[0].config.get_loop_factory()) as runner:
         runner.run(serve())
 
