@@ -470,6 +470,10 @@ def run(definition: ServiceDefinition) -> None:
     # task of the service stopped meanwhile. Start-up's garbage goes first, not to be kept.
     gc.collect()
     gc.freeze()
+    # Most of what the work makes dies young (a message, its models, its statements): a
+    # young generation ten times Python's default is collected a third as often, for a
+    # third of the time in young collections over a run, and no more memory to speak of.
+    gc.set_threshold(7000, 10, 10)
     with asyncio.Runner(loop_factory=listening.servers[0].config.get_loop_factory()) as runner:
         runner.run(serve())
 
