@@ -21,10 +21,10 @@ talks to 127.0.0.1 only. It measures, in this order:
    reports/s through risk, referrals, enforcement and reporting (the first event each
    produced for a report of the phase; reporting from its ``case_events`` rows), events/s
    on every topic, the immediate-danger path (POST to emergency services named on the
-   referrals topic) and where its time goes, hop by hop, what was left behind when the bounded drain ended (and each
-   consumer group's lag), CPU seconds per process, including what the rest of the
-   machine used meanwhile (another workload skews every figure), and database
-   transactions per second;
+   referrals topic) and where its time goes, hop by hop, what was left behind when the
+   bounded drain ended (and each consumer group's lag), CPU seconds per process,
+   including what the rest of the machine used meanwhile (another workload skews every
+   figure), and database transactions per second;
 4. replay: a fresh group reading every topic from the start, and a second reporting
    process (fresh CONSUMER_GROUP and DB_SCHEMA) catching up with the first;
 5. RSS of each service (VmRSS, VmHWM from /proc) and the system/raw events/s ratio.
