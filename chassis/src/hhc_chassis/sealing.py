@@ -341,15 +341,11 @@ class IntakeCaseKeys:
         self._cache.pop(case_id, None)
 
     async def _look_up(self, case_ids: list[UUID]) -> dict[UUID, bytes | None]:
-        url = f"{self._base_url}/v1/case-key-lookups"
-        body = {"case_ids": [str(case_id) for case_id in case_ids]}
-        try:
-            response = await self._client.post(url, json=body, headers=await self._auth())
-            if response.status_code == 401:
-                self._tokens.forget()  # expired early, or the issuer rotated its key
-                response = await self._client.post(url, json=body, headers=await self._auth())
-        except httpx.HTTPError as error:
-            raise KeyServiceUnavailable(f"intake's key service: {type(error).__name__}") from None
+        response = await self._ask(
+            "POST",
+            "/v1/case-key-lookups",
+            json={"case_ids": [str(case_id) for case_id in case_ids]},
+        )
         if response.status_code != 200:
             # An intake older than the lookup answers 404 or 405: each key is then asked
             # alone, where it is needed.
@@ -363,18 +359,27 @@ class IntakeCaseKeys:
         keys |= dict.fromkeys((UUID(case_id) for case_id in answer["erased"]), None)
         return keys
 
-    async def _auth(self) -> dict[str, str]:
+    async def _ask(self, method: str, path: str, **request: Any) -> httpx.Response:
+        """Intake's answer, with this service's token (renewed once if refused as expired)."""
+        url = f"{self._base_url}{path}"
+        try:
+            response = await self._client.request(
+                method, url, headers=await self._bearer(), **request
+            )
+            if response.status_code == 401:
+                self._tokens.forget()  # expired early, or the issuer rotated its key
+                response = await self._client.request(
+                    method, url, headers=await self._bearer(), **request
+                )
+        except httpx.HTTPError as error:
+            raise KeyServiceUnavailable(f"intake's key service: {type(error).__name__}") from None
+        return response
+
+    async def _bearer(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self._tokens.token()}"}
 
     async def _fetch(self, case_id: UUID) -> bytes | None:
-        url = f"{self._base_url}/v1/case-keys/{case_id}"
-        try:
-            response = await self._client.get(url, headers=await self._auth())
-            if response.status_code == 401:
-                self._tokens.forget()  # expired early, or the issuer rotated its key
-                response = await self._client.get(url, headers=await self._auth())
-        except httpx.HTTPError as error:
-            raise KeyServiceUnavailable(f"intake's key service: {type(error).__name__}") from None
+        response = await self._ask("GET", f"/v1/case-keys/{case_id}")
         if response.status_code == 410:
             return None
         if response.status_code == 404:

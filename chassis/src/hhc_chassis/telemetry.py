@@ -480,7 +480,8 @@ def configure_logging(level: str, service_name: str | None = None) -> None:
     if service_name is not None and (exporting := _otlp_log_handler(service_name)):
         root.addHandler(exporting)
     root.setLevel(level.upper())
-    # aiokafka logs whole records at DEBUG, httpx a line per request at INFO (each case
-    # key handed to referrals: one per report); keep library chatter at WARNING.
+    # aiokafka logs whole records at DEBUG, httpx a line per request at INFO (each
+    # service-to-service call, such as a batch's case-key lookup); keep library chatter at
+    # WARNING.
     for noisy in ("aiokafka", "uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

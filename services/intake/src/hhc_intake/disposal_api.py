@@ -5,10 +5,12 @@ Every answer about a case is audited, a refusal too, as any look at personal dat
 """
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -140,23 +142,13 @@ def hold_out(hold: LegalHold) -> LegalHoldOut:
 )
 async def get_case_key(case_id: UUID, request: Request, caller: KeyUser) -> CaseKeyOut:
     runtime = runtime_of(request)
-    if caller.subject not in intake_settings(request).case_key_clients:
-        # Reporting keeps aggregates only (3.5); no other service is to read case files.
-        await audit.record(
-            request, caller, case_id=case_id, fields=KEY_FIELDS, outcome=audit.REFUSED
-        )
-        raise HTTPException(403, "this service may not hold case keys")
-    async with runtime.pool.acquire() as connection:
-        state = await connection.fetchrow(
-            """SELECT c.case_id, k.destroyed_at FROM cases c
-               LEFT JOIN case_keys k USING (case_id) WHERE c.case_id = $1""",
-            case_id,
-        )
-    if state is None:
+    await _refused_unless_key_client(request, caller, [case_id])
+    state = await _key_states(runtime.pool, [case_id])
+    if case_id not in state:
         await audit.not_found(request, caller, what="case", fields=KEY_FIELDS)
     keys = runtime.case_keys
     assert keys is not None  # intake's definition always has its key store
-    key = None if state["destroyed_at"] else await keys.key_for(case_id)
+    key = await keys.key_for(case_id) if state[case_id] else None
     if key is None:
         await audit.record(
             request, caller, case_id=case_id, fields=KEY_FIELDS, outcome=audit.NOT_FOUND
@@ -164,6 +156,28 @@ async def get_case_key(case_id: UUID, request: Request, caller: KeyUser) -> Case
         raise HTTPException(410, "the case's key was destroyed: its personal data is erased")
     await audit.record(request, caller, case_id=case_id, fields=KEY_FIELDS, outcome=audit.GRANTED)
     return CaseKeyOut(case_id=case_id, key=base64.b64encode(key).decode())
+
+
+async def _refused_unless_key_client(
+    request: Request, caller: Caller, case_ids: Sequence[UUID]
+) -> None:
+    """403, each case's refusal audited, unless the caller is one of CASE_KEY_CLIENTS:
+    reporting keeps aggregates only (3.5); no other service is to read case files."""
+    if caller.subject not in intake_settings(request).case_key_clients:
+        await audit.record_all(
+            request, caller, [(case_id, audit.REFUSED) for case_id in case_ids], fields=KEY_FIELDS
+        )
+        raise HTTPException(403, "this service may not hold case keys")
+
+
+async def _key_states(pool: asyncpg.Pool, case_ids: Sequence[UUID]) -> dict[UUID, bool]:
+    """Each case intake has, and whether its key still exists (False: erased)."""
+    rows = await pool.fetch(
+        """SELECT c.case_id, k.destroyed_at FROM cases c
+           LEFT JOIN case_keys k USING (case_id) WHERE c.case_id = ANY($1::uuid[])""",
+        list(case_ids),
+    )
+    return {row["case_id"]: row["destroyed_at"] is None for row in rows}
 
 
 @router.post(
@@ -179,18 +193,8 @@ async def look_up_case_keys(
     erased case is named in the answer instead of failing the others."""
     runtime = runtime_of(request)
     case_ids = list(dict.fromkeys(lookup.case_ids))
-    if caller.subject not in intake_settings(request).case_key_clients:
-        await audit.record_all(
-            request, caller, [(case_id, audit.REFUSED) for case_id in case_ids], fields=KEY_FIELDS
-        )
-        raise HTTPException(403, "this service may not hold case keys")
-    async with runtime.pool.acquire() as connection:
-        rows = await connection.fetch(
-            """SELECT c.case_id, k.destroyed_at FROM cases c
-               LEFT JOIN case_keys k USING (case_id) WHERE c.case_id = ANY($1::uuid[])""",
-            case_ids,
-        )
-    known = {row["case_id"]: row["destroyed_at"] is None for row in rows}
+    await _refused_unless_key_client(request, caller, case_ids)
+    known = await _key_states(runtime.pool, case_ids)
     keys = runtime.case_keys
     assert isinstance(keys, ManyCaseKeys)  # intake's definition always has its key store
     live = await keys.keys_for([case_id for case_id, alive in known.items() if alive])
