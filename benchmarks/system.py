@@ -29,6 +29,10 @@ talks to 127.0.0.1 only. It measures, in this order:
    process (fresh CONSUMER_GROUP and DB_SCHEMA) catching up with the first;
 5. RSS of each service (VmRSS, VmHWM from /proc) and the system/raw events/s ratio.
 
+Every topic has ``--partitions`` partitions (3, as ``make up`` makes them): on Tansu, a
+fetch's cost and how long it is held grow with the partitions it names, so
+``--partitions 1`` shows what that costs (the README's Tansu note).
+
 Prints a table and writes every figure to .local/bench/system-<UTC time>.json.
 """
 
@@ -401,7 +405,7 @@ async def raw_baseline(
 ) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:8]
     topic_a, topic_b = f"bench.raw-a.{suffix}", f"bench.raw-b.{suffix}"
-    await create_topics(bootstrap, [topic_a, topic_b])
+    await create_topics(bootstrap, [topic_a, topic_b], partitions=options.partitions)
     connection = await asyncpg.connect(database_url)
     await connection.execute(
         """CREATE SCHEMA IF NOT EXISTS bench_raw;
@@ -478,7 +482,7 @@ async def raw_baseline(
         await produce("warm-up", 300, None)
         figures: dict[str, Any] = {
             "topics": [topic_a, topic_b],
-            "partitions": TOPIC_PARTITIONS,
+            "partitions": options.partitions,
             "max": await produce("max", options.raw_events, None),
             "fixed_rates": [],
         }
@@ -974,14 +978,14 @@ async def drain(
         await asyncio.sleep(0.5)
 
 
-async def consumer_lag(bootstrap: str) -> dict[str, int | None]:
+async def consumer_lag(bootstrap: str, partition_count: int) -> dict[str, int | None]:
     """Messages each service's group has not committed yet, on the topics it reads.
 
     Asks as a consumer of the group that never joins it (OffsetFetch): aiokafka's admin
     client cannot decode Tansu's answer to list_consumer_group_offsets."""
     lag: dict[str, int | None] = {}
     for service, topics in SUBSCRIPTIONS.items():
-        partitions = [TopicPartition(t, p) for t in topics for p in range(TOPIC_PARTITIONS)]
+        partitions = [TopicPartition(t, p) for t in topics for p in range(partition_count)]
         asking = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=f"hhc-{service}", enable_auto_commit=False
         )
@@ -1183,7 +1187,7 @@ async def system_phases(
             drained_in, drained = await drain(sending, observer, reporting, options.drain_seconds)
             await reporting.refresh([sent.case_id for sent in sending.sent])
             cpu = cpu_delta(cpu_before, stack.cpu())
-            lag = await consumer_lag(bootstrap)
+            lag = await consumer_lag(bootstrap, options.partitions)
             figures = phase_figures(
                 sending, observer, reporting, drained_in, drained, per_second, cpu, lag
             )
@@ -1210,10 +1214,10 @@ async def system_phases(
 # --------------------------------------------------------------------------- replay
 
 
-async def replay_plain(bootstrap: str) -> dict[str, Any]:
+async def replay_plain(bootstrap: str, partition_count: int) -> dict[str, Any]:
     """A fresh group reads every topic of the system from the earliest offset."""
     topics = all_topics()
-    partitions = [TopicPartition(t, p) for t in topics for p in range(TOPIC_PARTITIONS)]
+    partitions = [TopicPartition(t, p) for t in topics for p in range(partition_count)]
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await probe.start()
     try:
@@ -1439,7 +1443,9 @@ def render(results: dict[str, Any]) -> str:
     raw = results["raw_baseline"]
     lines += [
         "",
-        "Raw baseline: aiokafka + asyncpg, batched stage in its own process, 3 partitions",
+        "Raw baseline: aiokafka + asyncpg, batched stage in its own process, "
+        f"{raw['partitions']} partition{'s' if raw['partitions'] != 1 else ''} a topic "
+        "(as the system's)",
     ]
     rows = [
         [
@@ -1638,7 +1644,7 @@ async def measure(stack: Stack, options: argparse.Namespace, results: dict[str, 
     assert stack.broker is not None
     assert stack.postgres is not None
     bootstrap, database_url = stack.broker.bootstrap_servers, stack.postgres.url
-    await create_topics(bootstrap)
+    await create_topics(bootstrap, partitions=options.partitions)
     print("raw baseline ...", flush=True)
     results["raw_baseline"] = await raw_baseline(stack, bootstrap, database_url, options)
     print("starting the services ...", flush=True)
@@ -1647,7 +1653,10 @@ async def measure(stack: Stack, options: argparse.Namespace, results: dict[str, 
     idle, (warm_up, *phases) = await system_phases(stack, bootstrap, database_url, options)
     results["system"] = {"idle": idle, "warm_up": warm_up, "phases": phases}
     print("replay ...", flush=True)
-    results["replay"] = {"plain": await replay_plain(bootstrap), "reporting": None}
+    results["replay"] = {
+        "plain": await replay_plain(bootstrap, options.partitions),
+        "reporting": None,
+    }
     results["replay"]["reporting"] = await replay_reporting(
         stack, bootstrap, database_url, options.replay_seconds
     )
@@ -1708,6 +1717,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--raw-timeout", type=float, default=120, help="raw wait bound [120]")
     parser.add_argument("--replay-seconds", type=float, default=None, help="bound [60]")
     parser.add_argument("--idle-seconds", type=float, default=None, help="idle CPU [5]")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=TOPIC_PARTITIONS,
+        help=f"of every topic, the raw baseline's too [{TOPIC_PARTITIONS}, as make up]; on "
+        "Tansu fewer partitions make each fetch cheaper (see the README's Tansu note)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="JSON file to write")
     parser.add_argument("--raw-stage", default=None, help=argparse.SUPPRESS)

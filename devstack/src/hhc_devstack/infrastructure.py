@@ -152,7 +152,10 @@ class EmbeddedBroker:
 
 
 async def create_topics(
-    bootstrap_servers: str, topics: Sequence[str] | None = None, wait_seconds: float = 30
+    bootstrap_servers: str,
+    topics: Sequence[str] | None = None,
+    wait_seconds: float = 30,
+    partitions: int = TOPIC_PARTITIONS,
 ) -> None:
     """Create the catalogue's topics; those that exist are left alone."""
     deadline = time.monotonic() + wait_seconds
@@ -164,7 +167,7 @@ async def create_topics(
             missing = [name for name in (topics or all_topics()) if name not in existing]
             for name in missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
-                    await admin.create_topics([NewTopic(name, TOPIC_PARTITIONS, 1)])
+                    await admin.create_topics([NewTopic(name, partitions, 1)])
             return
         except (KafkaError, OSError):
             if time.monotonic() > deadline:
