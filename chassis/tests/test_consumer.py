@@ -497,3 +497,42 @@ async def test_a_projection_makes_a_batchs_writes_once_each_duplicates_included(
         await harness.send_event(assessment(uuid.uuid4(), "after"), partition=0)
         labels = await harness.labels_when(7)
     assert sorted(labels) == ["a", "after", "b", "c", "d", "twice", "twice"]
+
+
+async def _own_effect(
+    connection: asyncpg.Connection, envelope: Envelope, payload: RiskAssessed
+) -> None:
+    await connection.execute(
+        "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)",
+        envelope.event_id,
+        envelope.case_id,
+        f"own-{payload.reasons[0]}",
+    )
+
+
+async def test_a_projections_handler_runs_first_where_concerned_and_its_writes_after_all(
+    database_url: str, broker: Broker, topic: str
+) -> None:
+    """Turns red if a projection's own handler is not run, is run for an event its
+    selective handler is not concerned with, or its writes are made one event at a time
+    (between the handlers) instead of grouped after them, in the batch's one transaction."""
+    await _send_before_start(
+        broker.bootstrap_servers, topic, {0: ["a", NOT_OURS], 1: ["b"], 2: ["c"]}
+    )
+    handler = Projection(
+        _effect_of,
+        handler=Selective(_own_effect, concerns=lambda payload: payload.reasons != [NOT_OURS]),
+    )
+    async with running_harness(database_url, broker.bootstrap_servers, topic, handler) as harness:
+        labels = await harness.labels_when(7)
+        connection = await asyncpg.connect(database_url)
+        try:
+            transactions = await connection.fetchval(
+                f"SELECT count(DISTINCT xmin::text) FROM {harness.settings.schema_name}.inbox"
+            )
+        finally:
+            await connection.close()
+    assert sorted(labels[:3]) == ["own-a", "own-b", "own-c"]
+    assert sorted(labels[3:]) == ["a", "b", "c", NOT_OURS]
+    assert labels.index("a") < labels.index(NOT_OURS)
+    assert transactions == 1

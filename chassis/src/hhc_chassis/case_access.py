@@ -1,17 +1,18 @@
 """Each service's copy of what decides who reaches a case (:class:`CaseScope`).
 
 Intake writes it when it opens a case; every other service keeps it from intake's case
-events (report-received, case-team-changed), which the chassis handles for any service
-that reads ``hhc.intake.cases.v1``, before the service's own handler.
+events (report-received, case-team-changed), which the chassis keeps for any service
+that reads ``hhc.intake.cases.v1``, in the transaction of the service's own handler.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from hhc_chassis.access import CaseScope
-from hhc_chassis.consumer import Handler
+from hhc_chassis.consumer import Handler, Projection, Write
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import CaseTeamChanged, ReportReceived
 from hhc_contracts.vocabulary import PerpetratorKind
@@ -35,32 +36,44 @@ def scope_of_report(report: ReportReceived, *, team: str) -> CaseScope:
     )
 
 
-async def remember_case(connection: asyncpg.Connection, case_id: UUID, scope: CaseScope) -> None:
-    """Record a case's scope; a further report can raise a safeguarding concern or reveal
-    that the survivor, or an alleged perpetrator, is staff, never lower any, and never
-    moves the case's team."""
-    await connection.execute(
-        """INSERT INTO case_access (case_id, team, survivor_is_staff, safeguarding, taken_by,
-                                    staff_perpetrator)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (case_id) DO UPDATE SET
-               survivor_is_staff = case_access.survivor_is_staff OR EXCLUDED.survivor_is_staff,
-               safeguarding = case_access.safeguarding OR EXCLUDED.safeguarding,
-               staff_perpetrator = case_access.staff_perpetrator OR EXCLUDED.staff_perpetrator,
-               updated_at = now()""",
-        case_id,
-        scope.team,
-        scope.survivor_is_staff,
-        scope.safeguarding,
-        scope.taken_by,
-        scope.staff_perpetrator,
+_REMEMBER_CASE = """INSERT INTO case_access (case_id, team, survivor_is_staff, safeguarding,
+                                            taken_by, staff_perpetrator)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (case_id) DO UPDATE SET
+                       survivor_is_staff = case_access.survivor_is_staff
+                                           OR EXCLUDED.survivor_is_staff,
+                       safeguarding = case_access.safeguarding OR EXCLUDED.safeguarding,
+                       staff_perpetrator = case_access.staff_perpetrator
+                                           OR EXCLUDED.staff_perpetrator,
+                       updated_at = now()"""
+"""A case's scope; a further report can raise a safeguarding concern or reveal that the
+survivor, or an alleged perpetrator, is staff, never lower any, and never moves the
+case's team."""
+
+_MOVE_CASE = "UPDATE case_access SET team = $2, updated_at = now() WHERE case_id = $1"
+
+
+def _remembered(case_id: UUID, scope: CaseScope) -> Write:
+    return (
+        _REMEMBER_CASE,
+        (
+            case_id,
+            scope.team,
+            scope.survivor_is_staff,
+            scope.safeguarding,
+            scope.taken_by,
+            scope.staff_perpetrator,
+        ),
     )
+
+
+async def remember_case(connection: asyncpg.Connection, case_id: UUID, scope: CaseScope) -> None:
+    statement, arguments = _remembered(case_id, scope)
+    await connection.execute(statement, *arguments)
 
 
 async def move_case(connection: asyncpg.Connection, case_id: UUID, team: str) -> None:
-    await connection.execute(
-        "UPDATE case_access SET team = $2, updated_at = now() WHERE case_id = $1", case_id, team
-    )
+    await connection.execute(_MOVE_CASE, case_id, team)
 
 
 async def load_scope(connection: asyncpg.Connection, case_id: UUID) -> CaseScope | None:
@@ -72,40 +85,38 @@ async def load_scope(connection: asyncpg.Connection, case_id: UUID) -> CaseScope
     return CaseScope(**dict(row)) if row else None
 
 
-async def _on_report_received(
-    connection: asyncpg.Connection, envelope: Envelope, report: ReportReceived
-) -> None:
+def _report_received(envelope: Envelope, report: ReportReceived) -> list[Write]:
     # An event from before teams existed names none: such a case waits in UNASSIGNED_TEAM,
     # where the data protection officer and the safeguarding lead still reach it.
-    await remember_case(
-        connection, report.case_id, scope_of_report(report, team=report.team or UNASSIGNED_TEAM)
-    )
+    team = report.team or UNASSIGNED_TEAM
+    return [_remembered(report.case_id, scope_of_report(report, team=team))]
 
 
-async def _on_team_changed(
-    connection: asyncpg.Connection, envelope: Envelope, change: CaseTeamChanged
-) -> None:
-    await move_case(connection, change.case_id, change.team)
+def _team_changed(envelope: Envelope, change: CaseTeamChanged) -> list[Write]:
+    return [(_MOVE_CASE, (change.case_id, change.team))]
 
 
-CASE_ACCESS_HANDLERS: Mapping[str, Handler] = {
-    "intake.report-received": _on_report_received,
-    "intake.case-team-changed": _on_team_changed,
+CASE_ACCESS_WRITES: Mapping[str, Callable[[Envelope, Any], Sequence[Write]]] = {
+    "intake.report-received": _report_received,
+    "intake.case-team-changed": _team_changed,
 }
 
 
 def with_case_access(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
-    """The service's handlers, each case event first kept in ``case_access``."""
+    """The service's handlers, each case event also kept in ``case_access``: written with
+    the batch's other projections (one statement per batch), after the service's own
+    handler, which never reads it in the same transaction."""
     combined: dict[str, Handler] = dict(handlers)
-    for event_type, keep in CASE_ACCESS_HANDLERS.items():
-        own = handlers.get(event_type)
-        combined[event_type] = keep if own is None else _both(keep, own)
+    for event_type, keep in CASE_ACCESS_WRITES.items():
+        combined[event_type] = _kept_with(keep, handlers.get(event_type))
     return combined
 
 
-def _both(first: Handler, second: Handler) -> Handler:
-    async def handle(connection: asyncpg.Connection, envelope: Envelope, payload: object) -> None:
-        await first(connection, envelope, payload)
-        await second(connection, envelope, payload)
-
-    return handle
+def _kept_with(keep: Callable[[Envelope, Any], Sequence[Write]], own: Handler | None) -> Projection:
+    if not isinstance(own, Projection):
+        return Projection(keep, handler=own)
+    own_writes = own.writes
+    return Projection(
+        lambda envelope, payload: [*keep(envelope, payload), *own_writes(envelope, payload)],
+        handler=own.handler,
+    )

@@ -93,16 +93,22 @@ Write: TypeAlias = tuple[str, tuple[Any, ...]]
 
 @dataclass(frozen=True, slots=True)
 class Projection:
-    """A handler that only writes what an event says, each write idempotent and right in
-    any order of delivery: ``writes(envelope, payload)`` says what (pure). In a batch, all
-    its messages' writes are made after the other handlers', grouped by statement, one
-    ``executemany`` each: a statement per batch instead of one per event."""
+    """Writes of what an event says, each idempotent and never read by a handler in the
+    same transaction: ``writes(envelope, payload)`` says what (pure). In a batch, all its
+    messages' writes are made after the handlers have run, grouped by statement, one
+    ``executemany`` each, each statement's in the order of the events: a round trip per
+    batch instead of one per event. ``handler``: one to run for the event as well, first."""
 
     writes: Callable[[Envelope, Any], Sequence[Write]]
+    handler: Handler | None = None
 
     async def __call__(
         self, connection: asyncpg.Connection, envelope: Envelope, payload: Any
     ) -> None:
+        if self.handler is not None and not (
+            isinstance(self.handler, Selective) and not self.handler.concerns(payload)
+        ):
+            await self.handler(connection, envelope, payload)
         for statement, arguments in self.writes(envelope, payload):
             await connection.execute(statement, *arguments)
 
@@ -369,9 +375,10 @@ class EventConsumer:
                 first_deliveries.discard(message.envelope.event_id)
                 with message.span():
                     if isinstance(message.handler, Projection):
-                        projected.append(await self._writes_of(message))
+                        await self._timed(message, connection, message.handler.handler)
+                        projected.append(message.handler.writes(message.envelope, message.payload))
                     else:
-                        await self._timed(message, connection)
+                        await self._timed(message, connection, message.handler)
             for statement, arguments in grouped(projected).items():
                 await connection.executemany(statement, arguments)
         for message in messages:
@@ -448,27 +455,25 @@ class EventConsumer:
             else "other",
         }
 
-    async def _timed(self, message: _Message, connection: asyncpg.Connection) -> None:
-        assert message.handler is not None
+    async def _timed(
+        self, message: _Message, connection: asyncpg.Connection, handler: Handler | None
+    ) -> None:
+        """Open the message's sealed part and run ``handler`` (None: only open it)."""
         assert message.envelope is not None
         started = time.perf_counter()
         outcome = "error"
         try:
             await self._open_sealed(message)
-            await message.handler(connection, message.envelope, message.payload)
+            if isinstance(handler, Selective) and not handler.concerns(message.payload):
+                handler = None  # run beside writes that concern every such event
+            if handler is not None:
+                await handler(connection, message.envelope, message.payload)
             self._forget_key_if_erased(message)
             outcome = "ok"
         finally:
             handler_duration.record(
                 time.perf_counter() - started, {**self._attributes(message), "outcome": outcome}
             )
-
-    async def _writes_of(self, message: _Message) -> Sequence[Write]:
-        assert isinstance(message.handler, Projection)
-        assert message.envelope is not None
-        await self._open_sealed(message)
-        self._forget_key_if_erased(message)
-        return message.handler.writes(message.envelope, message.payload)
 
     def _forget_key_if_erased(self, message: _Message) -> None:
         assert message.envelope is not None
@@ -528,7 +533,7 @@ class EventConsumer:
                     extra={"consumer": self.name, "event_id": str(envelope.event_id)},
                 )
                 return
-            await self._timed(message, connection)
+            await self._timed(message, connection, message.handler)
 
     async def _dead_letter(
         self, message: _Message, reason: str, error: BaseException, attempts: int
