@@ -449,3 +449,66 @@ async def test_a_batch_is_handed_to_the_producer_without_a_turn_of_the_loop_per_
     assert len(sender.handed_over_in) == 50
     assert len(set(sender.handed_over_in)) == 1, "the loop turned between two rows"
     assert await unpublished(settings) == 0
+
+
+class StagingWhileOutSender(TurnCountingSender):
+    """Acknowledges each record, and while the first batch is out another transaction
+    writes a row, as a request would."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.sent_labels: list[str] = []
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]
+    ) -> "asyncio.Future[Any]":
+        label = Envelope.model_validate_json(value).payload["reasons"][0]
+        self.sent_labels.append(label)
+        if label == "first":
+            await stage(self.settings, [assessment(uuid.uuid4(), "written meanwhile")])
+        return await super().send(topic, key, value, headers)
+
+
+class StatementCounter:
+    """The relay's connection, counting the statements sent on it."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.statements: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.connection, name)
+        if name not in ("fetch", "fetchval", "fetchrow", "execute"):
+            return method
+
+        async def counted(query: str, *args: Any) -> Any:
+            self.statements.append(query)
+            return await method(query, *args)
+
+        return counted
+
+
+async def test_rows_written_while_a_batch_is_out_are_read_with_its_mark_and_go_next(
+    settings: ServiceSettings,
+) -> None:
+    """Turns red if the relay marks a batch and reads the next in two round trips again,
+    or if the rows read with the mark are lost, sent twice or left unmarked."""
+    await stage(settings, [assessment(uuid.uuid4(), "first")])
+    sender = StagingWhileOutSender(settings)
+    relay = relay_for(settings, sender, idle_poll_seconds=7)
+    connection = await connect(settings)
+    counted = StatementCounter(connection)
+    try:
+        first = await relay.publish_due(counted)  # type: ignore[arg-type]
+        after_first = len(counted.statements)
+        second = await relay.publish_due(counted)  # type: ignore[arg-type]
+    finally:
+        await connection.close()
+    assert (first.published, first.wait_seconds) == (1, 0)
+    assert after_first == 2, counted.statements  # the batch's read; its mark with the next read
+    assert counted.statements[1].startswith("WITH marked AS (UPDATE outbox")
+    assert second.published == 1
+    assert not counted.statements[2].startswith("SELECT"), "the next batch was read again"
+    assert sender.sent_labels == ["first", "written meanwhile"]
+    assert await unpublished(settings) == 0

@@ -122,6 +122,31 @@ async def enqueue(
     )
 
 
+_DUE_ROWS = """SELECT id, topic, message_key, payload::text AS value, headers::text AS headers,
+       attempts, EXTRACT(EPOCH FROM now() - first_failed_at)::float8 AS failing_for
+FROM outbox row
+WHERE published_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now() {excluding}
+  AND NOT EXISTS (
+      SELECT FROM outbox earlier
+      WHERE earlier.message_key = row.message_key AND earlier.id < row.id
+        AND earlier.published_at IS NULL
+        AND (earlier.parked_at IS NOT NULL OR earlier.next_attempt_at > now()))
+ORDER BY id LIMIT {limit}"""
+"""The rows that may go now: each key's rows in id order, none behind a row of its key that
+is parked or backing off. ``excluding``: a further condition (rows being marked, which the
+statement's own snapshot still shows unpublished)."""
+
+_MARK_PUBLISHED = """UPDATE outbox
+SET published_at = now(), payload = coalesce(sent.value::jsonb, payload)
+FROM unnest($1::bigint[], $2::text[]) AS sent (id, value)
+WHERE outbox.id = sent.id"""
+"""The row keeps the value as published: sealed, never the clear original."""
+
+
+def _marked(published: Sequence[tuple[int, str | None]]) -> tuple[list[int], list[str | None]]:
+    return [row_id for row_id, _ in published], [value for _, value in published]
+
+
 @dataclass(slots=True)
 class BatchOutcome:
     """What one pass of the relay did."""
@@ -175,6 +200,8 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self.is_leader = False
         self.handovers = 0
+        self._next_rows: list[asyncpg.Record] | None = None
+        """Due rows read with the last batch's mark, to publish next."""
         self._rows_may_wait = True
         """Whether a row may be waiting for a later time (backing off, or written to be
         due later): until the relay has seen that none is, it asks when the next is due."""
@@ -221,6 +248,7 @@ class OutboxRelay:
                 return False
         self._set_leader(True)
         self._rows_may_wait = True  # what the previous leader left is not known here
+        self._next_rows = None
         log.info("outbox relay leads", extra={"channel": self._channel})
         await connection.add_listener(self._channel, self._on_notify)
         stalled_since: float | None = None
@@ -276,40 +304,35 @@ class OutboxRelay:
 
     async def publish_due(self, connection: asyncpg.Connection) -> BatchOutcome:
         """Publish one batch of due rows, keeping each key's order."""
-        rows = await connection.fetch(
-            """SELECT id, topic, message_key, payload::text AS value, headers::text AS headers,
-                      attempts, EXTRACT(EPOCH FROM now() - first_failed_at)::float8 AS failing_for
-               FROM outbox row
-               WHERE published_at IS NULL AND parked_at IS NULL AND next_attempt_at <= now()
-                 AND NOT EXISTS (
-                     SELECT FROM outbox earlier
-                     WHERE earlier.message_key = row.message_key AND earlier.id < row.id
-                       AND earlier.published_at IS NULL
-                       AND (earlier.parked_at IS NOT NULL OR earlier.next_attempt_at > now()))
-               ORDER BY id LIMIT $1""",
-            self._batch_size,
-        )
+        rows, self._next_rows = self._next_rows, None
+        if rows is None:
+            rows = await connection.fetch(
+                _DUE_ROWS.format(excluding="", limit="$1"), self._batch_size
+            )
         outcome = BatchOutcome(full=len(rows) == self._batch_size)
         if rows:
             published, failures = await self._send_all(rows)
-            if published:
-                # The row keeps the value as published: sealed, never the clear original.
-                await connection.execute(
-                    """UPDATE outbox
-                       SET published_at = now(), payload = coalesce(sent.value::jsonb, payload)
-                       FROM unnest($1::bigint[], $2::text[]) AS sent (id, value)
-                       WHERE outbox.id = sent.id""",
-                    [row_id for row_id, _ in published],
-                    [value for _, value in published],
+            if published and not failures:
+                # Marked, and the next batch read, in one round trip: the rows written
+                # while this batch was out go next without waiting for their NOTIFY.
+                self._next_rows = await connection.fetch(
+                    f"WITH marked AS ({_MARK_PUBLISHED}) "
+                    + _DUE_ROWS.format(excluding="AND row.id <> ALL($1::bigint[])", limit="$3"),
+                    *_marked(published),
+                    self._batch_size,
                 )
+            elif published:
+                await connection.execute(_MARK_PUBLISHED, *_marked(published))
+            if published:
                 outbox_published.add(len(published), {"channel": self._channel})
             for failure in failures:
                 await self._record_failure(connection, failure)
             outcome.published = len(published)
             outcome.failed = len(failures)
             outcome.parked = sum(failure.park for failure in failures)
-        if outcome.full and outcome.published:
+        if self._next_rows or (outcome.full and outcome.published):
             return outcome  # more may be due now
+        self._next_rows = None  # none was due when marked: the next NOTIFY says when
         if outcome.failed:
             self._rows_may_wait = True
         elif not self._rows_may_wait:
