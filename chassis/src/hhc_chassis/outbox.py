@@ -8,7 +8,7 @@ publishes committed rows, and what it promises:
   events keep flowing.
 - Batches, not round trips. A batch is handed to the producer without awaiting each
   acknowledgement (the producer keeps order within a partition), then all are awaited
-  and the published ones marked in one statement.
+  and the published ones marked in one statement, which also reads the next batch.
 - Parking. A row that can never be published as it is (too large, not authorised, a
   topic still unknown after ``relay_unknown_topic_grace_seconds``) is parked with its
   reason, counted in readiness and metrics, and released by an operator
