@@ -108,6 +108,18 @@ class Harness:
             await connection.close()
         return [(row["event_id"], row["label"]) for row in rows]
 
+    async def inbox_transactions(self) -> int:
+        """How many transactions wrote the inbox's rows."""
+        connection = await asyncpg.connect(self.settings.database_url)
+        try:
+            return int(
+                await connection.fetchval(
+                    f"SELECT count(DISTINCT xmin::text) FROM {self.settings.schema_name}.inbox"
+                )
+            )
+        finally:
+            await connection.close()
+
     async def labels_when(self, count: int) -> list[str]:
         async def enough() -> list[str] | None:
             labels = [label for _, label in await self.effects()]
@@ -433,13 +445,7 @@ async def test_what_one_fetch_brings_from_several_partitions_is_handled_in_one_t
     )
     async with running_harness(database_url, broker.bootstrap_servers, topic) as harness:
         handled = await harness.labels_when(5)
-        connection = await asyncpg.connect(database_url)
-        try:
-            transactions = await connection.fetchval(
-                f"SELECT count(DISTINCT xmin::text) FROM {harness.settings.schema_name}.inbox"
-            )
-        finally:
-            await connection.close()
+        transactions = await harness.inbox_transactions()
     assert sorted(handled) == ["a1", "a2", "b1", "b2", "c1"]
     assert handled.index("a1") < handled.index("a2")
     assert handled.index("b1") < handled.index("b2")
@@ -525,13 +531,7 @@ async def test_a_projections_handler_runs_first_where_concerned_and_its_writes_a
     )
     async with running_harness(database_url, broker.bootstrap_servers, topic, handler) as harness:
         labels = await harness.labels_when(7)
-        connection = await asyncpg.connect(database_url)
-        try:
-            transactions = await connection.fetchval(
-                f"SELECT count(DISTINCT xmin::text) FROM {harness.settings.schema_name}.inbox"
-            )
-        finally:
-            await connection.close()
+        transactions = await harness.inbox_transactions()
     assert sorted(labels[:3]) == ["own-a", "own-b", "own-c"]
     assert sorted(labels[3:]) == ["a", "b", "c", NOT_OURS]
     assert labels.index("a") < labels.index(NOT_OURS)
