@@ -105,12 +105,18 @@ class Projection:
     async def __call__(
         self, connection: asyncpg.Connection, envelope: Envelope, payload: Any
     ) -> None:
-        if self.handler is not None and not (
-            isinstance(self.handler, Selective) and not self.handler.concerns(payload)
-        ):
-            await self.handler(connection, envelope, payload)
+        if (handler := _to_run(self.handler, payload)) is not None:
+            await handler(connection, envelope, payload)
         for statement, arguments in self.writes(envelope, payload):
             await connection.execute(statement, *arguments)
+
+
+def _to_run(handler: Handler | None, payload: Any) -> Handler | None:
+    """The handler, unless it is a selective one the payload does not concern (a projection's
+    handler runs beside writes that concern every event of its type)."""
+    if isinstance(handler, Selective) and not handler.concerns(payload):
+        return None
+    return handler
 
 
 def grouped(writes_of_events: Sequence[Sequence[Write]]) -> dict[str, list[tuple[Any, ...]]]:
@@ -464,10 +470,8 @@ class EventConsumer:
         outcome = "error"
         try:
             await self._open_sealed(message)
-            if isinstance(handler, Selective) and not handler.concerns(message.payload):
-                handler = None  # run beside writes that concern every such event
-            if handler is not None:
-                await handler(connection, message.envelope, message.payload)
+            if (to_run := _to_run(handler, message.payload)) is not None:
+                await to_run(connection, message.envelope, message.payload)
             self._forget_key_if_erased(message)
             outcome = "ok"
         finally:
