@@ -57,6 +57,11 @@ class ManyCaseKeys(CaseKeys, Protocol):
         """Each case's key, as :meth:`CaseKeys.key_for` would give it."""
 
 
+CASE_KEY_LOOKUP_MAX = 500
+"""Most cases in one ``POST /v1/case-key-lookups``: a consumer's batch of one partition is at
+most 500 events."""
+
+
 class KeyServiceUnavailable(ConnectionError):
     """The case key could not be fetched now; retried as any connection failure is."""
 
@@ -285,9 +290,6 @@ class IntakeCaseKeys:
     it one request per event, and an erasure is followed within that time at the latest
     (at once in this service: its erasure handler calls :meth:`forget`)."""
 
-    LOOKUP_MAX = 500
-    """Most cases asked in one lookup: intake's ``CASE_KEY_LOOKUP_MAX``."""
-
     def __init__(
         self,
         client: httpx.AsyncClient,
@@ -325,8 +327,8 @@ class IntakeCaseKeys:
                 keys[case_id] = cached[0]
             else:
                 wanted.append(case_id)
-        for start in range(0, len(wanted), self.LOOKUP_MAX):
-            fetched = await self._look_up(wanted[start : start + self.LOOKUP_MAX])
+        for start in range(0, len(wanted), CASE_KEY_LOOKUP_MAX):
+            fetched = await self._look_up(wanted[start : start + CASE_KEY_LOOKUP_MAX])
             for case_id, key in fetched.items():
                 self._keep(case_id, key)
             keys |= fetched

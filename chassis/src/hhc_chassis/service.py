@@ -100,7 +100,7 @@ class ServiceDefinition:
 def consumed_handlers(definition: ServiceDefinition) -> Mapping[str, Handler]:
     """What the service's consumer runs for each event type: its own handlers, and for a
     reader of intake's case events that does not write them itself, ``case_access``
-    kept first (:mod:`hhc_chassis.case_access`)."""
+    kept with them (:mod:`hhc_chassis.case_access`)."""
     if Topic.INTAKE_CASES in definition.topics and not definition.writes_case_access:
         return with_case_access(definition.handlers)
     return definition.handlers

@@ -57,10 +57,16 @@ class DatabaseCaseKeys:
     async def keys_for(self, case_ids: Collection[UUID]) -> dict[UUID, bytes | None]:
         """:meth:`key_for` for many cases in one round trip (two more when some are new):
         the relay's batch."""
-        ids = list(case_ids)
+        known = await self.known_keys(case_ids)
+        return {case_id: known.get(case_id) for case_id in case_ids}
+
+    async def known_keys(self, case_ids: Collection[UUID]) -> dict[UUID, bytes | None]:
+        """The key of each of the cases intake has (made now if it has none yet; None once
+        destroyed); a case intake does not have is left out. One read, two more when some
+        keys are new."""
+        ids = list(dict.fromkeys(case_ids))
         async with self._pool.acquire() as connection:
-            wrapped = await self._wrapped_keys(connection, ids)
-            new = [case_id for case_id in ids if case_id not in wrapped]
+            wrapped, new = await self._wrapped_keys(connection, ids)
             if new:
                 await connection.execute(
                     """INSERT INTO case_keys (case_id, wrapped_key, kek_id, created_at)
@@ -72,23 +78,27 @@ class DatabaseCaseKeys:
                     [self._wrapper.wrap(new_case_key()) for _ in new],
                     self._wrapper.key_id,
                 )
-                wrapped |= await self._wrapped_keys(connection, new)
-        keys: dict[UUID, bytes | None] = {}
-        for case_id in ids:
-            # No row: intake has no such case; a row without a key: destroyed.
-            key = wrapped.get(case_id)
-            keys[case_id] = None if key is None else self._wrapper.unwrap(key)
-        return keys
+                made, _ = await self._wrapped_keys(connection, new)
+                wrapped |= made
+        return {
+            case_id: None if key is None else self._wrapper.unwrap(key)
+            for case_id, key in wrapped.items()
+        }
 
     @staticmethod
     async def _wrapped_keys(
         connection: asyncpg.Connection, case_ids: list[UUID]
-    ) -> dict[UUID, bytes | None]:
+    ) -> tuple[dict[UUID, bytes | None], list[UUID]]:
+        """Of the cases intake has: each one's wrapped key (None once destroyed), and those
+        that have never had one."""
         rows = await connection.fetch(
-            "SELECT case_id, wrapped_key FROM case_keys WHERE case_id = ANY($1::uuid[])",
+            """SELECT c.case_id, k.case_id IS NOT NULL AS keyed, k.wrapped_key
+               FROM cases c LEFT JOIN case_keys k USING (case_id)
+               WHERE c.case_id = ANY($1::uuid[])""",
             case_ids,
         )
-        return {row["case_id"]: row["wrapped_key"] for row in rows}
+        wrapped = {row["case_id"]: row["wrapped_key"] for row in rows if row["keyed"]}
+        return wrapped, [row["case_id"] for row in rows if not row["keyed"]]
 
     def forget(self, case_id: UUID) -> None:
         """Nothing is cached here."""

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission
 from hhc_chassis.auth import authorised
-from hhc_chassis.sealing import ManyCaseKeys
+from hhc_chassis.sealing import CASE_KEY_LOOKUP_MAX
 from hhc_chassis.service import runtime_of
 from hhc_contracts.tolerance import StrictInput
 from hhc_contracts.vocabulary import DisposalBasis
+from hhc_intake.case_keys import DatabaseCaseKeys
 from hhc_intake.erasure import (
     CaseErasedAlready,
     ErasureRecord,
@@ -63,10 +63,6 @@ class Reason(Body):
 class CaseKeyOut(BaseModel):
     case_id: UUID
     key: str = Field(description="The case's AES-256 key, base64")
-
-
-CASE_KEY_LOOKUP_MAX = 500
-"""Most cases in one lookup: a consumer's batch of one partition is at most 500 events."""
 
 
 class CaseKeyLookup(Body):
@@ -141,14 +137,11 @@ def hold_out(hold: LegalHold) -> LegalHoldOut:
     },
 )
 async def get_case_key(case_id: UUID, request: Request, caller: KeyUser) -> CaseKeyOut:
-    runtime = runtime_of(request)
     await _refused_unless_key_client(request, caller, [case_id])
-    state = await _key_states(runtime.pool, [case_id])
-    if case_id not in state:
+    known = await _case_keys(request).known_keys([case_id])
+    if case_id not in known:
         await audit.not_found(request, caller, what="case", fields=KEY_FIELDS)
-    keys = runtime.case_keys
-    assert keys is not None  # intake's definition always has its key store
-    key = await keys.key_for(case_id) if state[case_id] else None
+    key = known[case_id]
     if key is None:
         await audit.record(
             request, caller, case_id=case_id, fields=KEY_FIELDS, outcome=audit.NOT_FOUND
@@ -170,14 +163,10 @@ async def _refused_unless_key_client(
         raise HTTPException(403, "this service may not hold case keys")
 
 
-async def _key_states(pool: asyncpg.Pool, case_ids: Sequence[UUID]) -> dict[UUID, bool]:
-    """Each case intake has, and whether its key still exists (False: erased)."""
-    rows = await pool.fetch(
-        """SELECT c.case_id, k.destroyed_at FROM cases c
-           LEFT JOIN case_keys k USING (case_id) WHERE c.case_id = ANY($1::uuid[])""",
-        list(case_ids),
-    )
-    return {row["case_id"]: row["destroyed_at"] is None for row in rows}
+def _case_keys(request: Request) -> DatabaseCaseKeys:
+    keys = runtime_of(request).case_keys
+    assert isinstance(keys, DatabaseCaseKeys)  # intake's definition always has its key store
+    return keys
 
 
 @router.post(
@@ -191,20 +180,16 @@ async def look_up_case_keys(
 ) -> CaseKeysOut:
     """As ``GET /v1/case-keys/{case_id}`` for each case, in one request: an unknown or
     erased case is named in the answer instead of failing the others."""
-    runtime = runtime_of(request)
     case_ids = list(dict.fromkeys(lookup.case_ids))
     await _refused_unless_key_client(request, caller, case_ids)
-    known = await _key_states(runtime.pool, case_ids)
-    keys = runtime.case_keys
-    assert isinstance(keys, ManyCaseKeys)  # intake's definition always has its key store
-    live = await keys.keys_for([case_id for case_id, alive in known.items() if alive])
+    known = await _case_keys(request).known_keys(case_ids)
     answer = CaseKeysOut(keys=[], erased=[], unknown=[])
     looks: list[tuple[UUID | None, str]] = []
     for case_id in case_ids:
         if case_id not in known:
             answer.unknown.append(case_id)
             looks.append((None, audit.NOT_FOUND))
-        elif (key := live.get(case_id)) is None:
+        elif (key := known[case_id]) is None:
             answer.erased.append(case_id)
             looks.append((case_id, audit.NOT_FOUND))
         else:
