@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -44,9 +44,14 @@ async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
         await asyncio.wait_for(task, 10)
 
 
-def relay_for(settings: ServiceSettings, sender: Sender, **options: float) -> OutboxRelay:
+def relay_for(
+    settings: ServiceSettings,
+    sender: Sender,
+    connect_with: Callable[[], Awaitable[asyncpg.Connection]] | None = None,
+    **options: float,
+) -> OutboxRelay:
     return OutboxRelay(
-        connect=lambda: connect(settings),
+        connect=connect_with or (lambda: connect(settings)),
         sender=sender,
         schema=settings.schema_name,
         idle_poll_seconds=options.get("idle_poll_seconds", 0.5),
@@ -512,3 +517,65 @@ async def test_rows_written_while_a_batch_is_out_are_read_with_its_mark_and_go_n
     assert not counted.statements[2].startswith("SELECT"), "the next batch was read again"
     assert sender.sent_labels == ["first", "written meanwhile"]
     assert await unpublished(settings) == 0
+
+
+class KeptOpen:
+    """The relay's connection, left open when the relay closes it, for the test to inspect
+    the session the relay used."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_relay_plans_each_pass_for_its_own_rows_however_large_the_outbox_grew(
+    settings: ServiceSettings,
+) -> None:
+    """Turns red if the relay's statements run on generic plans: one made while the outbox
+    was small read the whole table at every pass (a hash join over a sequential scan, up to
+    4 ms a pass at 50 reports/s), and the table keeps its published rows for days."""
+    sessions: list[KeptOpen] = []
+
+    async def connect_kept() -> asyncpg.Connection:
+        session = KeptOpen(await connect(settings))
+        sessions.append(session)
+        return session  # type: ignore[return-value]
+
+    relay = relay_for(settings, TurnCountingSender(), connect_kept, idle_poll_seconds=0.2)
+    passes = 8  # a prepared statement settles on a generic plan after five
+    async with running(relay):
+        for n in range(passes):
+            await stage(settings, [assessment(uuid.uuid4(), str(n))])
+            await eventually(
+                lambda: _none_left(settings), timeout=10, message="a row was not published"
+            )
+    [session] = sessions
+    connection = session.connection
+    try:
+        # The outbox as days of published rows make it.
+        await connection.execute(
+            """INSERT INTO outbox (event_id, event_type, topic, message_key, payload,
+                   published_at)
+               SELECT gen_random_uuid(), 'risk.assessed', 'hhc.risk.assessments.v1',
+                   n::text, '{}'::jsonb, now()
+               FROM generate_series(1, 20000) AS n"""
+        )
+        [mark] = await connection.fetch(
+            """SELECT name, generic_plans, custom_plans FROM pg_prepared_statements
+               WHERE statement LIKE 'WITH marked AS%'"""
+        )
+        newest = await connection.fetchval("SELECT max(id) FROM outbox")
+        plan = await connection.fetch(
+            f"EXPLAIN EXECUTE {mark['name']}(ARRAY[{newest}]::bigint[], ARRAY[NULL]::text[], 200)"
+        )
+    finally:
+        await connection.close()
+    assert mark["generic_plans"] == 0
+    assert mark["custom_plans"] >= passes - 1
+    steps = "\n".join(row[0] for row in plan)
+    assert "Seq Scan on outbox" not in steps, steps
