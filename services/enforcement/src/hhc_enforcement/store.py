@@ -627,6 +627,26 @@ async def move_evidence(connection: asyncpg.Connection, *, source: UUID, target:
 
 # --------------------------------------------------------------------------- risk's requests
 
+STORE_REQUEST = """
+    INSERT INTO enforcement_requests (action_id, case_id, kind, enforcement_case_id,
+                                      required_at, due_at, received_at)
+    VALUES ($1, $2, $3,
+            (SELECT enforcement_case_id FROM (
+                 SELECT e.enforcement_case_id, e.route, e.opened_at
+                 FROM enforcement_cases e
+                 WHERE e.case_id = $2 AND e.route = ANY($7::text[]) AND e.closed_at IS NULL
+                 UNION
+                 SELECT e.enforcement_case_id, e.route, e.opened_at
+                 FROM perpetrator_cases l JOIN enforcement_cases e USING (enforcement_case_id)
+                 WHERE l.case_id = $2 AND l.left_at IS NULL
+                     AND e.route = ANY($7::text[]) AND e.closed_at IS NULL) AS open_for_case
+             ORDER BY route = $8 DESC, opened_at LIMIT 1),
+            $4, $5, $6)
+    ON CONFLICT (action_id) DO NOTHING RETURNING true"""
+"""Risk's request, linked to the open enforcement case that answers it: the case's own, or
+one its alleged perpetrator's case is linked to. Two lookups by the case's id, each by an
+index: one condition with OR across both tables read every open enforcement case."""
+
 
 async def store_request(
     connection: asyncpg.Connection,
@@ -639,18 +659,7 @@ async def store_request(
     received_at: datetime,
 ) -> bool:
     inserted = await connection.fetchval(
-        """INSERT INTO enforcement_requests (action_id, case_id, kind, enforcement_case_id,
-                                             required_at, due_at, received_at)
-           VALUES ($1, $2, $3,
-                   (SELECT enforcement_case_id FROM enforcement_cases e
-                    WHERE e.route = ANY($7::text[]) AND e.closed_at IS NULL
-                        AND (e.case_id = $2 OR EXISTS (
-                            SELECT 1 FROM perpetrator_cases l
-                            WHERE l.enforcement_case_id = e.enforcement_case_id
-                                AND l.case_id = $2 AND l.left_at IS NULL))
-                    ORDER BY e.route = $8 DESC, e.opened_at LIMIT 1),
-                   $4, $5, $6)
-           ON CONFLICT (action_id) DO NOTHING RETURNING true""",
+        STORE_REQUEST,
         action_id,
         case_id,
         kind.value,
