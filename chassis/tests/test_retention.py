@@ -1,4 +1,5 @@
-"""Published outbox rows and inbox rows are purged once past retention; the rest stay."""
+"""Published outbox rows, inbox rows and dead-letter rows are purged once past retention;
+the rest stay."""
 
 import uuid
 from datetime import timedelta
@@ -44,17 +45,33 @@ async def test_rows_past_retention_are_purged_and_recent_or_unpublished_ones_kep
                     uuid.uuid4(),
                     received_ago,
                 )
+            for label, dead_lettered_ago in (("old", "91 days"), ("recent", "89 days")):
+                await connection.execute(
+                    """INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset,
+                                                 reason, reason_class, error_class, attempts,
+                                                 dead_lettered_at)
+                       VALUES ($1, 't', 0, $2, 'invalid-message: test', 'invalid-message',
+                               'InvalidMessage', 1, now() - $3::text::interval)""",
+                    label,
+                    len(label),
+                    dead_lettered_ago,
+                )
 
         purged = await purge_expired(
             pool,
             outbox_retention=timedelta(days=7),
             inbox_retention=timedelta(days=100),
+            dead_letter_retention=timedelta(days=90),
             batch_size=1,  # several batches
         )
         outbox = {row["message_key"] for row in await pool.fetch("SELECT message_key FROM outbox")}
         inbox = {row["consumer"] for row in await pool.fetch("SELECT consumer FROM inbox")}
+        dead_letters = {
+            row["consumer"] for row in await pool.fetch("SELECT consumer FROM dead_letters")
+        }
     finally:
         await pool.close()
-    assert (purged.outbox, purged.inbox) == (1, 1)
+    assert (purged.outbox, purged.inbox, purged.dead_letters) == (1, 1, 1)
     assert outbox == {"recent-published", "old-unpublished"}
     assert inbox == {"recent"}
+    assert dead_letters == {"recent"}

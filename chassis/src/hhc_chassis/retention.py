@@ -1,5 +1,6 @@
-"""Tables that stay small: published outbox rows (which hold personal data until then) and
-inbox rows are deleted once past retention, in small batches that never block writers."""
+"""Tables that stay small: published outbox rows (which hold personal data until then),
+inbox rows and dead-letter rows are deleted once past retention, in small batches that
+never block writers."""
 
 import asyncio
 import logging
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 class Purged:
     outbox: int
     inbox: int
+    dead_letters: int
 
 
 async def _purge(
@@ -42,6 +44,7 @@ async def purge_expired(
     *,
     outbox_retention: timedelta,
     inbox_retention: timedelta,
+    dead_letter_retention: timedelta,
     batch_size: int = 1000,
 ) -> Purged:
     outbox = await _purge(
@@ -58,6 +61,18 @@ async def purge_expired(
         inbox_retention,
         batch_size,
     )
-    if outbox or inbox:
-        log.info("expired rows purged", extra={"outbox": outbox, "inbox": inbox})
-    return Purged(outbox=outbox, inbox=inbox)
+    # A row whose message has left the dead-letter topic points at nothing to show or
+    # replay (hhc_chassis.dead_letters).
+    dead_letters = await _purge(
+        pool,
+        "SELECT ctid FROM dead_letters WHERE dead_lettered_at < now() - $1::interval",
+        "dead_letters",
+        dead_letter_retention,
+        batch_size,
+    )
+    if outbox or inbox or dead_letters:
+        log.info(
+            "expired rows purged",
+            extra={"outbox": outbox, "inbox": inbox, "dead_letters": dead_letters},
+        )
+    return Purged(outbox=outbox, inbox=inbox, dead_letters=dead_letters)

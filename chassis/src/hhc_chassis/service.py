@@ -172,6 +172,7 @@ class Runtime:
                 self.pool,
                 outbox_retention=settings.outbox_retention,
                 inbox_retention=settings.inbox_retention,
+                dead_letter_retention=settings.dead_letter_retention,
                 batch_size=settings.retention_batch_size,
             )
             with contextlib.suppress(TimeoutError):

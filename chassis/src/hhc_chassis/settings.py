@@ -146,6 +146,11 @@ class ServiceSettings(BaseSettings):
         description="Inbox rows are deleted after this; keep it longer than topic and "
         "dead-letter retention, or a very late redelivery would act twice",
     )
+    dead_letter_retention: timedelta = Field(
+        default=timedelta(days=90),
+        description="Dead-letter rows (each points at its message on the dead-letter topic) "
+        "are deleted after this: the topic's retention, after which the message is gone",
+    )
     retention_interval_seconds: float = Field(
         default=600.0, gt=0, description="Time between two purges of expired rows"
     )
