@@ -1606,7 +1606,22 @@ def render(results: dict[str, Any]) -> str:
     for row, phase in zip(rows[1:], results["system"]["phases"], strict=True):
         row.append(fmt(phase["db_transactions_per_s"]))
     rows[0].append(fmt(idle["db_transactions_per_s"]))
-    lines += ["  " + line for line in table(rows, ["phase", "wall", *names, "db tx/s"])]
+    phases = [{"wall_seconds": idle["seconds"], **idle}, *results["system"]["phases"]]
+    for row, phase in zip(rows, phases, strict=True):
+        # Everything measured, over the phase's time: how near the machine's cores it ran.
+        busy = sum(v for v in phase["cpu_seconds"].values() if v is not None)
+        row.append(f"{busy / phase['wall_seconds']:.2f}/{os.cpu_count()}")
+        ours = busy - (phase["cpu_seconds"].get("other") or 0.0)
+        reports = phase.get("accepted")
+        row.append(fmt(1000 * ours / reports, 1) if reports else "-")
+    lines += [
+        "  " + line
+        for line in table(rows, ["phase", "wall", *names, "db tx/s", "cores", "ms/report"])
+    ]
+    lines.append(
+        "  cores: all of it over the phase's wall time, of the machine's; ms/report: all but"
+        " other, per report accepted"
+    )
     replay = results["replay"]
     plain, rep = replay["plain"], replay["reporting"]
     lines += [
