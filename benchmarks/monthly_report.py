@@ -41,6 +41,7 @@ from pydantic import BaseModel
 
 from hhc_chassis.db import migrate
 from hhc_chassis.events import new_envelope, topic_of
+from hhc_chassis.kafka import end_offsets
 from hhc_contracts import EventHeaders, event_spec, v1
 from hhc_contracts.examples import example_message
 from hhc_contracts.vocabulary import (
@@ -288,7 +289,7 @@ async def baseline(bootstrap: str, database_url: str) -> tuple[int, float]:
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        ends = await end_offsets(partitions, bootstrap_servers=bootstrap)
         behind = {tp for tp, end in ends.items() if end > 0}
         while behind:
             batches = await consumer.getmany(*behind, timeout_ms=1000, max_records=5000)

@@ -67,6 +67,7 @@ import httpx
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from hhc_chassis.kafka import end_offsets
 from hhc_contracts import EventHeaders, Topic
 from hhc_contracts.topics import all_topics
 from hhc_contracts.vocabulary import Classification, Executor, Partner, PerpetratorKind, Track
@@ -993,7 +994,7 @@ async def consumer_lag(bootstrap: str, partition_count: int) -> dict[str, int | 
         )
         try:
             await asking.start()
-            ends = await asking.end_offsets(partitions)
+            ends = await end_offsets(partitions, bootstrap_servers=bootstrap)
             total = 0
             for partition, end in ends.items():
                 committed = await asking.committed(partition)
@@ -1225,12 +1226,11 @@ async def replay_plain(bootstrap: str, partition_count: int) -> dict[str, Any]:
     """A fresh group reads every topic of the system from the earliest offset."""
     topics = all_topics()
     partitions = [TopicPartition(t, p) for t in topics for p in range(partition_count)]
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await probe.start()
-    try:
-        ends = {tp: end for tp, end in (await probe.end_offsets(partitions)).items() if end}
-    finally:
-        await probe.stop()
+    ends = {
+        tp: end
+        for tp, end in (await end_offsets(partitions, bootstrap_servers=bootstrap)).items()
+        if end
+    }
     total = sum(ends.values())
     consumer = AIOKafkaConsumer(
         *topics,

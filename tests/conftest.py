@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hhc_chassis.kafka import end_offsets
 from hhc_contracts import Envelope, Topic
 from hhc_contracts.vocabulary import DeliveryChannel
 
@@ -300,7 +301,9 @@ async def events_of_case(
             if not assignment:
                 return False
             if not ends:
-                ends.update(await consumer.end_offsets(list(assignment)))
+                ends.update(
+                    await end_offsets(list(assignment), bootstrap_servers=broker.bootstrap_servers)
+                )
             for partition, end in ends.items():
                 if await consumer.position(partition) < end:
                     return False

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from hhc_chassis.kafka import end_offsets
 from hhc_chassis.sealing import unseal
 from hhc_contracts import Envelope
 from hhc_contracts.topics import all_topics
@@ -64,7 +65,8 @@ async def every_record(bootstrap_servers: str) -> list[bytes]:
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        # Read to the true end: on Tansu the listed end can fall inside the last batch.
+        ends = await end_offsets(partitions, bootstrap_servers=bootstrap_servers)
         values: list[bytes] = []
         while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
             for records in (await consumer.getmany(timeout_ms=500)).values():

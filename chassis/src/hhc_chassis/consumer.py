@@ -863,8 +863,11 @@ class PartitionedConsumer:
                 client.resume(partition)
 
     async def _observe_lag(self, client: AIOKafkaConsumer) -> None:
-        """Every ``metrics_refresh_seconds``: each assigned partition's end offset
-        (one request) less the next offset to handle there, for ``hhc.consumer.lag``."""
+        """Every ``metrics_refresh_seconds``: each assigned partition's end offset (one
+        request) less the next offset to handle there, for ``hhc.consumer.lag``. The end is
+        the later of the broker's answer and the high watermark of the consumer's own last
+        fetch: Tansu answers with its last record batch's base offset plus one, inside a
+        batch of several records (``hhc_chassis.kafka.end_offsets``)."""
         now = time.monotonic()
         if now - self._lag_observed_at < self._settings.metrics_refresh_seconds:
             return
@@ -872,7 +875,11 @@ class PartitionedConsumer:
         assigned = list(client.assignment())
         try:
             async with asyncio.timeout(2):
-                ends = await client.end_offsets(assigned) if assigned else {}
+                listed = await client.end_offsets(assigned) if assigned else {}
+                ends = {
+                    partition: max(end, client.highwater(partition) or 0)
+                    for partition, end in listed.items()
+                }
                 lag: dict[Any, float] = {}
                 for partition in assigned:
                     state = self._partitions.get(partition)

@@ -10,10 +10,11 @@ refuses them, and the inbox makes redelivery harmless on Apache Kafka too.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import RecordMetadata
@@ -58,6 +59,38 @@ def connection_options(settings: ServiceSettings) -> dict[str, Any]:
             "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
         }
     return options
+
+
+async def end_offsets(
+    partitions: Sequence[TopicPartition], *, wait_seconds: float = 10, **client_options: Any
+) -> dict[TopicPartition, int]:
+    """Each partition's end offset now (its high watermark), as a fetch answers it, read by
+    a client of its own: no group, nothing committed, no other reader's position moved.
+
+    Not ``AIOKafkaConsumer.end_offsets`` alone: Tansu answers a request for the latest
+    offset with the partition's last record batch's base offset plus one, so where that
+    batch holds several records the partition ends later than it says (a consumer group
+    started "at the end" read the batch's tail again; a reader that stopped there missed
+    it). A fetch from that offset answers with the true high watermark, on Apache Kafka as
+    on Tansu. ``client_options``: how to reach the brokers (:func:`connection_options`)."""
+    reader = AIOKafkaConsumer(enable_auto_commit=False, fetch_max_wait_ms=10, **client_options)
+    await reader.start()
+    try:
+        listed = await reader.end_offsets(list(partitions))
+        reader.assign(list(partitions))
+        for partition, end in listed.items():
+            reader.seek(partition, end)
+        deadline = time.monotonic() + wait_seconds
+        while any(reader.highwater(partition) is None for partition in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError("no fetch answered with the partitions' high watermarks")
+            await reader.getmany(timeout_ms=100, max_records=1)
+        return {
+            partition: max(end, reader.highwater(partition) or 0)
+            for partition, end in listed.items()
+        }
+    finally:
+        await reader.stop()
 
 
 def consumer_for(settings: ServiceSettings, topics: Sequence[str]) -> AIOKafkaConsumer:

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from hhc_chassis.consumer import InvalidMessage, Write, decode, grouped
-from hhc_chassis.kafka import connection_options, decode_headers
+from hhc_chassis.kafka import connection_options, decode_headers, end_offsets
 from hhc_contracts import EventHeaders
 from hhc_contracts.trust import trust_problem
 from hhc_reporting.app import MIGRATIONS
@@ -112,7 +112,7 @@ class _Replay:
     async def catch_up(self, batch_size: int) -> None:
         """Apply everything up to the end offsets as they are now, one transaction and
         one offset commit per batch."""
-        ends = await self.consumer.end_offsets(self.partitions)
+        ends = await end_offsets(self.partitions, **connection_options(self.settings))
         behind = {tp for tp, end in ends.items() if await self.consumer.position(tp) < end}
         while behind:
             batches = await self.consumer.getmany(*behind, timeout_ms=1000, max_records=batch_size)
