@@ -4,6 +4,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
+
 from hhc_chassis.db import MigrationSet
 from hhc_chassis.events import new_envelope
 from hhc_chassis.settings import ServiceSettings
@@ -12,6 +14,14 @@ from hhc_contracts.v1 import RiskAssessed
 from hhc_contracts.vocabulary import RiskLevel
 
 TEST_MIGRATIONS = MigrationSet(name="chassis-tests", directory=Path(__file__).parent / "migrations")
+
+
+EFFECT = "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)"
+"""The test migrations' ``effects``: a row per effect of a handled event, with its label."""
+
+
+async def insert_effect(connection: asyncpg.Connection, envelope: Envelope, label: str) -> None:
+    await connection.execute(EFFECT, envelope.event_id, envelope.case_id, label)
 
 
 def settings_for(database_url: str, bootstrap_servers: str, **overrides: object) -> ServiceSettings:

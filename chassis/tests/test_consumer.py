@@ -21,7 +21,7 @@ from hhc_contracts.v1 import RiskAssessed
 from hhc_devstack.infrastructure import create_topics, free_port
 from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer, serving
 
-from .support import TEST_MIGRATIONS, assessment, settings_for
+from .support import EFFECT, TEST_MIGRATIONS, assessment, insert_effect, settings_for
 
 NOT_OURS = "not-ours"
 attempts: Counter[uuid.UUID] = Counter()
@@ -35,12 +35,7 @@ async def flaky_handler(
     """Writes its effect, then fails as the label asks: the transaction must undo the effect."""
     label = payload.reasons[0]
     attempts[envelope.event_id] += 1
-    await connection.execute(
-        "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)",
-        envelope.event_id,
-        envelope.case_id,
-        label,
-    )
+    await insert_effect(connection, envelope, label)
     if label.startswith("transient-") and attempts[envelope.event_id] <= int(label.split("-")[1]):
         raise ConnectionResetError("database connection dropped")
     if label == "bug":
@@ -481,10 +476,7 @@ async def test_a_message_failing_in_a_fetch_of_several_partitions_holds_back_onl
 
 def _effect_of(envelope: Envelope, payload: RiskAssessed) -> list[Write]:
     """One write per event, and a second for those labelled "twice"."""
-    effect = (
-        "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)",
-        (envelope.event_id, envelope.case_id, payload.reasons[0]),
-    )
+    effect = (EFFECT, (envelope.event_id, envelope.case_id, payload.reasons[0]))
     return [effect, effect] if payload.reasons[0] == "twice" else [effect]
 
 
@@ -508,12 +500,7 @@ async def test_a_projection_makes_a_batchs_writes_once_each_duplicates_included(
 async def _own_effect(
     connection: asyncpg.Connection, envelope: Envelope, payload: RiskAssessed
 ) -> None:
-    await connection.execute(
-        "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)",
-        envelope.event_id,
-        envelope.case_id,
-        f"own-{payload.reasons[0]}",
-    )
+    await insert_effect(connection, envelope, f"own-{payload.reasons[0]}")
 
 
 async def test_a_projections_handler_runs_first_where_concerned_and_its_writes_after_all(

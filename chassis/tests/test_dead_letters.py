@@ -26,7 +26,7 @@ from hhc_contracts.vocabulary import ReporterRole, Track
 from hhc_devstack.infrastructure import create_topics, free_port
 from hhc_devstack.pytest_plugin import Broker, eventually, kafka_consumer, serving
 
-from .support import TEST_MIGRATIONS, settings_for
+from .support import TEST_MIGRATIONS, insert_effect, settings_for
 
 PLANTED = "Planted Survivorname 07700 900461"
 cause = {"fixed": False}
@@ -38,12 +38,7 @@ async def track_changed(
     if not cause["fixed"]:
         # The message names the person, as a careless developer's might.
         raise PermanentError(f"cannot change the track: {payload.personal.reason}")
-    await connection.execute(
-        "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)",
-        envelope.event_id,
-        envelope.case_id,
-        payload.changed_by,
-    )
+    await insert_effect(connection, envelope, payload.changed_by)
 
 
 def track_change(case_id: uuid.UUID, changed_by: str) -> Envelope:

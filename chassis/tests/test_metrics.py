@@ -27,7 +27,7 @@ from hhc_contracts.v1 import RiskAssessed
 from hhc_devstack.infrastructure import create_topics, free_port
 from hhc_devstack.pytest_plugin import Broker, eventually, serving
 
-from .support import TEST_MIGRATIONS, assessment, settings_for
+from .support import TEST_MIGRATIONS, assessment, insert_effect, settings_for
 
 # Personal data arrives at run time, never in the source lines a stack shows.
 SURVIVOR = " ".join(["Jane", "Doe"])
@@ -43,12 +43,7 @@ async def thing(thing_id: str) -> dict[str, str]:
 async def record_effect(
     connection: asyncpg.Connection, envelope: Envelope, payload: RiskAssessed
 ) -> None:
-    await connection.execute(
-        "INSERT INTO effects (event_id, case_id, label) VALUES ($1, $2, $3)",
-        envelope.event_id,
-        envelope.case_id,
-        payload.reasons[0],
-    )
+    await insert_effect(connection, envelope, payload.reasons[0])
 
 
 effects_by_label = QueryGauge(
