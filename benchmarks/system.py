@@ -591,18 +591,31 @@ class Sent:
 
 
 class Observer:
-    """One consumer of every topic (fresh group, from the earliest offset): the first time
-    each (topic, event type, case) is seen, and every arrival per topic."""
+    """Reads every topic (fresh groups, from the earliest offset): the first time each
+    (topic, event type, case) is seen, and every arrival per topic.
+
+    Two consumers: the topics whose events the figures time (each stage's, the danger
+    path's) with the services' fetch wait, the rest (audit, submissions, monthly reports,
+    dead letters) with a longer one. Tansu works for every fetch it holds, the more the
+    more partitions it names: one consumer of all twenty topics at 100 ms kept 0.077 of a
+    core of it busy while idle (``benchmarks/idle_costs.py``'s measure), CPU taken from
+    the system being measured."""
 
     def __init__(self, bootstrap: str) -> None:
-        self.consumer = AIOKafkaConsumer(
-            *all_topics(),
-            bootstrap_servers=bootstrap,
-            group_id=f"bench-observer-{uuid.uuid4().hex[:8]}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,  # as the services; each empty fetch costs Tansu CPU
-        )
+        timed = [topic for topics in STAGE_TOPICS.values() for topic in topics]
+        untimed = [topic for topic in all_topics() if topic not in timed]
+        suffix = uuid.uuid4().hex[:8]
+        self.consumers = [
+            AIOKafkaConsumer(
+                *topics,
+                bootstrap_servers=bootstrap,
+                group_id=f"bench-observer-{name}-{suffix}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=wait_ms,
+            )
+            for name, topics, wait_ms in (("timed", timed, 100), ("untimed", untimed, 500))
+        ]
         self.first: dict[tuple[str, str, str], float] = {}
         self.stage_first: dict[str, dict[str, float]] = {stage: {} for stage in STAGE_TOPICS}
         self.emergency: dict[str, tuple[float, str, float]] = {}
@@ -626,15 +639,27 @@ class Observer:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        await self.consumer.start()
-        while True:
-            fetched = await self.consumer.getmany(timeout_ms=100, max_records=2000)
-            if self.consumer.assignment():
-                self.ready.set()
-            now = time.time()
-            for records in fetched.values():
-                for record in records:
-                    self._see(record, now)
+        assigned = [asyncio.Event() for _ in self.consumers]
+
+        async def read(consumer: AIOKafkaConsumer, has_partitions: asyncio.Event) -> None:
+            await consumer.start()
+            while True:
+                fetched = await consumer.getmany(timeout_ms=100, max_records=2000)
+                if consumer.assignment():
+                    has_partitions.set()
+                    if all(event.is_set() for event in assigned):
+                        self.ready.set()
+                now = time.time()
+                for records in fetched.values():
+                    for record in records:
+                        self._see(record, now)
+
+        await asyncio.gather(*map(read, self.consumers, assigned))
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
     def _see(self, record: Any, now: float) -> None:
         topic: str = record.topic
@@ -1215,8 +1240,7 @@ async def system_phases(
         observing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await observing
-        with contextlib.suppress(Exception):
-            await observer.consumer.stop()
+        await observer.stop()
         await load.client.close()
         await connection.close()
     return idle, phases
