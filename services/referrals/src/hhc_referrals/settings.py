@@ -16,6 +16,9 @@ class ReferralsSettings(ServiceSettings, SmtpSettings):
     # every assigned partition may hold a decoded batch at once: smaller batches bound the
     # memory a backlog takes; a referral's handling costs far more than its transaction.
     consumer_batch_size: int = Field(default=100, ge=1)
+    # On the immediate-danger path, as risk's (hhc_risk.settings): each hop may wait this
+    # long on a broker that holds an empty fetch for its whole wait.
+    consumer_fetch_wait_ms: int = Field(default=50, ge=1)
 
     partner_catalogue_file: Path | None = Field(
         default=None,

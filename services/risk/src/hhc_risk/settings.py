@@ -22,6 +22,11 @@ class NotificationTarget(BaseModel):
 class RiskSettings(ServiceSettings, SmtpSettings):
     service_name: str = "risk"
     http_port: int = 8002
+    # On the immediate-danger path (report to risk's plan to referrals' referral): a broker
+    # that holds an empty fetch for its whole wait, as Tansu does, makes each hop wait up
+    # to this; 50 ms instead of 100 took the path's p99 at 50 reports/s from 250 to about
+    # 190 ms for about 6% more CPU per report at that rate, none measurable at 100/s.
+    consumer_fetch_wait_ms: int = Field(default=50, ge=1)
     overdue_poll_seconds: float = Field(
         default=5.0, gt=0, description="Longest wait between two looks for passed deadlines"
     )
