@@ -81,6 +81,9 @@ WAITING = (
     Waiting(6, 3, 1, 100),
     Waiting(6, 3, 3, 100),
     Waiting(6, 3, 3, 500),
+    # The bench's observer, had it read every topic with one consumer.
+    Waiting(1, 20, 3, 100),
+    Waiting(1, 20, 3, 500),
 )
 
 
