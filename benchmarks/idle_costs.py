@@ -16,13 +16,10 @@ Starts its own Tansu and PostgreSQL on free ports and prints:
 
 import argparse
 import asyncio
-import contextlib
-import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,34 +27,14 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from hhc_devstack.infrastructure import EmbeddedBroker, EmbeddedPostgres, create_topics
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU of one process, from /proc."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+from hhc_devstack.proc import cpu_seconds
 
 
-def _family(root: int) -> Iterator[int]:
-    """The process and its children (PostgreSQL's backends are the postmaster's)."""
-    yield root
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == root:
-                    yield int(entry.name)
-
-
-def _family_cpu_seconds(root: int) -> float:
-    total = 0.0
-    for pid in _family(root):
-        with contextlib.suppress(OSError):
-            total += _cpu_seconds(pid)
-    return total
+def _cpu(pid: int, *, children: bool = False) -> float:
+    used = cpu_seconds(pid, children=children)
+    if used is None:
+        raise RuntimeError(f"process {pid} is gone")
+    return used
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +92,9 @@ async def broker_cores_while_waiting(
     fetching = [asyncio.create_task(keep_fetching(consumer)) for consumer in consumers]
     try:
         await asyncio.sleep(8)  # past the group joins
-        before, started = _cpu_seconds(broker.process.pid), time.monotonic()
+        before, started = _cpu(broker.process.pid), time.monotonic()
         await asyncio.sleep(seconds)
-        return (_cpu_seconds(broker.process.pid) - before) / (time.monotonic() - started)
+        return (_cpu(broker.process.pid) - before) / (time.monotonic() - started)
     finally:
         for task in fetching:
             task.cancel()
@@ -136,7 +113,7 @@ async def database_cpu_per_notify(
     try:
         for index, connection in enumerate(listening):
             await connection.add_listener(f"elsewhere_{index}", lambda *_: None)
-        before, started = _family_cpu_seconds(postgres.process.pid), time.monotonic()
+        before, started = _cpu(postgres.process.pid, children=True), time.monotonic()
         commits = 0
         while time.monotonic() - started < seconds:
             async with writer.transaction():
@@ -144,7 +121,7 @@ async def database_cpu_per_notify(
             commits += 1
             await asyncio.sleep(1 / rate)
         elapsed = time.monotonic() - started
-        used = _family_cpu_seconds(postgres.process.pid) - before
+        used = _cpu(postgres.process.pid, children=True) - before
         return commits / elapsed, used / commits * 1_000_000
     finally:
         for connection in [*listening, writer]:
@@ -155,10 +132,10 @@ async def measure(
     broker: EmbeddedBroker, postgres: EmbeddedPostgres, seconds: float, rate: float, listeners: int
 ) -> None:
     assert broker.process is not None
-    before = _cpu_seconds(broker.process.pid)
+    before = _cpu(broker.process.pid)
     await asyncio.sleep(seconds)
     print(f"Tansu's CPU while consumers wait ({seconds:.0f} s each), cores")
-    print(f"  {'no consumer':58s} {(_cpu_seconds(broker.process.pid) - before) / seconds:6.3f}")
+    print(f"  {'no consumer':58s} {(_cpu(broker.process.pid) - before) / seconds:6.3f}")
     for waiting in WAITING:
         cores = await broker_cores_while_waiting(broker, waiting, seconds)
         print(f"  {waiting.label:58s} {cores:6.3f}")

@@ -38,7 +38,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
 from hhc_chassis.errors import PermanentError, is_transient
-from hhc_chassis.kafka import Publisher, consumer_for, decode_headers
+from hhc_chassis.kafka import Publisher, consumer_for, decode_headers, later_ends
 from hhc_chassis.metrics import (
     consumer_lag,
     handler_duration,
@@ -875,11 +875,7 @@ class PartitionedConsumer:
         assigned = list(client.assignment())
         try:
             async with asyncio.timeout(2):
-                listed = await client.end_offsets(assigned) if assigned else {}
-                ends = {
-                    partition: max(end, client.highwater(partition) or 0)
-                    for partition, end in listed.items()
-                }
+                ends = later_ends(await client.end_offsets(assigned) if assigned else {}, client)
                 lag: dict[Any, float] = {}
                 for partition in assigned:
                     state = self._partitions.get(partition)

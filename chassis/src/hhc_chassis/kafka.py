@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -85,12 +85,20 @@ async def end_offsets(
             if time.monotonic() > deadline:
                 raise TimeoutError("no fetch answered with the partitions' high watermarks")
             await reader.getmany(timeout_ms=100, max_records=1)
-        return {
-            partition: max(end, reader.highwater(partition) or 0)
-            for partition, end in listed.items()
-        }
+        return later_ends(listed, reader)
     finally:
         await reader.stop()
+
+
+def later_ends(
+    listed: Mapping[TopicPartition, int], client: AIOKafkaConsumer
+) -> dict[TopicPartition, int]:
+    """Each partition's end: the later of the broker's answer to a request for the latest
+    offset (``listed``) and the high watermark of ``client``'s last fetch of it (the true
+    end on Tansu, whose answer can fall inside the last record batch)."""
+    return {
+        partition: max(end, client.highwater(partition) or 0) for partition, end in listed.items()
+    }
 
 
 def consumer_for(settings: ServiceSettings, topics: Sequence[str]) -> AIOKafkaConsumer:
