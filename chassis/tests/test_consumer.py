@@ -12,7 +12,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from hhc_chassis.consumer import Handler, Projection, Selective, Write
+from hhc_chassis.consumer import Handler, Projection, Selective
+from hhc_chassis.db import Write
 from hhc_chassis.service import ServiceDefinition, create_app
 from hhc_chassis.settings import ServiceSettings
 from hhc_contracts import Envelope, EventHeaders, Topic

@@ -34,6 +34,7 @@ from hhc_chassis.access import Caller, Permission, reaches
 from hhc_chassis.auth import authorised, purpose_of
 from hhc_chassis.case_access import load_scope
 from hhc_chassis.clocks import durable_clock
+from hhc_chassis.db import Write
 from hhc_chassis.events import new_envelope
 from hhc_chassis.metrics import QueryGauge
 from hhc_chassis.outbox import enqueue
@@ -113,37 +114,44 @@ async def append(connection: asyncpg.Connection, entry: AuditEntry) -> None:
     """Record a look in the caller's transaction, waiting for nothing: the chainer
     (:func:`chain_pending`) adds it to the chain, and publishes its event, once it has
     committed (woken at the commit)."""
-    await append_all(connection, [entry])
+    statement, arguments = appended(entry)
+    await connection.execute(statement, *arguments)
 
 
 async def append_all(connection: asyncpg.Connection, entries: Sequence[AuditEntry]) -> None:
     """:func:`append` for the looks of one request, in one round trip."""
-    trace_carrier: dict[str, str] = {}
-    propagate.inject(trace_carrier)
-    carrier = json.dumps(trace_carrier)
     recorded_at = datetime.now(UTC)
     await connection.executemany(
-        """INSERT INTO audit_pending (recorded_at, subject, roles, team, case_id, operation,
+        _APPEND, [appended(entry, recorded_at=recorded_at)[1] for entry in entries]
+    )
+
+
+_APPEND = """INSERT INTO audit_pending (recorded_at, subject, roles, team, case_id, operation,
                                       fields, purpose, outcome, request_id, trace_id,
                                       trace_carrier)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)""",
-        [
-            (
-                recorded_at,
-                entry.subject,
-                list(entry.roles),
-                entry.team,
-                entry.case_id,
-                entry.operation,
-                list(entry.fields),
-                entry.purpose,
-                entry.outcome,
-                entry.request_id,
-                entry.trace_id,
-                carrier,
-            )
-            for entry in entries
-        ],
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)"""
+
+
+def appended(entry: AuditEntry, *, recorded_at: datetime | None = None) -> Write:
+    """The write of :func:`append`, to make with others (:func:`hhc_chassis.db.together`)."""
+    trace_carrier: dict[str, str] = {}
+    propagate.inject(trace_carrier)
+    return (
+        _APPEND,
+        (
+            recorded_at or datetime.now(UTC),
+            entry.subject,
+            list(entry.roles),
+            entry.team,
+            entry.case_id,
+            entry.operation,
+            list(entry.fields),
+            entry.purpose,
+            entry.outcome,
+            entry.request_id,
+            entry.trace_id,
+            json.dumps(trace_carrier),
+        ),
     )
 
 

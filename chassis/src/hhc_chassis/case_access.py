@@ -12,7 +12,8 @@ from uuid import UUID
 import asyncpg
 
 from hhc_chassis.access import CaseScope
-from hhc_chassis.consumer import Handler, Projection, Write
+from hhc_chassis.consumer import Handler, Projection
+from hhc_chassis.db import Write
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import CaseTeamChanged, ReportReceived
 from hhc_contracts.vocabulary import PerpetratorKind
@@ -53,7 +54,8 @@ case's team."""
 _MOVE_CASE = "UPDATE case_access SET team = $2, updated_at = now() WHERE case_id = $1"
 
 
-def _remembered(case_id: UUID, scope: CaseScope) -> Write:
+def remembered(case_id: UUID, scope: CaseScope) -> Write:
+    """The write of :func:`remember_case`, to make with others."""
     return (
         _REMEMBER_CASE,
         (
@@ -68,7 +70,7 @@ def _remembered(case_id: UUID, scope: CaseScope) -> Write:
 
 
 async def remember_case(connection: asyncpg.Connection, case_id: UUID, scope: CaseScope) -> None:
-    statement, arguments = _remembered(case_id, scope)
+    statement, arguments = remembered(case_id, scope)
     await connection.execute(statement, *arguments)
 
 
@@ -89,7 +91,7 @@ def _report_received(envelope: Envelope, report: ReportReceived) -> list[Write]:
     # An event from before teams existed names none: such a case waits in UNASSIGNED_TEAM,
     # where the data protection officer and the safeguarding lead still reach it.
     team = report.team or UNASSIGNED_TEAM
-    return [_remembered(report.case_id, scope_of_report(report, team=team))]
+    return [remembered(report.case_id, scope_of_report(report, team=team))]
 
 
 def _team_changed(envelope: Envelope, change: CaseTeamChanged) -> list[Write]:

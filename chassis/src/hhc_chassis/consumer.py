@@ -37,6 +37,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
+from hhc_chassis.db import Write
 from hhc_chassis.errors import PermanentError, is_transient
 from hhc_chassis.kafka import Publisher, consumer_for, decode_headers, later_ends
 from hhc_chassis.metrics import (
@@ -85,10 +86,6 @@ class Selective:
         self, connection: asyncpg.Connection, envelope: Envelope, payload: Any
     ) -> None:
         await self.handle(connection, envelope, payload)
-
-
-Write: TypeAlias = tuple[str, tuple[Any, ...]]
-"""One statement and its arguments."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,66 @@ import asyncio
 import importlib.resources
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import asyncpg
 
 from hhc_chassis.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+Write: TypeAlias = tuple[str, tuple[Any, ...]]
+"""One statement and its arguments."""
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+_DATA_MODIFYING = ("INSERT", "UPDATE", "DELETE")
+
+
+def together(writes: Sequence[Write]) -> Write:
+    """Independent writes as one statement, each a data-modifying ``WITH`` query of it: a
+    round trip for them all instead of one each (on this machine a round trip costs the
+    service and PostgreSQL about 100 CPU-µs, more than most of our statements' work).
+
+    PostgreSQL runs every one of them, on one snapshot, and checks foreign keys and fires
+    triggers at the end of the statement: the outcome is that of running them one after
+    another, provided none reads or touches a row another writes (none sees another's
+    rows). Each is an INSERT, UPDATE or DELETE with no ``WITH`` of its own and ``$n``
+    placeholders for its own arguments, renumbered here after the previous ones'."""
+    if not writes:
+        raise ValueError("no writes")
+    if len(writes) == 1:
+        return writes[0]
+    statements: list[str] = []
+    arguments: list[Any] = []
+    for statement, statement_arguments in writes:
+        if not statement.lstrip().upper().startswith(_DATA_MODIFYING) or "$$" in statement:
+            raise ValueError(f"not a plain INSERT, UPDATE or DELETE: {statement[:60]!r}")
+        numbers = {int(number) for number in _PLACEHOLDER.findall(statement)}
+        if numbers != set(range(1, len(statement_arguments) + 1)):
+            raise ValueError(
+                f"placeholders {sorted(numbers)} for {len(statement_arguments)} arguments: "
+                f"{statement[:60]!r}"
+            )
+        statements.append(_renumbered(statement, len(arguments)))
+        arguments.extend(statement_arguments)
+    *earlier, last = statements
+    queries = ",\n".join(f"write_{index} AS ({query})" for index, query in enumerate(earlier))
+    return f"WITH {queries}\n{last}", tuple(arguments)
+
+
+def _renumbered(statement: str, offset: int) -> str:
+    return _PLACEHOLDER.sub(lambda number: f"${int(number.group(1)) + offset}", statement)
+
+
+async def write_together(connection: asyncpg.Connection, writes: Sequence[Write]) -> None:
+    """Make ``writes`` in one round trip (:func:`together`)."""
+    if writes:
+        statement, arguments = together(writes)
+        await connection.execute(statement, *arguments)
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:

@@ -48,7 +48,7 @@ from aiokafka.errors import (
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
-from hhc_chassis.db import close_quietly
+from hhc_chassis.db import Write, close_quietly
 from hhc_chassis.events import topic_of
 from hhc_chassis.metrics import (
     outbox_backlog,
@@ -97,28 +97,37 @@ async def enqueue(
 ) -> None:
     """Stage events for publication; call inside the transaction that made them true.
     Each event continues the current trace, or the one its ``trace_carriers`` entry names."""
-    if not envelopes:
-        return
+    if envelopes:
+        statement, arguments = staged(envelopes, trace_carriers)
+        await connection.execute(statement, *arguments)
+
+
+def staged(
+    envelopes: Sequence[Envelope], trace_carriers: Sequence[Mapping[str, str]] | None = None
+) -> Write:
+    """The write of :func:`enqueue`, to make with others (:func:`hhc_chassis.db.together`)."""
     trace_carrier: dict[str, str] = {}
     propagate.inject(trace_carrier)
     carriers = trace_carriers or [trace_carrier] * len(envelopes)
-    await connection.execute(
+    return (
         """INSERT INTO outbox (event_id, event_type, topic, message_key, payload, headers)
            SELECT event_id, event_type, topic, message_key, payload::jsonb, headers::jsonb
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                 AS staged (event_id, event_type, topic, message_key, payload, headers)""",
-        [envelope.event_id for envelope in envelopes],
-        [envelope.event_type for envelope in envelopes],
-        [topic_of(envelope) for envelope in envelopes],
-        [
-            str(envelope.case_id) if envelope.case_id else envelope.event_type
-            for envelope in envelopes
-        ],
-        [envelope.model_dump_json() for envelope in envelopes],
-        [
-            json.dumps({**carrier, **envelope.headers()})
-            for envelope, carrier in zip(envelopes, carriers, strict=True)
-        ],
+        (
+            [envelope.event_id for envelope in envelopes],
+            [envelope.event_type for envelope in envelopes],
+            [topic_of(envelope) for envelope in envelopes],
+            [
+                str(envelope.case_id) if envelope.case_id else envelope.event_type
+                for envelope in envelopes
+            ],
+            [envelope.model_dump_json() for envelope in envelopes],
+            [
+                json.dumps({**carrier, **envelope.headers()})
+                for envelope, carrier in zip(envelopes, carriers, strict=True)
+            ],
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from hhc_chassis import audit
 from hhc_chassis.access import Caller, Permission, Role
 from hhc_chassis.auth import authorised
+from hhc_chassis.db import write_together
 from hhc_chassis.service import runtime_of
 from hhc_contracts.submission import Consent, ReportSubmitted
 from hhc_contracts.vocabulary import (
@@ -28,10 +29,11 @@ from hhc_contracts.vocabulary import (
 from hhc_intake.cases import (
     Accepted,
     CaseNotOpen,
+    NewCase,
     add_report,
     change_consent,
     change_team,
-    open_case,
+    new_case,
     statement_of,
 )
 from hhc_intake.disposal_api import LegalHoldOut, hold_out
@@ -164,10 +166,11 @@ async def _idempotent(
     caller: Caller,
     key: str | None,
     body: BaseModel,
-    act: Callable[[asyncpg.Connection], Awaitable[Accepted]],
+    act: Callable[[asyncpg.Connection], Awaitable[Accepted | NewCase]],
 ) -> Any:
     """Run ``act(connection)`` once per Idempotency-Key; a retry gets the first answer.
-    The report written is audited in the same transaction."""
+    The report written is audited in the same transaction; a new case's rows are written
+    with the audit's and the key's in one round trip."""
     runtime = runtime_of(request)
     request_hash = hashlib.sha256(
         f"{request.url.path}\n{body.model_dump_json()}".encode()
@@ -184,7 +187,12 @@ async def _idempotent(
                 if earlier["request_hash"] != request_hash:
                     raise HTTPException(409, "Idempotency-Key was used for a different request")
                 return JSONResponse(status_code=202, content=earlier["response"])
-        accepted = await act(connection)
+        outcome = await act(connection)
+        accepted, writes = (
+            (outcome.accepted, list(outcome.writes))
+            if isinstance(outcome, NewCase)
+            else (outcome, [])
+        )
         answer = ReportAccepted(
             case_id=accepted.case_id,
             reference=accepted.reference,
@@ -193,24 +201,30 @@ async def _idempotent(
             reopened=accepted.reopened,
         )
         if key:
-            await connection.execute(
-                """INSERT INTO idempotency_keys (key, request_hash, case_id, response)
-                   VALUES ($1, $2, $3, $4::text::jsonb)""",
-                key,
-                request_hash,
-                accepted.case_id,
-                answer.model_dump_json(exclude={"status_code"}),
+            writes.append(
+                (
+                    """INSERT INTO idempotency_keys (key, request_hash, case_id, response)
+                       VALUES ($1, $2, $3, $4::text::jsonb)""",
+                    (
+                        key,
+                        request_hash,
+                        accepted.case_id,
+                        answer.model_dump_json(exclude={"status_code"}),
+                    ),
+                )
             )
-        await audit.append(
-            connection,
-            audit.entry_for(
-                request,
-                caller,
-                case_id=accepted.case_id,
-                fields=REPORT_FIELDS,
-                outcome=audit.GRANTED,
-            ),
+        writes.append(
+            audit.appended(
+                audit.entry_for(
+                    request,
+                    caller,
+                    case_id=accepted.case_id,
+                    fields=REPORT_FIELDS,
+                    outcome=audit.GRANTED,
+                )
+            )
         )
+        await write_together(connection, writes)
     return answer
 
 
@@ -230,8 +244,8 @@ async def submit_report(
     _consent_is_the_reporters(report)
     teams = intake_settings(request).team_assignment
 
-    async def act(connection: asyncpg.Connection) -> Accepted:
-        return await open_case(
+    async def act(connection: asyncpg.Connection) -> NewCase:
+        return await new_case(
             connection,
             report,
             received_at=datetime.now(UTC),

@@ -4,15 +4,17 @@ transaction. Used by the HTTP API, the web form and the inbound topic alike."""
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 
-from hhc_chassis.case_access import move_case, remember_case, scope_of_report
+from hhc_chassis.case_access import move_case, remember_case, remembered, scope_of_report
+from hhc_chassis.db import Write, write_together
 from hhc_chassis.events import new_envelope
-from hhc_chassis.outbox import enqueue
+from hhc_chassis.outbox import enqueue, staged
 from hhc_contracts import Envelope
 from hhc_contracts.submission import Consent, ReportSubmitted
 from hhc_contracts.v1 import (
@@ -159,6 +161,15 @@ def report_received(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    """A case decided and numbered, its rows and its event not yet written: ``writes``,
+    to make in one round trip, with the caller's own if it has some."""
+
+    accepted: Accepted
+    writes: Sequence[Write]
+
+
 async def open_case(
     connection: asyncpg.Connection,
     report: ReportSubmitted,
@@ -170,9 +181,34 @@ async def open_case(
     linked_case_id: UUID | None = None,
 ) -> Accepted:
     """A new case for a new report: routed, classified, given to a team, stored, and
-    announced. ``taken_by``: the member of staff who took it, if one did. A reporter who
-    gets feedback is given a status code; only its hash is stored. ``linked_case_id``: the
-    closed case this one follows on from."""
+    announced (:func:`new_case`, written)."""
+    case = await new_case(
+        connection,
+        report,
+        received_at=received_at,
+        teams=teams,
+        taken_by=taken_by,
+        cause=cause,
+        linked_case_id=linked_case_id,
+    )
+    await write_together(connection, case.writes)
+    return case.accepted
+
+
+async def new_case(
+    connection: asyncpg.Connection,
+    report: ReportSubmitted,
+    *,
+    received_at: datetime,
+    teams: TeamAssignment,
+    taken_by: str | None = None,
+    cause: Envelope | None = None,
+    linked_case_id: UUID | None = None,
+) -> NewCase:
+    """A new case for a new report: routed, classified, given to a team and numbered; its
+    rows and its event, to write. ``taken_by``: the member of staff who took it, if one
+    did. A reporter who gets feedback is given a status code; only its hash is stored.
+    ``linked_case_id``: the closed case this one follows on from."""
     case_id = uuid.uuid4()
     team = teams.team_for(report.area)
     sequence_number = await connection.fetchval("SELECT nextval('case_reference_seq')")
@@ -193,34 +229,39 @@ async def open_case(
         linked_case_id=linked_case_id,
     )
     status_code = new_status_code() if event.reporter_receives_feedback else None
-    await connection.execute(
+    case_row: Write = (
         """INSERT INTO cases (case_id, reference, track, track_clauses, classification,
                               consent_to_share, consent_by_partner_kind, consent_given_by,
                               opened_at, reporter_receives_feedback, related_policy, team,
                               status_code_hash, linked_case_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10, $11, $12, $13, $14)""",
-        case_id,
-        reference,
-        event.track.value,
-        event.track_clauses,
-        event.classification.value,
-        consent.to_share.value,
-        _kinds_json(consent),
-        consent.given_by.value if consent.given_by else None,
-        received_at,
-        event.reporter_receives_feedback,
-        event.related_policy.value if event.related_policy else None,
-        team,
-        code_hash(status_code) if status_code else None,
-        linked_case_id,
+        (
+            case_id,
+            reference,
+            event.track.value,
+            event.track_clauses,
+            event.classification.value,
+            consent.to_share.value,
+            _kinds_json(consent),
+            consent.given_by.value if consent.given_by else None,
+            received_at,
+            event.reporter_receives_feedback,
+            event.related_policy.value if event.related_policy else None,
+            team,
+            code_hash(status_code) if status_code else None,
+            linked_case_id,
+        ),
     )
-    await remember_case(connection, case_id, scope_of_report(event, team=team))
-    await _store_consent(connection, case_id, consent, report.consent, received_at)
-    await _store_report(connection, event, report, further_report=False)
-    await enqueue(
-        connection, [new_envelope(event, case_id=case_id, occurred_at=received_at, cause=cause)]
+    return NewCase(
+        Accepted(case_id, reference, status_code, linked_case_id=linked_case_id),
+        [
+            case_row,
+            remembered(case_id, scope_of_report(event, team=team)),
+            _consent_row(case_id, consent, report.consent, received_at),
+            _report_row(event, report, further_report=False),
+            staged([new_envelope(event, case_id=case_id, occurred_at=received_at, cause=cause)]),
+        ],
     )
-    return Accepted(case_id, reference, status_code, linked_case_id=linked_case_id)
 
 
 class CaseNotOpen(Exception):
@@ -418,17 +459,24 @@ async def _store_report(
     *,
     further_report: bool,
 ) -> None:
-    await connection.execute(
+    statement, arguments = _report_row(event, report, further_report=further_report)
+    await connection.execute(statement, *arguments)
+
+
+def _report_row(event: ReportReceived, report: ReportSubmitted, *, further_report: bool) -> Write:
+    return (
         """INSERT INTO reports (report_id, case_id, received_at, channel, reporter_role, body,
                                 further_report)
            VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7)""",
-        event.report_id,
-        event.case_id,
-        event.received_at,
-        report.channel.value,
-        report.reporter.role.value,
-        report.model_dump_json(),
-        further_report,
+        (
+            event.report_id,
+            event.case_id,
+            event.received_at,
+            report.channel.value,
+            report.reporter.role.value,
+            report.model_dump_json(),
+            further_report,
+        ),
     )
 
 
@@ -439,19 +487,26 @@ async def _store_consent(
     stated: Consent,
     at: datetime,
 ) -> None:
+    statement, arguments = _consent_row(case_id, consent, stated, at)
+    await connection.execute(statement, *arguments)
+
+
+def _consent_row(case_id: UUID, consent: CaseConsent, stated: Consent, at: datetime) -> Write:
     """One entry of the case's consent history: its consent from then on, the safe
     contact and who recorded it as stated."""
-    await connection.execute(
+    return (
         """INSERT INTO consents (case_id, consent_to_share, by_partner_kind, given_by,
                                  safe_contact, recorded_by, recorded_at)
            VALUES ($1, $2, $3::text::jsonb, $4, $5::text::jsonb, $6, $7)""",
-        case_id,
-        consent.to_share.value,
-        _kinds_json(consent),
-        consent.given_by.value if consent.given_by else None,
-        stated.safe_contact.model_dump_json(),
-        stated.recorded_by,
-        at,
+        (
+            case_id,
+            consent.to_share.value,
+            _kinds_json(consent),
+            consent.given_by.value if consent.given_by else None,
+            stated.safe_contact.model_dump_json(),
+            stated.recorded_by,
+            at,
+        ),
     )
 
 

@@ -13,7 +13,8 @@ from uuid import UUID
 
 import asyncpg
 
-from hhc_chassis.consumer import Handler, Projection, Write
+from hhc_chassis.consumer import Handler, Projection
+from hhc_chassis.db import Write
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
     ActionCompleted,

@@ -11,7 +11,8 @@ partition and the rebuild (``rebuild.py``) applies a batch's writes grouped by s
 
 from typing import Any
 
-from hhc_chassis.consumer import Handler, Projection, Write
+from hhc_chassis.consumer import Handler, Projection
+from hhc_chassis.db import Write
 from hhc_contracts import EVENT_TYPES, Envelope, Topic
 from hhc_contracts.v1 import (
     ActionOverdue,

@@ -27,7 +27,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from hhc_chassis.consumer import InvalidMessage, Write, decode, grouped
+from hhc_chassis.consumer import InvalidMessage, decode, grouped
+from hhc_chassis.db import Write
 from hhc_chassis.kafka import connection_options, decode_headers, end_offsets
 from hhc_contracts import EventHeaders
 from hhc_contracts.trust import trust_problem
