@@ -5,11 +5,13 @@ Every function here runs inside the caller's transaction.
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 
+from hhc_chassis.db import Write, write_together
 from hhc_chassis.disposal import Erasure
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue
@@ -61,8 +63,55 @@ ERASURES = (
 """What risk erases of a case (policy 3.5.2); each statement takes the case id ($1)."""
 
 
-async def record_assessment(
-    connection: asyncpg.Connection,
+@dataclass(frozen=True, slots=True)
+class OpenActions:
+    """Whether a case is closed, and the (kind, partner) of its open actions."""
+
+    closed: bool
+    kinds: frozenset[tuple[str, str | None]]
+
+    def without(self, kind: ActionKind) -> "OpenActions":
+        return OpenActions(self.closed, frozenset(key for key in self.kinds if key[0] != kind))
+
+
+async def load_open_actions(connection: asyncpg.Connection, case_id: UUID) -> OpenActions:
+    # One round trip: whether the case is closed (on every row), and its open actions.
+    rows = await connection.fetch(
+        """SELECT (SELECT status = 'closed' FROM cases WHERE case_id = $1) AS closed,
+                  actions.kind, actions.partner
+           FROM (VALUES (1)) AS one
+           LEFT JOIN actions ON actions.case_id = $1 AND actions.state = 'open'""",
+        case_id,
+    )
+    return OpenActions(
+        bool(rows[0]["closed"]),
+        frozenset((row["kind"], row["partner"]) for row in rows if row["kind"] is not None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Required:
+    """Actions decided: the write that stores them (none if none), their events, and
+    the case's open actions with them."""
+
+    writes: list[Write]
+    outgoing: list[Envelope]
+    open_after: OpenActions
+
+
+@dataclass(frozen=True, slots=True)
+class Assessed:
+    """An assessment decided: its writes (the assessment, and the superseding of the
+    case's open review), its event, and the review it plans, if its level has one."""
+
+    case_id: UUID
+    assessed_at: datetime
+    writes: list[Write]
+    event: Envelope
+    review: PlannedAction | None
+
+
+def assessment_of(
     *,
     case_id: UUID,
     assessment: Assessment,
@@ -71,8 +120,8 @@ async def record_assessment(
     assessed_at: datetime,
     deadline_scale: float,
     cause: Envelope | None,
-) -> list[Envelope]:
-    """Store an assessment; plan its review (14 days high, 28 medium), superseding the last."""
+) -> Assessed:
+    """An assessment and its review (14 days high, 28 medium), superseding the last."""
     interval = review_interval(assessment.level)
     review_due_at = assessed_at + interval * deadline_scale if interval else None
     event = RiskAssessed(
@@ -85,51 +134,94 @@ async def record_assessment(
         review_due_at=review_due_at,
         score=assessment.score,
     )
-    await connection.execute(
-        """INSERT INTO assessments (assessment_id, case_id, risk_level, basis, reasons,
-                                    assessed_at, review_due_at, score, answers)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)""",
-        event.assessment_id,
-        case_id,
-        assessment.level.value,
-        basis,
-        event.reasons,
-        assessed_at,
-        review_due_at,
-        assessment.score,
-        json.dumps(dict(answers)),
-    )
-    await connection.execute(
-        """UPDATE actions SET state = 'superseded', completed_at = $2, outcome = 'reassessed'
-           WHERE case_id = $1 AND kind = $3 AND state = 'open'""",
-        case_id,
-        assessed_at,
-        ActionKind.RISK_REVIEW.value,
-    )
-    outgoing = [_envelope(event, case_id, assessed_at, cause)]
-    if review_due_at is not None:
-        review = PlannedAction(
+    writes: list[Write] = [
+        (
+            """INSERT INTO assessments (assessment_id, case_id, risk_level, basis, reasons,
+                                        assessed_at, review_due_at, score, answers)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb)""",
+            (
+                event.assessment_id,
+                case_id,
+                assessment.level.value,
+                basis,
+                event.reasons,
+                assessed_at,
+                review_due_at,
+                assessment.score,
+                json.dumps(dict(answers)),
+            ),
+        ),
+        (
+            """UPDATE actions SET state = 'superseded', completed_at = $2,
+                                  outcome = 'reassessed'
+               WHERE case_id = $1 AND kind = $3 AND state = 'open'""",
+            (case_id, assessed_at, ActionKind.RISK_REVIEW.value),
+        ),
+    ]
+    review = (
+        PlannedAction(
             ActionKind.RISK_REVIEW,
             AppliesTo.ALL_REPORTEES,
             "3.3",
             Executor.LANDLORD,
             review_due_at - assessed_at,
         )
-        outgoing += await require_actions(
-            connection,
-            case_id=case_id,
-            planned=[review],
-            required_at=assessed_at,
-            deadline_scale=1.0,
-            immediate_danger=False,
-            consent=ConsentState.NOT_ASKED,
-            cause=cause,
-        )
-    return outgoing
+        if review_due_at is not None
+        else None
+    )
+    return Assessed(
+        case_id, assessed_at, writes, _envelope(event, case_id, assessed_at, cause), review
+    )
 
 
-async def require_actions(
+def review_required(
+    assessed: Assessed, open_now: OpenActions, *, cause: Envelope | None
+) -> Required:
+    """The review an assessment plans (:func:`assessment_of`), unless the case is closed;
+    the review it supersedes is no longer open."""
+    open_now = open_now.without(ActionKind.RISK_REVIEW)
+    if assessed.review is None:
+        return Required([], [], open_now)
+    return actions_required(
+        open_now,
+        case_id=assessed.case_id,
+        planned=[assessed.review],
+        required_at=assessed.assessed_at,
+        deadline_scale=1.0,
+        immediate_danger=False,
+        consent=ConsentState.NOT_ASKED,
+        cause=cause,
+    )
+
+
+async def record_assessment(
     connection: asyncpg.Connection,
+    *,
+    case_id: UUID,
+    assessment: Assessment,
+    answers: Answers,
+    basis: str,
+    assessed_at: datetime,
+    deadline_scale: float,
+    cause: Envelope | None,
+) -> list[Envelope]:
+    """Store an assessment; plan its review (14 days high, 28 medium), superseding the last."""
+    assessed = assessment_of(
+        case_id=case_id,
+        assessment=assessment,
+        answers=answers,
+        basis=basis,
+        assessed_at=assessed_at,
+        deadline_scale=deadline_scale,
+        cause=cause,
+    )
+    review = review_required(assessed, await load_open_actions(connection, case_id), cause=cause)
+    await write_together(connection, [*assessed.writes, *review.writes])
+    return [assessed.event, *review.outgoing]
+
+
+def actions_required(
+    open_now: OpenActions,
     *,
     case_id: UUID,
     planned: list[PlannedAction],
@@ -138,27 +230,19 @@ async def require_actions(
     immediate_danger: bool,
     consent: ConsentState,
     cause: Envelope | None,
-) -> list[Envelope]:
-    """Store actions with their deadlines, skipping any the case already has open. A
-    closed case gets none: its clocks are stopped until intake reopens it."""
-    # One round trip: whether the case is closed (on every row), and its open actions.
-    rows = await connection.fetch(
-        """SELECT (SELECT status = 'closed' FROM cases WHERE case_id = $1) AS closed,
-                  actions.kind, actions.partner
-           FROM (VALUES (1)) AS one
-           LEFT JOIN actions ON actions.case_id = $1 AND actions.state = 'open'""",
-        case_id,
-    )
-    if rows[0]["closed"]:
-        return []
-    open_now = {(row["kind"], row["partner"]) for row in rows if row["kind"] is not None}
+) -> Required:
+    """The planned actions the case has not open already, with their deadlines. A closed
+    case gets none: its clocks are stopped until intake reopens it."""
+    if open_now.closed:
+        return Required([], [], open_now)
+    kinds = set(open_now.kinds)
     outgoing: list[Envelope] = []
     stored: list[ActionRequired] = []
     for action in planned:
         key = (action.kind.value, action.partner.value if action.partner else None)
-        if key in open_now:
+        if key in kinds:
             continue
-        open_now.add(key)
+        kinds.add(key)
         required = ActionRequired(
             action_id=uuid.uuid4(),
             case_id=case_id,
@@ -184,14 +268,19 @@ async def require_actions(
                 raised_at=decided_at,
             )
             outgoing.append(_envelope(alert, case_id, decided_at, cause))
-    if stored:
-        # One statement for the whole plan: a report in immediate danger needs a dozen.
-        await connection.execute(
-            """INSERT INTO actions (action_id, case_id, kind, applies_to, clause,
-                                    carried_out_by, partner, required_at, due_at)
-               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-                                    $6::text[], $7::text[], $8::timestamptz[],
-                                    $9::timestamptz[])""",
+    # One statement for the whole plan: a report in immediate danger needs a dozen.
+    writes: list[Write] = [_stored_actions(case_id, stored)] if stored else []
+    return Required(writes, outgoing, OpenActions(False, frozenset(kinds)))
+
+
+def _stored_actions(case_id: UUID, stored: list[ActionRequired]) -> Write:
+    return (
+        """INSERT INTO actions (action_id, case_id, kind, applies_to, clause,
+                                carried_out_by, partner, required_at, due_at)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                                $6::text[], $7::text[], $8::timestamptz[],
+                                $9::timestamptz[])""",
+        (
             [action.action_id for action in stored],
             [case_id] * len(stored),
             [action.kind.value for action in stored],
@@ -201,8 +290,35 @@ async def require_actions(
             [action.partner.value if action.partner else None for action in stored],
             [action.required_at for action in stored],
             [action.due_at for action in stored],
-        )
-    return outgoing
+        ),
+    )
+
+
+async def require_actions(
+    connection: asyncpg.Connection,
+    *,
+    case_id: UUID,
+    planned: list[PlannedAction],
+    required_at: datetime,
+    deadline_scale: float,
+    immediate_danger: bool,
+    consent: ConsentState,
+    cause: Envelope | None,
+) -> list[Envelope]:
+    """Store actions with their deadlines, skipping any the case already has open; their
+    events, to enqueue (:func:`actions_required`)."""
+    required = actions_required(
+        await load_open_actions(connection, case_id),
+        case_id=case_id,
+        planned=planned,
+        required_at=required_at,
+        deadline_scale=deadline_scale,
+        immediate_danger=immediate_danger,
+        consent=consent,
+        cause=cause,
+    )
+    await write_together(connection, required.writes)
+    return required.outgoing
 
 
 async def complete_action(

@@ -11,8 +11,9 @@ from uuid import UUID
 import asyncpg
 
 from hhc_chassis.consumer import Handler
+from hhc_chassis.db import Write, write_together
 from hhc_chassis.disposal import dispose_of_case
-from hhc_chassis.outbox import enqueue
+from hhc_chassis.outbox import enqueue, staged
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
     CaseErased,
@@ -42,10 +43,13 @@ from hhc_contracts.vocabulary import (
 )
 from hhc_risk.casework import (
     ERASURES,
+    actions_required,
+    assessment_of,
     complete_action,
-    record_assessment,
+    load_open_actions,
     require_actions,
     restart_case_clocks,
+    review_required,
     stop_case_clocks,
 )
 from hhc_risk.playbook import (
@@ -215,7 +219,31 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
     ) -> None:
         """Assess every report, the first and each further one, and plan what it needs."""
         facts = facts_of(report)
-        await connection.execute(
+        # What the case has open is read first; then everything is written together (a
+        # round trip each, not eight).
+        open_now = await load_open_actions(connection, report.case_id)
+        assessed = assessment_of(
+            case_id=report.case_id,
+            assessment=first_assessment(facts),
+            answers=report_answers(facts),
+            basis="further_report" if report.further_report else "report",
+            assessed_at=datetime.now(UTC),
+            deadline_scale=deadline_scale,
+            cause=envelope,
+        )
+        review = review_required(assessed, open_now, cause=envelope)
+        # Deadlines run from when the report was received (3.3.1: visit within 24 hours).
+        plan = actions_required(
+            review.open_after,
+            case_id=report.case_id,
+            planned=plan_actions(facts),
+            required_at=report.received_at,
+            deadline_scale=deadline_scale,
+            immediate_danger=report.immediate_danger,
+            consent=report.consent_to_share,
+            cause=envelope,
+        )
+        case_row: Write = (
             """INSERT INTO cases (case_id, survivor_is_customer, immediate_danger,
                                   consent_to_share, reported_at, reference, reporter_role,
                                   facts)
@@ -226,37 +254,22 @@ def handlers(deadline_scale: float) -> dict[str, Handler]:
                        reference = coalesce(cases.reference, EXCLUDED.reference),
                        reporter_role = coalesce(cases.reporter_role, EXCLUDED.reporter_role),
                        facts = EXCLUDED.facts""",
-            report.case_id,
-            report.survivor_is_customer,
-            report.immediate_danger,
-            report.consent_to_share.value,
-            report.received_at,
-            report.reference,
-            report.reporter_role.value,
-            facts_to_json(facts),
+            (
+                report.case_id,
+                report.survivor_is_customer,
+                report.immediate_danger,
+                report.consent_to_share.value,
+                report.received_at,
+                report.reference,
+                report.reporter_role.value,
+                facts_to_json(facts),
+            ),
         )
-        outgoing = await record_assessment(
+        outgoing = [assessed.event, *review.outgoing, *plan.outgoing]
+        await write_together(
             connection,
-            case_id=report.case_id,
-            assessment=first_assessment(facts),
-            answers=report_answers(facts),
-            basis="further_report" if report.further_report else "report",
-            assessed_at=datetime.now(UTC),
-            deadline_scale=deadline_scale,
-            cause=envelope,
+            [case_row, *assessed.writes, *review.writes, *plan.writes, staged(outgoing)],
         )
-        # Deadlines run from when the report was received (3.3.1: visit within 24 hours).
-        outgoing += await require_actions(
-            connection,
-            case_id=report.case_id,
-            planned=plan_actions(facts),
-            required_at=report.received_at,
-            deadline_scale=deadline_scale,
-            immediate_danger=report.immediate_danger,
-            consent=report.consent_to_share,
-            cause=envelope,
-        )
-        await enqueue(connection, outgoing)
 
     async def on_partner_outcome(
         connection: asyncpg.Connection, envelope: Envelope, outcome: PartnerOutcome
