@@ -11,8 +11,9 @@ from uuid import UUID
 import asyncpg
 
 from hhc_chassis.consumer import Handler, Selective
+from hhc_chassis.db import Write, write_together
 from hhc_chassis.disposal import dispose_of_case
-from hhc_chassis.outbox import enqueue
+from hhc_chassis.outbox import enqueue, staged
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import (
     ActionRequired,
@@ -106,33 +107,38 @@ def handlers(
             if opening.status is ReferralStatus.PENDING_CONSENT and not opening.override_proposed
             else None
         )
-        # The referral and the action it answers, in one round trip.
-        await connection.execute(
-            """WITH opened AS (
-                   INSERT INTO referrals (referral_id, case_id, action_id, partner,
-                                          partner_kind, channel, status, basis,
-                                          withheld_reason, immediate_danger, override_proposed,
-                                          seek_consent_by, decided_at, next_attempt_at,
-                                          last_error, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $13)
-                   RETURNING referral_id, action_id, decided_at)
-               INSERT INTO referral_actions (action_id, referral_id, linked_at)
-               SELECT action_id, referral_id, decided_at FROM opened""",
-            referral_id,
-            action.case_id,
-            action.action_id,
-            action.partner.value,
-            kind.value if kind else None,
-            entry.channel.value if entry else None,
-            opening.status.value,
-            opening.basis.value if opening.basis else None,
-            opening.reason,
-            action.immediate_danger,
-            opening.override_proposed,
-            seek_by,
-            now,
-            None if entry else "partner-not-in-catalogue",
-        )
+        opened: list[Write] = [
+            (
+                """INSERT INTO referrals (referral_id, case_id, action_id, partner,
+                                         partner_kind, channel, status, basis,
+                                         withheld_reason, immediate_danger, override_proposed,
+                                         seek_consent_by, decided_at, next_attempt_at,
+                                         last_error, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14,
+                           $13)""",
+                (
+                    referral_id,
+                    action.case_id,
+                    action.action_id,
+                    action.partner.value,
+                    kind.value if kind else None,
+                    entry.channel.value if entry else None,
+                    opening.status.value,
+                    opening.basis.value if opening.basis else None,
+                    opening.reason,
+                    action.immediate_danger,
+                    opening.override_proposed,
+                    seek_by,
+                    now,
+                    None if entry else "partner-not-in-catalogue",
+                ),
+            ),
+            (
+                """INSERT INTO referral_actions (action_id, referral_id, linked_at)
+                   VALUES ($1, $2, $3)""",
+                (action.action_id, referral_id, now),
+            ),
+        ]
         if opening.status is ReferralStatus.READY:
             # Nothing is sent yet: the delivery worker sends it, or, by telephone, a named
             # member of staff calls. Say it waits, for whoever watches the case (the
@@ -148,7 +154,7 @@ def handlers(
                 note="awaiting-call" if telephone else "awaiting-delivery",
                 changed_at=now,
             )
-            await enqueue(connection, [envelope_of(awaiting, envelope)])
+            opened.append(staged([envelope_of(awaiting, envelope)]))
         if opening.status is ReferralStatus.PENDING_CONSENT:
             withheld = ReferralWithheld(
                 referral_id=referral_id,
@@ -160,7 +166,9 @@ def handlers(
                 seek_consent_by=seek_by,
                 override_proposed=opening.override_proposed,
             )
-            await enqueue(connection, [envelope_of(withheld, envelope)])
+            opened.append(staged([envelope_of(withheld, envelope)]))
+        # The referral, the action it answers and what is said of it, in one round trip.
+        await write_together(connection, opened)
 
     async def on_report_received(
         connection: asyncpg.Connection, envelope: Envelope, report: ReportReceived
