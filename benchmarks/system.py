@@ -547,16 +547,22 @@ class Observer:
     """Reads every topic (fresh groups, from the earliest offset): the first time each
     (topic, event type, case) is seen, and every arrival per topic.
 
-    Two consumers: the topics whose events the figures time (each stage's, the danger
-    path's) with the services' fetch wait, the rest (audit, submissions, monthly reports,
-    dead letters) with a longer one. Tansu works for every fetch it holds, the more the
-    more partitions it names: one consumer of all twenty topics at 100 ms kept 0.077 of a
-    core of it busy while idle (``benchmarks/idle_costs.py``'s measure), CPU taken from
-    the system being measured."""
+    Three consumers: the referrals topic, where the immediate-danger path ends, with a
+    short fetch wait (Tansu holds a fetch for its whole wait, so the wait is this
+    instrument's own error on the path's figures: up to 100 ms with the services' wait);
+    the other topics whose events the figures time (each stage's) with the services'
+    wait; the rest (audit, submissions, monthly reports, dead letters) with a longer one.
+    Tansu works for every fetch it holds, the more the more partitions it names: one
+    consumer of all twenty topics at 100 ms kept 0.077 of a core of it busy while idle
+    (``benchmarks/idle_costs.py``'s measure), CPU taken from the system being measured;
+    three partitions at 20 ms, about 0.02."""
 
     def __init__(self, bootstrap: str) -> None:
-        timed = [topic for topics in STAGE_TOPICS.values() for topic in topics]
-        untimed = [topic for topic in all_topics() if topic not in timed]
+        danger_end = [Topic.REFERRALS.value]
+        timed = [
+            topic for topics in STAGE_TOPICS.values() for topic in topics if topic not in danger_end
+        ]
+        untimed = [topic for topic in all_topics() if topic not in timed + danger_end]
         suffix = uuid.uuid4().hex[:8]
         self.consumers = [
             AIOKafkaConsumer(
@@ -567,7 +573,11 @@ class Observer:
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=wait_ms,
             )
-            for name, topics, wait_ms in (("timed", timed, 100), ("untimed", untimed, 500))
+            for name, topics, wait_ms in (
+                ("danger-end", danger_end, 20),
+                ("timed", timed, 100),
+                ("untimed", untimed, 500),
+            )
         ]
         self.first: dict[tuple[str, str, str], float] = {}
         self.stage_first: dict[str, dict[str, float]] = {stage: {} for stage in STAGE_TOPICS}
