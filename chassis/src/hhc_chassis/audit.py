@@ -34,7 +34,7 @@ from hhc_chassis.access import Caller, Permission, reaches
 from hhc_chassis.auth import authorised, purpose_of
 from hhc_chassis.case_access import load_scope
 from hhc_chassis.clocks import durable_clock
-from hhc_chassis.db import Write
+from hhc_chassis.db import Write, write_together
 from hhc_chassis.events import new_envelope
 from hhc_chassis.metrics import QueryGauge
 from hhc_chassis.outbox import enqueue
@@ -114,16 +114,20 @@ async def append(connection: asyncpg.Connection, entry: AuditEntry) -> None:
     """Record a look in the caller's transaction, waiting for nothing: the chainer
     (:func:`chain_pending`) adds it to the chain, and publishes its event, once it has
     committed (woken at the commit)."""
-    statement, arguments = appended(entry)
-    await connection.execute(statement, *arguments)
+    await write_together(connection, [appended(entry)])
 
 
 async def append_all(connection: asyncpg.Connection, entries: Sequence[AuditEntry]) -> None:
     """:func:`append` for the looks of one request, in one round trip."""
-    recorded_at = datetime.now(UTC)
+    recorded_at, carrier = datetime.now(UTC), _trace_carrier()
     await connection.executemany(
-        _APPEND, [appended(entry, recorded_at=recorded_at)[1] for entry in entries]
+        _APPEND, [_pending_row(entry, recorded_at, carrier) for entry in entries]
     )
+
+
+def appended(entry: AuditEntry) -> Write:
+    """The write of :func:`append`, to make with others (:func:`hhc_chassis.db.together`)."""
+    return _APPEND, _pending_row(entry, datetime.now(UTC), _trace_carrier())
 
 
 _APPEND = """INSERT INTO audit_pending (recorded_at, subject, roles, team, case_id, operation,
@@ -132,26 +136,26 @@ _APPEND = """INSERT INTO audit_pending (recorded_at, subject, roles, team, case_
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)"""
 
 
-def appended(entry: AuditEntry, *, recorded_at: datetime | None = None) -> Write:
-    """The write of :func:`append`, to make with others (:func:`hhc_chassis.db.together`)."""
-    trace_carrier: dict[str, str] = {}
-    propagate.inject(trace_carrier)
+def _trace_carrier() -> str:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return json.dumps(carrier)
+
+
+def _pending_row(entry: AuditEntry, recorded_at: datetime, carrier: str) -> tuple[Any, ...]:
     return (
-        _APPEND,
-        (
-            recorded_at or datetime.now(UTC),
-            entry.subject,
-            list(entry.roles),
-            entry.team,
-            entry.case_id,
-            entry.operation,
-            list(entry.fields),
-            entry.purpose,
-            entry.outcome,
-            entry.request_id,
-            entry.trace_id,
-            json.dumps(trace_carrier),
-        ),
+        recorded_at,
+        entry.subject,
+        list(entry.roles),
+        entry.team,
+        entry.case_id,
+        entry.operation,
+        list(entry.fields),
+        entry.purpose,
+        entry.outcome,
+        entry.request_id,
+        entry.trace_id,
+        carrier,
     )
 
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from hhc_chassis.access import CaseScope
 from hhc_chassis.consumer import Handler, Projection
-from hhc_chassis.db import Write
+from hhc_chassis.db import Write, write_together
 from hhc_contracts import Envelope
 from hhc_contracts.v1 import CaseTeamChanged, ReportReceived
 from hhc_contracts.vocabulary import PerpetratorKind
@@ -70,8 +70,7 @@ def remembered(case_id: UUID, scope: CaseScope) -> Write:
 
 
 async def remember_case(connection: asyncpg.Connection, case_id: UUID, scope: CaseScope) -> None:
-    statement, arguments = remembered(case_id, scope)
-    await connection.execute(statement, *arguments)
+    await write_together(connection, [remembered(case_id, scope)])
 
 
 async def move_case(connection: asyncpg.Connection, case_id: UUID, team: str) -> None:

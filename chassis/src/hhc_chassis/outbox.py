@@ -48,7 +48,7 @@ from aiokafka.errors import (
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
-from hhc_chassis.db import Write, close_quietly
+from hhc_chassis.db import Write, close_quietly, write_together
 from hhc_chassis.events import topic_of
 from hhc_chassis.metrics import (
     outbox_backlog,
@@ -98,8 +98,7 @@ async def enqueue(
     """Stage events for publication; call inside the transaction that made them true.
     Each event continues the current trace, or the one its ``trace_carriers`` entry names."""
     if envelopes:
-        statement, arguments = staged(envelopes, trace_carriers)
-        await connection.execute(statement, *arguments)
+        await write_together(connection, [staged(envelopes, trace_carriers)])
 
 
 def staged(

@@ -27,7 +27,6 @@ from hhc_contracts.vocabulary import (
     RiskLevel,
 )
 from hhc_intake.cases import (
-    Accepted,
     CaseNotOpen,
     NewCase,
     add_report,
@@ -166,7 +165,7 @@ async def _idempotent(
     caller: Caller,
     key: str | None,
     body: BaseModel,
-    act: Callable[[asyncpg.Connection], Awaitable[Accepted | NewCase]],
+    act: Callable[[asyncpg.Connection], Awaitable[NewCase]],
 ) -> Any:
     """Run ``act(connection)`` once per Idempotency-Key; a retry gets the first answer.
     The report written is audited in the same transaction; a new case's rows are written
@@ -188,11 +187,7 @@ async def _idempotent(
                     raise HTTPException(409, "Idempotency-Key was used for a different request")
                 return JSONResponse(status_code=202, content=earlier["response"])
         outcome = await act(connection)
-        accepted, writes = (
-            (outcome.accepted, list(outcome.writes))
-            if isinstance(outcome, NewCase)
-            else (outcome, [])
-        )
+        accepted, writes = outcome.accepted, list(outcome.writes)
         answer = ReportAccepted(
             case_id=accepted.case_id,
             reference=accepted.reference,
@@ -278,9 +273,9 @@ async def submit_further_report(
     )
     reopen_window = intake_settings(request).reopen_window
 
-    async def act(connection: asyncpg.Connection) -> Accepted:
+    async def act(connection: asyncpg.Connection) -> NewCase:
         try:
-            return await add_report(
+            accepted = await add_report(
                 connection,
                 case_id,
                 report,
@@ -290,6 +285,7 @@ async def submit_further_report(
             )
         except CaseNotOpen:
             raise HTTPException(404, "no case with this id") from None
+        return NewCase(accepted, writes=())  # written already
 
     return await _idempotent(request, caller, idempotency_key, report, act)
 

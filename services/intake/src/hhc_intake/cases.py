@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hhc_chassis.case_access import move_case, remember_case, remembered, scope_of_report
+from hhc_chassis.case_access import move_case, remembered, scope_of_report
 from hhc_chassis.db import Write, write_together
 from hhc_chassis.events import new_envelope
 from hhc_chassis.outbox import enqueue, staged
@@ -163,8 +163,8 @@ def report_received(
 
 @dataclass(frozen=True, slots=True)
 class NewCase:
-    """A case decided and numbered, its rows and its event not yet written: ``writes``,
-    to make in one round trip, with the caller's own if it has some."""
+    """A report accepted, and what is left to write of it: a new case's rows and event
+    (none when written already), to make in one round trip with the caller's own."""
 
     accepted: Accepted
     writes: Sequence[Write]
@@ -343,8 +343,13 @@ async def add_report(
         taken_by=taken_by,
         consent=consent,
     )
-    await remember_case(connection, case_id, scope_of_report(event, team=case["team"]))
-    await _store_report(connection, event, report, further_report=True)
+    await write_together(
+        connection,
+        [
+            remembered(case_id, scope_of_report(event, team=case["team"])),
+            _report_row(event, report, further_report=True),
+        ],
+    )
     report_envelope = new_envelope(event, case_id=case_id, occurred_at=received_at)
     outgoing.append(report_envelope)
     if not stated.silent:
@@ -429,16 +434,24 @@ async def _record_consent(
 ) -> ConsentChanged:
     """The case's consent becomes ``consent``, kept in its history with the safe contact
     and who recorded it (``stated``); the event that announces it, to enqueue."""
-    await connection.execute(
-        """UPDATE cases SET consent_to_share = $2, consent_by_partner_kind = $3::text::jsonb,
-                            consent_given_by = $4
-           WHERE case_id = $1""",
-        case_id,
-        consent.to_share.value,
-        _kinds_json(consent),
-        consent.given_by.value if consent.given_by else None,
+    await write_together(
+        connection,
+        [
+            (
+                """UPDATE cases SET consent_to_share = $2,
+                                  consent_by_partner_kind = $3::text::jsonb,
+                                  consent_given_by = $4
+                   WHERE case_id = $1""",
+                (
+                    case_id,
+                    consent.to_share.value,
+                    _kinds_json(consent),
+                    consent.given_by.value if consent.given_by else None,
+                ),
+            ),
+            _consent_row(case_id, consent, stated, changed_at),
+        ],
     )
-    await _store_consent(connection, case_id, consent, stated, changed_at)
     return ConsentChanged(
         case_id=case_id,
         consent_to_share=consent.to_share,
@@ -450,17 +463,6 @@ async def _record_consent(
         changed_at=changed_at,
         personal=ConsentPersonalData(recorded_by=stated.recorded_by),
     )
-
-
-async def _store_report(
-    connection: asyncpg.Connection,
-    event: ReportReceived,
-    report: ReportSubmitted,
-    *,
-    further_report: bool,
-) -> None:
-    statement, arguments = _report_row(event, report, further_report=further_report)
-    await connection.execute(statement, *arguments)
 
 
 def _report_row(event: ReportReceived, report: ReportSubmitted, *, further_report: bool) -> Write:
@@ -478,17 +480,6 @@ def _report_row(event: ReportReceived, report: ReportSubmitted, *, further_repor
             further_report,
         ),
     )
-
-
-async def _store_consent(
-    connection: asyncpg.Connection,
-    case_id: UUID,
-    consent: CaseConsent,
-    stated: Consent,
-    at: datetime,
-) -> None:
-    statement, arguments = _consent_row(case_id, consent, stated, at)
-    await connection.execute(statement, *arguments)
 
 
 def _consent_row(case_id: UUID, consent: CaseConsent, stated: Consent, at: datetime) -> Write:
