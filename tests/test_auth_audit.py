@@ -313,6 +313,28 @@ async def test_every_look_and_every_refusal_is_audited_and_published(
     assert (await intake.client.get("/v1/audit", headers=bearer(read))).status_code == 403
 
 
+async def test_a_report_taken_is_audited_with_the_case_it_opened(
+    intake: Intake, issue_token: TokenFactory
+) -> None:
+    """The report's own writing is a look at personal data (3.5.1): recorded in the same
+    statement as the case, by who took it."""
+    taker = f"adviser-{uuid.uuid4().hex[:6]}"
+    case_id = await open_case(intake, issue_token("caseworker", team="north", subject=taker))
+    auditor = issue_token("auditor")
+
+    async def recorded() -> bool:
+        log = await audit_of(intake, auditor, case_id)
+        return any(
+            record["subject"] == taker
+            and record["operation"] == "POST /v1/reports"
+            and record["outcome"] == "granted"
+            and record["fields"] == ["report"]
+            for record in log["records"]
+        )
+
+    await eventually(recorded, message="the report's audit record never appeared")
+
+
 async def test_a_purpose_is_recorded_as_a_code_and_never_as_free_text(
     intake: Intake, issue_token: TokenFactory
 ) -> None:
