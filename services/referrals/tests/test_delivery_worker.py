@@ -30,7 +30,7 @@ from hhc_referrals.lifecycle import Step
 from hhc_referrals.settings import ReferralsSettings
 from hhc_referrals.sharing import CASE_DETAIL_FIELDS
 from hhc_referrals.store import move
-from hhc_referrals.worker import SHARED_BY_SERVICE, DeliveryWorker
+from hhc_referrals.worker import DETAILS_GRACE, SHARED_BY_SERVICE, DeliveryWorker
 
 SECRET = b"shared-with-adult-social-services"
 OTHER_SECRET = b"shared-with-childrens-social-services"
@@ -172,33 +172,32 @@ async def insert_ready_referral(
     catalogue: PartnerCatalogue,
     partner: Partner,
     *,
-    details: Mapping[str, object] = DETAILS,
+    details: Mapping[str, object] | None = DETAILS,
+    decided_ago: timedelta = timedelta(0),
 ) -> Inserted:
-    """A ready referral on consent, due now, with the case's details, the action that
-    opened it and a further action it answers too (a second report's)."""
+    """A ready referral on consent, decided ``decided_ago`` and due now, with the case's
+    details (none yet: ``details=None``), the action that opened it and a further action
+    it answers too (a second report's)."""
     entry = catalogue.get(partner)
     assert entry is not None
     inserted = Inserted(uuid4(), uuid4(), uuid4(), uuid4())
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute(
-            """INSERT INTO case_details (case_id, details, received_at)
-               VALUES ($1, $2, now())""",
-            inserted.case_id,
-            dict(details),
-        )
+        if details is not None:
+            await insert_details(connection, inserted.case_id, details)
         await connection.execute(
             """INSERT INTO referrals (referral_id, case_id, action_id, partner, partner_kind,
                                       channel, status, basis, immediate_danger,
                                       override_proposed, decided_at, next_attempt_at,
                                       updated_at)
                VALUES ($1, $2, $3, $4, $5, $6, 'ready', 'consent', false, false,
-                       now(), now(), now())""",
+                       now() - $7::interval, now(), now())""",
             inserted.referral_id,
             inserted.case_id,
             inserted.action_id,
             partner.value,
             entry.kind.value,
             entry.channel.value,
+            decided_ago,
         )
         await connection.execute(
             """INSERT INTO referral_actions (action_id, referral_id, linked_at)
@@ -208,6 +207,17 @@ async def insert_ready_referral(
             inserted.referral_id,
         )
     return inserted
+
+
+async def insert_details(
+    connection: asyncpg.Connection | asyncpg.Pool, case_id: UUID, details: Mapping[str, object]
+) -> None:
+    """The case's details, as referrals' handler of intake's report stores them."""
+    await connection.execute(
+        "INSERT INTO case_details (case_id, details, received_at) VALUES ($1, $2, now())",
+        case_id,
+        dict(details),
+    )
 
 
 async def make_due(pool: asyncpg.Pool, referral_id: UUID) -> None:
@@ -320,6 +330,56 @@ async def test_webhook_delivery_marks_sent_shares_only_allowed_fields_and_announ
     # Nothing further to do.
     assert await worker.deliver_due(pool, client) == 0
     assert len(partner.received) == 1
+
+
+async def test_a_referral_decided_before_its_case_details_arrive_waits_for_them_untried(
+    pool: asyncpg.Pool,
+    worker: DeliveryWorker,
+    client: httpx.AsyncClient,
+    catalogue: PartnerCatalogue,
+    partner: PartnerWebhookReceiver,
+) -> None:
+    """Risk's action and intake's report come on different topics: a referral may be ready
+    before the details it shares. That is not a failed attempt, and costs no backoff."""
+    referral = await insert_ready_referral(pool, catalogue, WEBHOOK_PARTNER, details=None)
+
+    assert await worker.deliver_due(pool, client) == 0
+    row = await row_of(pool, referral.referral_id)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("ready", 0, None)
+    assert row["due_in"] <= timedelta(0)  # still due: nothing was leased
+    assert partner.received == []
+
+    await insert_details(pool, referral.case_id, DETAILS)
+
+    assert await worker.deliver_due(pool, client) == 1
+    assert len(partner.received) == 1
+    assert (await row_of(pool, referral.referral_id))["status"] == "sent"
+
+
+async def test_case_details_still_missing_after_the_grace_make_a_failed_attempt(
+    pool: asyncpg.Pool,
+    worker: DeliveryWorker,
+    client: httpx.AsyncClient,
+    catalogue: PartnerCatalogue,
+    partner: PartnerWebhookReceiver,
+) -> None:
+    """Past the grace, missing details are a fault to see: tried, failed with the reason,
+    backed off, nothing sent."""
+    referral = await insert_ready_referral(
+        pool,
+        catalogue,
+        WEBHOOK_PARTNER,
+        details=None,
+        decided_ago=DETAILS_GRACE + timedelta(seconds=1),
+    )
+
+    assert await worker.deliver_due(pool, client) == 1
+
+    row = await row_of(pool, referral.referral_id)
+    assert row["last_error"] == "no-case-details"
+    assert_backing_off(row, attempts=1)
+    assert partner.received == []
+    assert await events(pool) == []
 
 
 # 2. Partner down, then back

@@ -42,6 +42,11 @@ AUTOMATIC = frozenset({DeliveryChannel.WEBHOOK.value, DeliveryChannel.EMAIL.valu
 SHARED_BY_SERVICE = "referrals service"
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 """Longest wait for a partner's answer; well inside the lease."""
+DETAILS_GRACE = timedelta(minutes=1)
+"""How long a ready referral waits for its case's details before an attempt without them
+counts as failed. Risk's action and intake's report come on different topics, so under
+load the referral is often decided a moment before the details it shares arrive; trying
+then would only log a failure and back off by its first retry's delay (5 s)."""
 
 
 def email_text(document: SharedDocument) -> str:
@@ -97,11 +102,15 @@ class DeliveryWorker:
                        SELECT referral_id FROM referrals
                        WHERE status = 'ready' AND channel = ANY($3::text[])
                          AND next_attempt_at <= now()
+                         AND (EXISTS (SELECT FROM case_details
+                                      WHERE case_details.case_id = referrals.case_id)
+                              OR decided_at <= now() - $4::interval)
                        ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
                    RETURNING *""",
                 batch_size,
                 LEASE,
                 list(AUTOMATIC),
+                DETAILS_GRACE,
             )
         await see_through(
             claimed,
@@ -119,7 +128,8 @@ class DeliveryWorker:
         async with pool.acquire() as connection:
             details = await load_details(connection, referral["case_id"])
         if entry is None or details is None:
-            # Nothing to send yet (intake's report not here yet) or nowhere to send it.
+            # Nothing to send (intake's report still not here past the grace) or nowhere
+            # to send it.
             await self._failed(
                 pool, referral, "partner-not-in-catalogue" if entry is None else "no-case-details"
             )
