@@ -81,9 +81,12 @@ from hhc_devstack.infrastructure import (
     free_port,
 )
 from hhc_devstack.issuer import DevIssuer
+from hhc_devstack.partners import local_partners
 from hhc_devstack.proc import cpu_seconds, machine_busy_seconds, proc_status
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 from hhc_enforcement.rules import Admission, admission
+from hhc_referrals.catalogue import catalogue_at
+from hhc_referrals.delivery import verify_signature
 from hhc_reporting.handlers import TOPICS as REPORTING_TOPICS
 
 BENCH_DIR = Path(".local/bench")
@@ -167,6 +170,9 @@ class Stack:
     postgres: EmbeddedPostgres | None = None
     issuer: DevIssuer | None = None
     """The development identity provider the services trust; the load signs in with it."""
+    partners: subprocess.Popen[bytes] | None = None
+    """The partners' own endpoints (``--partners``): referrals are delivered to them."""
+    partners_env: dict[str, str] = field(default_factory=dict)
     data_dir: Path | None = None
     services: ServiceProcesses | None = None
     replicas: list[ServiceProcesses] = field(default_factory=list)
@@ -180,6 +186,8 @@ class Stack:
             found.update({name: p.pid for name, p in self.services.processes.items()})
         if self.broker is not None and self.broker.process is not None:
             found["tansu"] = self.broker.process.pid
+        if self.partners is not None:
+            found["partners"] = self.partners.pid
         return found
 
     def cpu(self, extra: dict[str, int] | None = None) -> dict[str, float]:
@@ -221,6 +229,14 @@ class Stack:
         if self.issuer is not None:
             self.issuer.stop()
             shutil.rmtree(self.issuer.state_dir, ignore_errors=True)
+        if self.partners is not None:
+            self.partners.terminate()  # its endpoints stop and remove their files
+            try:
+                self.partners.wait(10)
+            except subprocess.TimeoutExpired:
+                self.partners.kill()
+                self.partners.wait()
+            shutil.rmtree(Path(self.partners_env["PARTNER_CATALOGUE_FILE"]).parent, True)
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -472,6 +488,41 @@ async def raw_baseline(
 # --------------------------------------------------------------------------- the system
 
 
+BENCH_PARTNER_SECRET = b"bench-partner-secret"
+
+
+def serve_partners(directory: Path) -> None:
+    """The partners' end (``--partners``), in a process of its own, so that its threads
+    take nothing from the load's and the observer's: every webhook partner answers 202 at a
+    local receiver that checks the signature, every email partner's mail reaches a local
+    server over STARTTLS (``hhc_devstack.partners``, as the tests' partners). Prints what
+    referrals needs to reach them as one line of JSON, then serves until SIGTERM."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    with local_partners(
+        directory / "catalogue.json",
+        catalogue_at,
+        secret=BENCH_PARTNER_SECRET,
+        verify=verify_signature,
+    ) as partners:
+        print(json.dumps(partners.env), flush=True)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+def start_partners(stack: Stack) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="partners-", dir=BENCH_DIR)).resolve()
+    stack.partners = subprocess.Popen(
+        [sys.executable, SCRIPT, "--partners", str(directory)],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert stack.partners.stdout is not None
+    line = stack.partners.stdout.readline()
+    if not line:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise RuntimeError(f"the partners did not start ({stack.partners.wait()})")
+    stack.partners_env = json.loads(line)
+
+
 def issuer_env(stack: Stack) -> dict[str, str]:
     """OIDC_* naming the run's issuer: a service without them refuses to start."""
     assert stack.issuer is not None
@@ -496,7 +547,7 @@ async def start_services(stack: Stack, bootstrap: str, database_url: str) -> dic
         bootstrap_servers=bootstrap,
         ports={name: free_port() for name in SERVICES},
         log_dir=LOG_DIR,
-        extra_env={**EMBEDDED_BROKER_ENV, **issuer_env(stack)},
+        extra_env={**EMBEDDED_BROKER_ENV, **issuer_env(stack), **stack.partners_env},
     )
     started: dict[str, float] = {}
     for name in SERVICES:
@@ -1469,7 +1520,7 @@ def render(results: dict[str, Any]) -> str:
         f"{raw['stage']['mean_batch']} a batch; latency: produced to read from topic B)"
     )
     idle = results["system"]["idle"]
-    used = sum(v for k, v in idle["cpu_seconds"].items() if k not in ("other", "bench"))
+    used = sum(v for k, v in idle["cpu_seconds"].items() if k not in ("other", "bench", "partners"))
     lines += [
         "",
         f"Idle ({idle['seconds']:g} s, no reports): the system used {used / idle['seconds']:.2f} "
@@ -1583,9 +1634,10 @@ def render(results: dict[str, Any]) -> str:
     lines += [
         "",
         "CPU seconds per phase, from its start to the end of its drain (bench: this process,",
-        "load and observer; other: everything else on the machine meanwhile)",
+        "load and observer; partners: their webhook and mail endpoints; other: everything",
+        "else on the machine meanwhile)",
     ]
-    names = ["bench", *SERVICES, "tansu", "postgres", "other"]
+    names = ["bench", *SERVICES, "tansu", "postgres", "partners", "other"]
     idle = results["system"]["idle"]
     rows = [
         [phase["name"], fmt(phase["wall_seconds"], 1)]
@@ -1601,7 +1653,8 @@ def render(results: dict[str, Any]) -> str:
         # Everything measured, over the phase's time: how near the machine's cores it ran.
         busy = sum(v for v in phase["cpu_seconds"].values() if v is not None)
         row.append(f"{busy / phase['wall_seconds']:.2f}/{os.cpu_count()}")
-        ours = busy - (phase["cpu_seconds"].get("other") or 0.0)
+        outside = ("partners", "other")
+        ours = busy - sum(phase["cpu_seconds"].get(name) or 0.0 for name in outside)
         reports = phase.get("accepted")
         row.append(fmt(1000 * ours / reports, 1) if reports else "-")
     lines += [
@@ -1610,7 +1663,7 @@ def render(results: dict[str, Any]) -> str:
     ]
     lines.append(
         "  cores: all of it over the phase's wall time, of the machine's; ms/report: all but"
-        " other, per report accepted"
+        " partners and other, per report accepted"
     )
     replay = results["replay"]
     plain, rep = replay["plain"], replay["reporting"]
@@ -1742,6 +1795,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="JSON file to write")
     parser.add_argument("--raw-stage", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--partners", type=Path, default=None, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     quick = options.quick
     defaults: dict[str, Any] = {
@@ -1775,6 +1829,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.raw_stage:
         run_on_uvloop(raw_stage(json.loads(options.raw_stage)))
         return 0
+    if options.partners:
+        serve_partners(options.partners)
+        return 0
     began = time.monotonic()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -1805,6 +1862,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["startup"]["postgres_seconds"] = round(time.monotonic() - moment, 2)
         issuer_dir = Path(tempfile.mkdtemp(prefix="issuer-", dir=BENCH_DIR)).resolve()
         stack.issuer = DevIssuer(issuer_dir).start()
+        start_partners(stack)
         run_on_uvloop(measure(stack, options, results))
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Interrupted)
         reason = str(stop) or "Ctrl-C or SIGTERM"

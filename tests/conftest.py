@@ -2,11 +2,9 @@
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +13,16 @@ import pytest
 
 from hhc_chassis.kafka import end_offsets
 from hhc_contracts import Envelope, Topic
-from hhc_contracts.vocabulary import DeliveryChannel
 
 # Pages people use are tested in a browser (hhc_devstack.browser).
 from hhc_devstack.browser import axe_script, browser, chromium  # noqa: F401
 from hhc_devstack.infrastructure import create_database, free_port, start_groups_at_the_end
 from hhc_devstack.otlp import SpanCollector
-from hhc_devstack.partners import MailSink, PartnerWebhookReceiver
+from hhc_devstack.partners import LocalPartners
+from hhc_devstack.partners import local_partners as partners_here
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
-from hhc_referrals.catalogue import shipped_entries
+from hhc_referrals.catalogue import catalogue_at
 from hhc_referrals.delivery import verify_signature
 
 STAFF_SUBJECT = "officer-7"
@@ -45,47 +43,16 @@ def staff_token(issue_token: TokenFactory) -> str:
 PARTNER_SECRET = b"partner-secret-for-tests"
 
 
-@dataclass(frozen=True)
-class LocalPartners:
-    """Every partner of the catalogue, here: webhook partners post to ``webhooks``, email
-    partners' mail reaches ``mail``, through the file ``catalogue`` names."""
-
-    webhooks: PartnerWebhookReceiver
-    mail: MailSink
-    catalogue: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        assert self.mail.ca_file is not None
-        return {
-            "PARTNER_CATALOGUE_FILE": str(self.catalogue),
-            "SMTP_HOST": self.mail.host,
-            "SMTP_PORT": str(self.mail.port),
-            "SMTP_STARTTLS": "true",
-            "SMTP_CA_FILE": str(self.mail.ca_file),
-        }
-
-
 @pytest.fixture(scope="session")
 def local_partners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPartners]:
     """A deployment's own partner endpoints, as ``PARTNER_CATALOGUE_FILE`` sets them."""
-    with (
-        PartnerWebhookReceiver(secret=PARTNER_SECRET, verify=verify_signature) as webhooks,
-        MailSink(starttls=True) as mail,
-    ):
-        entries = []
-        for entry in shipped_entries():
-            listed = entry.model_dump(mode="json", exclude_none=True)
-            if entry.channel is DeliveryChannel.WEBHOOK:
-                listed.pop("webhook_secret_env", None)
-                listed |= {
-                    "webhook_url": f"{webhooks.url}/{entry.id.value}",
-                    "webhook_secret": PARTNER_SECRET.decode(),
-                }
-            entries.append(listed)
-        catalogue = tmp_path_factory.mktemp("partners") / "catalogue.json"
-        catalogue.write_text(json.dumps({"partners": entries}))
-        yield LocalPartners(webhooks, mail, catalogue)
+    with partners_here(
+        tmp_path_factory.mktemp("partners") / "catalogue.json",
+        catalogue_at,
+        secret=PARTNER_SECRET,
+        verify=verify_signature,
+    ) as partners:
+        yield partners
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ that requires STARTTLS with a certificate made at start, and can refuse recipien
 
 Both bind port 0 and read the port back, work from sync and async tests alike, and are
 context managers. ``wait_for`` waits on a condition, never a fixed sleep.
+``local_partners`` starts both and writes the catalogue that sends referrals to them.
 """
 
 import asyncio
@@ -21,7 +22,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -428,3 +429,44 @@ class MailSink:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class LocalPartners:
+    """Every partner of the catalogue, here: webhook partners post to ``webhooks``, email
+    partners' mail reaches ``mail``, through the file ``catalogue`` names."""
+
+    webhooks: PartnerWebhookReceiver
+    mail: MailSink
+    catalogue: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What referrals needs to reach them."""
+        assert self.mail.ca_file is not None
+        return {
+            "PARTNER_CATALOGUE_FILE": str(self.catalogue),
+            "SMTP_HOST": self.mail.host,
+            "SMTP_PORT": str(self.mail.port),
+            "SMTP_STARTTLS": "true",
+            "SMTP_CA_FILE": str(self.mail.ca_file),
+        }
+
+
+@contextlib.contextmanager
+def local_partners(
+    catalogue: Path,
+    catalogue_at: Callable[[str, str], object],
+    *,
+    secret: bytes,
+    verify: SignatureVerifier,
+) -> Iterator[LocalPartners]:
+    """A deployment's own partner endpoints on this machine: a webhook receiver and a mail
+    server, and at ``catalogue`` the catalogue ``catalogue_at(webhook base URL, secret)``
+    makes (``hhc_referrals.catalogue.catalogue_at``, passed in as ``verify`` is)."""
+    with (
+        PartnerWebhookReceiver(secret=secret, verify=verify) as webhooks,
+        MailSink(starttls=True) as mail,
+    ):
+        catalogue.write_text(json.dumps(catalogue_at(webhooks.url, secret.decode())))
+        yield LocalPartners(webhooks, mail, catalogue)

@@ -288,6 +288,23 @@ def shipped_entries() -> list[PartnerEntry]:
     return parse_entries(text, source=f"the shipped catalogue (hhc_referrals/{SHIPPED})")
 
 
+def catalogue_at(webhook_base_url: str, webhook_secret: str) -> dict[str, object]:
+    """The shipped catalogue as a ``PARTNER_CATALOGUE_FILE`` would give it, every webhook
+    partner at ``<webhook_base_url>/<its id>`` with ``webhook_secret``: the partners of a
+    test or a benchmark, on this machine."""
+    entries = []
+    for entry in shipped_entries():
+        listed = entry.model_dump(mode="json", exclude_none=True)
+        if entry.channel is DeliveryChannel.WEBHOOK:
+            listed.pop("webhook_secret_env", None)
+            listed |= {
+                "webhook_url": f"{webhook_base_url}/{entry.id.value}",
+                "webhook_secret": webhook_secret,
+            }
+        entries.append(listed)
+    return {"partners": entries}
+
+
 def load_catalogue(path: Path | None = None) -> PartnerCatalogue:
     """The shipped catalogue with ``path``'s entries over it (``PARTNER_CATALOGUE_FILE``);
     :class:`CatalogueError` when either is not valid, for the service to refuse to start."""
