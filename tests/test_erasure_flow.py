@@ -20,11 +20,12 @@ from hhc_chassis.kafka import end_offsets
 from hhc_chassis.sealing import unseal
 from hhc_contracts import Envelope
 from hhc_contracts.topics import all_topics
+from hhc_devstack.partners import LocalPartners
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually
 from hhc_devstack.stored import everything_stored
 from hhc_devstack.system import SERVICE_PORTS, ServiceProcesses
 
-from .conftest import LocalPartners, report_body, wait_for_timeline
+from .conftest import report_body, wait_for_timeline
 
 
 def distinctive(name: str, narrative: str) -> tuple[str, str, str]:

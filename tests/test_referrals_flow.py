@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from hhc_devstack.partners import LocalPartners
 from hhc_devstack.pytest_plugin import TokenFactory, bearer, eventually
 from hhc_devstack.system import ServiceProcesses
 from hhc_referrals.catalogue import load_catalogue
 
-from .conftest import STAFF_SUBJECT, LocalPartners, report_body, wait_for_timeline
+from .conftest import STAFF_SUBJECT, report_body, wait_for_timeline
 
 # 15 minutes to tell emergency services become 18 seconds.
 DEADLINE_SCALE = 0.02
