@@ -214,6 +214,13 @@ def test_intake_alone_reads_the_key_encryption_key_from_the_secret_store(
         "name": "hhc-case-key-kek-intake",
         "key": "CASE_KEY_KEK",
     }  # not optional: intake refuses to start without it, and so it should
+    # Rotation: the new key's id and the retired keys come from the same Secret, when given.
+    for name in ("CASE_KEY_KEK_ID", "CASE_KEY_KEKS_RETIRED"):
+        assert _env(deployments["intake"])[name]["valueFrom"]["secretKeyRef"] == {
+            "name": "hhc-case-key-kek-intake",
+            "key": name,
+            "optional": True,
+        }
     for service in set(SERVICES) - {"intake"}:
         assert "CASE_KEY_KEK" not in _env(deployments[service]), service
         assert "hhc-case-key-kek-intake" not in _secrets_required_by(deployments[service])

@@ -27,7 +27,7 @@ from hhc_contracts.v1 import EnforcementHearingScheduled
 from hhc_contracts.vocabulary import DisposalBasis, EnforcementStep
 from hhc_devstack.pytest_plugin import Broker, TokenFactory, bearer, eventually, kafka_consumer
 from hhc_devstack.system import dev_key_encryption_key
-from hhc_intake.case_keys import DatabaseCaseKeys, destroy_case_key, key_wrapper
+from hhc_intake.case_keys import DatabaseCaseKeys, destroy_case_key, key_ring
 from hhc_intake.court_holds import COURT_HEARINGS, hearing_hold_reason
 from hhc_intake.erasure import dispose_due_cases
 from hhc_intake.settings import IntakeSettings
@@ -670,7 +670,7 @@ async def test_the_relays_batch_of_keys_is_what_one_case_at_a_time_would_give(
     )
     pool = await create_pool(settings)
     try:
-        keys = DatabaseCaseKeys(pool, key_wrapper(settings))
+        keys = DatabaseCaseKeys(pool, key_ring(settings))
         async with pool.acquire() as connection:
             # The relay made keys for the cases' first reports; one is made afresh here.
             await connection.execute(

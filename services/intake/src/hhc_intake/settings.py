@@ -83,7 +83,14 @@ class IntakeSettings(ServiceSettings, SmtpSettings):
         default="local-1",
         min_length=1,
         max_length=60,
-        description="Names CASE_KEY_KEK on each key it wraps, for rotating it later",
+        description="Names CASE_KEY_KEK on each key it wraps; a new CASE_KEY_KEK needs a new id",
+    )
+    case_key_keks_retired: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Earlier key-encryption keys by their id, as JSON "
+        '({"local-1": "<base64>"}): they only unwrap the case keys they wrapped, until '
+        "`python -m hhc_intake.case_keys rewrap` has wrapped each with CASE_KEY_KEK; then "
+        "remove them",
     )
     case_key_clients: list[str] = Field(
         default_factory=lambda: ["risk", "referrals", "enforcement"],
