@@ -5,11 +5,13 @@ token for it; `hhc-dev issuer`: the development issuer alone, until SIGTERM or C
 The broker is embedded Tansu unless KAFKA_BOOTSTRAP_SERVERS is set; PostgreSQL is a
 private server in .local/postgres unless DATABASE_URL is set; the identity provider is
 the development issuer (.local/issuer, port HHC_ISSUER_PORT, 8090) unless OIDC_ISSUER
-and OIDC_JWKS_URL are set.
+and OIDC_JWKS_URL are set; referrals' partners are a webhook receiver and a mail server
+on this machine (``hhc_devstack.partners``) unless PARTNER_CATALOGUE_FILE is set.
 """
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,6 +27,7 @@ from hhc_devstack.infrastructure import (
     create_topics,
 )
 from hhc_devstack.issuer import DEFAULT_PORT, DevIssuer, token_from_state
+from hhc_devstack.partners import LocalPartners, local_partners
 from hhc_devstack.system import PUBLIC_PORTS, ServiceProcesses
 
 
@@ -46,8 +49,16 @@ def up(state_dir: Path) -> int:
     postgres: EmbeddedPostgres | None = None
     services: ServiceProcesses | None = None
     issuer: DevIssuer | None = None
+    partners = contextlib.ExitStack()
     try:
         service_env: dict[str, str] = {}
+        if not os.environ.get("PARTNER_CATALOGUE_FILE"):
+            here = partners.enter_context(partners_here(state_dir))
+            service_env |= here.env
+            print(
+                f"partners    webhooks at {here.webhooks.url}/<partner id>, mail at "
+                f"{here.mail.host}:{here.mail.port} (this machine's: they accept every referral)"
+            )
         if not (os.environ.get("OIDC_ISSUER") and os.environ.get("OIDC_JWKS_URL")):
             issuer = DevIssuer(
                 state_dir / "issuer", port=int(os.environ.get("HHC_ISSUER_PORT", DEFAULT_PORT))
@@ -110,6 +121,24 @@ def up(state_dir: Path) -> int:
             postgres.stop()
         if issuer:
             issuer.stop()
+        partners.close()
+
+
+def partners_here(state_dir: Path) -> contextlib.AbstractContextManager[LocalPartners]:
+    """Referrals' partners on this machine, so that a referral is sent as it would be to a
+    deployment's own (the shipped catalogue's endpoints are placeholders that answer no
+    one), with the catalogue that points referrals at them in ``state_dir``. The
+    catalogue and the signature check are referrals' own: this is the one place where the
+    development stack reads a service's code, the service it runs."""
+    from hhc_referrals.catalogue import catalogue_at
+    from hhc_referrals.delivery import verify_signature
+
+    return local_partners(
+        (state_dir / "partners.json").resolve(),
+        catalogue_at,
+        secret=b"hhc-dev-partners-not-a-secret",
+        verify=verify_signature,
+    )
 
 
 def issuer(state_dir: Path, *, host: str, port: int, issuer_url: str | None) -> int:
