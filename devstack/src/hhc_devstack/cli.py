@@ -63,7 +63,7 @@ def up(state_dir: Path) -> int:
             issuer = DevIssuer(
                 state_dir / "issuer", port=int(os.environ.get("HHC_ISSUER_PORT", DEFAULT_PORT))
             ).start()
-            service_env = issuer.env()
+            service_env |= issuer.env()
             print(f"identity    development issuer at {issuer.issuer} (hhc-dev token)")
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
