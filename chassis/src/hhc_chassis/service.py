@@ -16,7 +16,15 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +103,10 @@ class ServiceDefinition:
     writes_case_access: bool = False
     """The service writes ``case_access`` itself, in the transactions that open and move
     cases (intake): it is not kept again from intake's case events."""
+    start_checks: Sequence[Callable[[asyncpg.Pool], Awaitable[None]]] = ()
+    """Run once the database is migrated, before anything else starts: one that raises
+    stops the service from starting (a pod that never becomes ready, so a rollout with a
+    wrong setting halts while the old pods serve)."""
 
 
 def consumed_handlers(definition: ServiceDefinition) -> Mapping[str, Handler]:
@@ -234,6 +246,12 @@ def create_listeners(definition: ServiceDefinition) -> Listeners:
         else:
             await check_migrated(settings, [definition.migrations])
         pool = await create_pool(settings)
+        try:
+            for check in definition.start_checks:
+                await check(pool)
+        except BaseException:
+            await pool.close()
+            raise
         runtime = Runtime(definition, pool)
         app.state.runtime = runtime
         if public is not None:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from hhc_chassis.db import create_pool
 from hhc_chassis.sealing import LocalKeyWrapper
+from hhc_chassis.service import create_app
 from hhc_contracts.vocabulary import DisposalBasis
 from hhc_devstack.pytest_plugin import Broker, TokenFactory
 from hhc_devstack.system import dev_key_encryption_key
@@ -26,6 +27,7 @@ from hhc_intake.case_keys import (
     MissingKeyEncryptionKey,
     UnknownKeyEncryptionKey,
     destroy_case_key,
+    every_stored_key_opens,
     key_ring,
     main,
     rewrap_case_keys,
@@ -237,3 +239,24 @@ async def test_the_rewrap_command_reports_what_it_did_and_refuses_a_missing_key(
     printed = json.loads(capsys.readouterr().out)
     assert printed["rewrapped"] >= 1
     assert list(printed["keys_by_kek_id"]) == [NEW_KEK_ID]
+
+
+async def test_intake_does_not_start_while_a_stored_key_needs_a_key_encryption_key_not_given(
+    intake: Intake, caseworker: Staff, pool: asyncpg.Pool
+) -> None:
+    """The retired key removed before the rewrap has run: the new replica stops at start
+    (the old ones keep serving) instead of leaving the cases it wraps unreadable."""
+    case = uuid.UUID(await caseworker.open_case())
+    old_only = KeyRing(LocalKeyWrapper.from_base64(old_kek(intake).get_secret_value()))
+    await DatabaseCaseKeys(pool, old_only).key_for(case)  # wrapped with local-1
+    too_soon = IntakeSettings(
+        database_url=intake.database_url, case_key_kek=NEW_KEK, case_key_kek_id=NEW_KEK_ID
+    )
+
+    with pytest.raises(UnknownKeyEncryptionKey, match=r"\['local-1'\]"):
+        await every_stored_key_opens(too_soon)(pool)
+    app = create_app(definition(too_soon))
+    with pytest.raises(UnknownKeyEncryptionKey, match="CASE_KEY_KEKS_RETIRED"):
+        async with app.router.lifespan_context(app):
+            pass
+    await every_stored_key_opens(rotated(intake))(pool)  # both given: it starts

@@ -4,7 +4,7 @@ from hhc_chassis.db import MigrationSet
 from hhc_chassis.service import ServiceDefinition, run
 from hhc_contracts import Topic
 from hhc_intake.api import router
-from hhc_intake.case_keys import database_case_keys
+from hhc_intake.case_keys import database_case_keys, every_stored_key_opens
 from hhc_intake.court_holds import COURT_HANDLERS
 from hhc_intake.disposal_api import router as disposal_api
 from hhc_intake.erasure import retention_schedule
@@ -55,6 +55,7 @@ def definition(settings: IntakeSettings | None = None) -> ServiceDefinition:
         # Intake keeps every case's key (3.5.2): its relay seals with them, and it hands
         # them to the services that need them. Refuses to start without CASE_KEY_KEK.
         case_keys=database_case_keys(settings),
+        start_checks=[every_stored_key_opens(settings)],
         # Reports are accepted into the outbox while Kafka is away: intake stays in
         # rotation, and /readyz reports the broker's state in its body.
         ready_without_broker=True,

@@ -20,7 +20,7 @@ import asyncio
 import binascii
 import json
 import sys
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -208,6 +208,33 @@ def _wrapper(encoded: str, key_id: str, setting: str) -> LocalKeyWrapper:
         raise MissingKeyEncryptionKey(
             f"{setting} must be base64 of exactly 32 bytes (openssl rand -base64 32)"
         ) from None
+
+
+def every_stored_key_opens(settings: IntakeSettings) -> Callable[[asyncpg.Pool], Awaitable[None]]:
+    """Intake's start check: each key-encryption key that wraps a stored case key is given
+    (CASE_KEY_KEK_ID or CASE_KEY_KEKS_RETIRED). A retired key removed before
+    ``rewrap`` has finished stops the new replicas at start, while the old ones serve,
+    instead of leaving the cases it wraps unreadable."""
+
+    async def check(pool: asyncpg.Pool) -> None:
+        keys = key_ring(settings)
+        in_use = [
+            row["kek_id"]
+            for row in await pool.fetch(
+                "SELECT DISTINCT kek_id FROM case_keys WHERE wrapped_key IS NOT NULL"
+            )
+        ]
+        missing = sorted(
+            key_id for key_id in in_use if key_id != keys.key_id and key_id not in keys.retired
+        )
+        if missing:
+            raise UnknownKeyEncryptionKey(
+                f"stored case keys are wrapped with key-encryption keys {missing}, which are "
+                "neither CASE_KEY_KEK_ID nor among CASE_KEY_KEKS_RETIRED: give them in "
+                "CASE_KEY_KEKS_RETIRED until `python -m hhc_intake.case_keys rewrap` has run"
+            )
+
+    return check
 
 
 def database_case_keys(settings: IntakeSettings) -> Callable[[asyncpg.Pool], CaseKeys]:
