@@ -173,6 +173,8 @@ class Stack:
     partners: subprocess.Popen[bytes] | None = None
     """The partners' own endpoints (``--partners``): referrals are delivered to them."""
     partners_env: dict[str, str] = field(default_factory=dict)
+    partners_dir: Path | None = None
+    """Their catalogue, which the run removes."""
     data_dir: Path | None = None
     services: ServiceProcesses | None = None
     replicas: list[ServiceProcesses] = field(default_factory=list)
@@ -236,7 +238,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.partners.kill()
                 self.partners.wait()
-            shutil.rmtree(Path(self.partners_env["PARTNER_CATALOGUE_FILE"]).parent, True)
+        if self.partners_dir is not None:
+            shutil.rmtree(self.partners_dir, ignore_errors=True)
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -509,16 +512,15 @@ def serve_partners(directory: Path) -> None:
 
 
 def start_partners(stack: Stack) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="partners-", dir=BENCH_DIR)).resolve()
+    stack.partners_dir = Path(tempfile.mkdtemp(prefix="partners-", dir=BENCH_DIR)).resolve()
     stack.partners = subprocess.Popen(
-        [sys.executable, SCRIPT, "--partners", str(directory)],
+        [sys.executable, SCRIPT, "--partners", str(stack.partners_dir)],
         stdout=subprocess.PIPE,
         start_new_session=True,
     )
     assert stack.partners.stdout is not None
     line = stack.partners.stdout.readline()
     if not line:
-        shutil.rmtree(directory, ignore_errors=True)
         raise RuntimeError(f"the partners did not start ({stack.partners.wait()})")
     stack.partners_env = json.loads(line)
 

@@ -55,8 +55,12 @@ class KeyRing:
     def wrap(self, key: bytes) -> bytes:
         return self.current.wrap(key)
 
+    def wrapper_of(self, key_id: str) -> KeyWrapper | None:
+        """The key-encryption key named ``key_id``, if given."""
+        return self.current if key_id == self.current.key_id else self.retired.get(key_id)
+
     def unwrap(self, wrapped: bytes, key_id: str) -> bytes:
-        wrapper = self.current if key_id == self.current.key_id else self.retired.get(key_id)
+        wrapper = self.wrapper_of(key_id)
         if wrapper is None:
             raise UnknownKeyEncryptionKey(
                 f"a case key is wrapped with key-encryption key {key_id!r}, which is neither "
@@ -224,9 +228,7 @@ def every_stored_key_opens(settings: IntakeSettings) -> Callable[[asyncpg.Pool],
                 "SELECT DISTINCT kek_id FROM case_keys WHERE wrapped_key IS NOT NULL"
             )
         ]
-        missing = sorted(
-            key_id for key_id in in_use if key_id != keys.key_id and key_id not in keys.retired
-        )
+        missing = sorted(key_id for key_id in in_use if keys.wrapper_of(key_id) is None)
         if missing:
             raise UnknownKeyEncryptionKey(
                 f"stored case keys are wrapped with key-encryption keys {missing}, which are "
